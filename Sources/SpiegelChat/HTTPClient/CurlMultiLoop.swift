@@ -1,0 +1,189 @@
+internal import CCurl
+import Foundation
+import Synchronization
+
+/// The thread that drives every transfer of one ``CurlHTTPClient`` through a curl multi handle.
+///
+/// Other threads only touch the ``Inbox`` (under its lock) and call `curl_multi_wakeup`, which curl
+/// allows from any thread; the multi handle, the easy handles and the transfers in flight belong to
+/// the loop's thread alone.
+final class CurlMultiLoop: @unchecked Sendable {
+    /// What other threads hand to the loop.
+    private struct Inbox {
+        var submitted: [CurlTransfer] = []
+        var cancelled: [CurlTransfer] = []
+        var isStopRequested = false
+        /// Set by the loop, under the lock, before the multi handle is cleaned up: from then on
+        /// nobody may call `curl_multi_wakeup`.
+        var isClosed = false
+        var stopWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let inbox = Mutex(Inbox())
+    private let multi: UnsafeMutableRawPointer
+    /// Easy handles kept for reuse (they keep their DNS cache and TLS session); loop thread only.
+    private var idleHandles: [UnsafeMutableRawPointer] = []
+    /// Transfers added to the multi handle, by easy handle; loop thread only.
+    private var active: [UnsafeMutableRawPointer: CurlTransfer] = [:]
+    private static let maxIdleHandles = 64
+
+    init(maxConnectionsPerHost: Int) {
+        guard let multi = curl_multi_init() else {
+            fatalError("curl_multi_init failed: out of memory")
+        }
+        self.multi = multi
+        _ = spiegel_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, max(1, maxConnectionsPerHost))
+        _ = spiegel_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, max(4, maxConnectionsPerHost * 2))
+        let thread = Thread { [self] in self.run() }
+        thread.name = "spiegel-curl"
+        thread.start()
+    }
+
+    /// Hands `transfer` to the loop.
+    /// - Throws: `CancellationError` if the task was cancelled before, ``HTTPClientError`` with
+    ///   code `shutDown` once a stop was requested.
+    func submit(_ transfer: CurlTransfer) throws {
+        try self.inbox.withLock { inbox in
+            if transfer.isCancelledBeforeSubmit {
+                throw CancellationError()
+            }
+            guard !inbox.isStopRequested else {
+                throw HTTPClientError(.shutDown, message: "the HTTP client was shut down")
+            }
+            transfer.isSubmitted = true
+            inbox.submitted.append(transfer)
+            curl_multi_wakeup(self.multi)
+        }
+    }
+
+    /// Asks the loop to end `transfer` with `CancellationError`, unless it has completed already.
+    func cancel(_ transfer: CurlTransfer) {
+        self.inbox.withLock { inbox in
+            guard transfer.isSubmitted else {
+                transfer.isCancelledBeforeSubmit = true
+                return
+            }
+            guard !inbox.isClosed else { return }
+            inbox.cancelled.append(transfer)
+            curl_multi_wakeup(self.multi)
+        }
+    }
+
+    /// Asks the loop to stop once the transfers in flight are done, without waiting.
+    func requestStop() {
+        self.inbox.withLock { inbox in
+            inbox.isStopRequested = true
+            if !inbox.isClosed { curl_multi_wakeup(self.multi) }
+        }
+    }
+
+    /// Stops the loop once the transfers in flight are done, and waits for it.
+    func stop() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let closedAlready = self.inbox.withLock { inbox in
+                guard !inbox.isClosed else { return true }
+                inbox.isStopRequested = true
+                inbox.stopWaiters.append(continuation)
+                curl_multi_wakeup(self.multi)
+                return false
+            }
+            if closedAlready { continuation.resume() }
+        }
+    }
+
+    // MARK: - Loop thread
+
+    private func run() {
+        while true {
+            let (submitted, cancelled, isStopRequested) = self.inbox.withLock { inbox in
+                defer {
+                    inbox.submitted.removeAll(keepingCapacity: true)
+                    inbox.cancelled.removeAll(keepingCapacity: true)
+                }
+                return (inbox.submitted, inbox.cancelled, inbox.isStopRequested)
+            }
+            for transfer in submitted { self.start(transfer) }
+            for transfer in cancelled { self.cancelIfActive(transfer) }
+            if isStopRequested && self.active.isEmpty { break }
+
+            var running: Int32 = 0
+            curl_multi_perform(self.multi, &running)
+            self.finishCompletedTransfers()
+            if isStopRequested && self.active.isEmpty { break }
+            curl_multi_poll(self.multi, nil, 0, 1000, nil)
+        }
+        self.close()
+    }
+
+    private func start(_ transfer: CurlTransfer) {
+        guard let easy = self.idleHandles.popLast() ?? curl_easy_init() else {
+            self.finish(transfer, with: .failure(HTTPClientError(.transport, message: "curl_easy_init failed")))
+            return
+        }
+        let code = transfer.configure(easy)
+        guard code == CURLE_OK else {
+            let reason = String(cString: curl_easy_strerror(code))
+            self.finish(transfer, with: .failure(HTTPClientError(.invalidRequest, message: reason)))
+            return
+        }
+        self.active[easy] = transfer
+        curl_multi_add_handle(self.multi, easy)
+    }
+
+    private func cancelIfActive(_ transfer: CurlTransfer) {
+        guard let easy = transfer.easy, self.active[easy] === transfer else { return }
+        self.finish(transfer, with: .failure(CancellationError()))
+    }
+
+    private func finishCompletedTransfers() {
+        var remaining: Int32 = 0
+        while let message = curl_multi_info_read(self.multi, &remaining) {
+            guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle,
+                let transfer = self.active[easy]
+            else { continue }
+            let code = message.pointee.data.result
+            self.finish(transfer, with: transfer.result(for: code).mapError { $0 })
+        }
+    }
+
+    /// Removes the transfer from curl, recycles its handle and resumes its caller, exactly once.
+    private func finish(_ transfer: CurlTransfer, with result: Result<HTTPClientResponse, any Error>) {
+        if let easy = transfer.detachHandle() {
+            if self.active.removeValue(forKey: easy) != nil {
+                curl_multi_remove_handle(self.multi, easy)
+            }
+            self.recycle(easy)
+        }
+        let continuation = transfer.continuation
+        transfer.continuation = nil
+        continuation?.resume(with: result)
+    }
+
+    private func recycle(_ easy: UnsafeMutableRawPointer) {
+        if self.idleHandles.count < Self.maxIdleHandles {
+            curl_easy_reset(easy)
+            self.idleHandles.append(easy)
+        } else {
+            curl_easy_cleanup(easy)
+        }
+    }
+
+    private func close() {
+        let (waiters, stragglers) = self.inbox.withLock { inbox in
+            inbox.isClosed = true
+            defer {
+                inbox.stopWaiters = []
+                inbox.submitted = []
+            }
+            return (inbox.stopWaiters, inbox.submitted)
+        }
+        for transfer in stragglers {
+            transfer.continuation?.resume(throwing: HTTPClientError(.shutDown, message: "the HTTP client was shut down"))
+            transfer.continuation = nil
+        }
+        for easy in self.idleHandles { curl_easy_cleanup(easy) }
+        self.idleHandles = []
+        curl_multi_cleanup(self.multi)
+        for waiter in waiters { waiter.resume() }
+    }
+}

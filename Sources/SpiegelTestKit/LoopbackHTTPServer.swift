@@ -1,0 +1,144 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// A real HTTP/1.1 server on 127.0.0.1 and a port the kernel picks, for tests and benchmarks.
+///
+/// Routes:
+/// - `/echo`: 200 with the request body; the method in `x-echo-method`, and every request header
+///   whose name starts with `x-` echoed as `x-echo-<name>`.
+/// - `/status/<code>`: that status, empty body.
+/// - `/bytes/<n>`: n bytes with a `Content-Length`; `/stream/<n>`: n bytes chunked, no length.
+/// - `/redirect`: 302 to `/echo`.
+/// - `/delay/<ms>`: 200 with an empty body after ms milliseconds.
+/// - `/hang`: never answers.
+/// - `/sink` (and anything else): 200, empty body.
+///
+/// ``acceptedConnections`` counts the TCP connections accepted so far.
+public final class LoopbackHTTPServer: Sendable {
+    /// The port the server listens on.
+    public let port: Int
+    private let channel: any Channel
+    private let group: MultiThreadedEventLoopGroup
+    private let connectionCount: ConnectionCounter
+
+    /// A URL on this server, for example `url("/echo")`.
+    public func url(_ path: String) -> String { "http://127.0.0.1:\(self.port)\(path)" }
+
+    /// The TCP connections accepted since start.
+    public var acceptedConnections: Int { self.connectionCount.value.load(ordering: .relaxed) }
+
+    private init(port: Int, channel: any Channel, group: MultiThreadedEventLoopGroup, connectionCount: ConnectionCounter) {
+        self.port = port
+        self.channel = channel
+        self.group = group
+        self.connectionCount = connectionCount
+    }
+
+    /// Starts a server on `threads` event-loop threads.
+    public static func start(threads: Int = 1) async throws -> LoopbackHTTPServer {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let counter = ConnectionCounter()
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                counter.value.add(1, ordering: .relaxed)
+                return channel.pipeline.configureHTTPServerPipeline().flatMapThrowing {
+                    try channel.pipeline.syncOperations.addHandler(RouteHandler())
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        let port = channel.localAddress?.port ?? 0
+        return LoopbackHTTPServer(port: port, channel: channel, group: group, connectionCount: counter)
+    }
+
+    /// Closes the listening socket and every connection.
+    public func stop() async throws {
+        try await self.channel.close()
+        try await self.group.shutdownGracefully()
+    }
+}
+
+/// Shared by the server and its child-channel initializer.
+private final class ConnectionCounter: Sendable {
+    let value = Atomic<Int>(0)
+}
+
+/// Answers one connection's requests by path.
+private final class RouteHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private var head: HTTPRequestHead?
+    private var body = ByteBuffer()
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch self.unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            self.body.clear()
+        case .body(var chunk):
+            self.body.writeBuffer(&chunk)
+        case .end:
+            guard let head = self.head else { return }
+            self.respond(to: head, context: context)
+        }
+    }
+
+    private func respond(to request: HTTPRequestHead, context: ChannelHandlerContext) {
+        let parts = request.uri.split(separator: "?", maxSplits: 1)[0].split(separator: "/")
+        let route = parts.first.map(String.init) ?? ""
+        let argument = parts.count > 1 ? Int(parts[1]) : nil
+        var headers = HTTPHeaders()
+        switch route {
+        case "echo":
+            headers.add(name: "x-echo-method", value: request.method.rawValue)
+            for (name, value) in request.headers where name.lowercased().hasPrefix("x-") {
+                headers.add(name: "x-echo-\(name.lowercased())", value: value)
+            }
+            self.write(.ok, headers: headers, body: self.body, context: context)
+        case "status":
+            self.write(HTTPResponseStatus(statusCode: argument ?? 500), headers: headers, body: ByteBuffer(), context: context)
+        case "bytes":
+            self.write(.ok, headers: headers, body: ByteBuffer(repeating: 0x61, count: argument ?? 0), context: context)
+        case "stream":
+            headers.add(name: "transfer-encoding", value: "chunked")
+            context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: .ok, headers: headers))), promise: nil)
+            var remaining = argument ?? 0
+            while remaining > 0 {
+                let size = min(remaining, 16_384)
+                context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(repeating: 0x62, count: size)))), promise: nil)
+                remaining -= size
+            }
+            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+        case "redirect":
+            headers.add(name: "location", value: "/echo")
+            self.write(.found, headers: headers, body: ByteBuffer(), context: context)
+        case "delay":
+            let delay = TimeAmount.milliseconds(Int64(argument ?? 0))
+            let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.eventLoop.assumeIsolated().scheduleTask(in: delay) {
+                self.write(.ok, headers: headers, body: ByteBuffer(), context: loopBoundContext.value)
+            }
+        case "hang":
+            break
+        default:
+            self.write(.ok, headers: headers, body: ByteBuffer(), context: context)
+        }
+    }
+
+    private func write(_ status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer, context: ChannelHandlerContext) {
+        var headers = headers
+        headers.add(name: "content-length", value: String(body.readableBytes))
+        let head = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
+        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+        if body.readableBytes > 0 {
+            context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        }
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+    }
+}

@@ -1,0 +1,196 @@
+import HTTPTypes
+import Logging
+import SpiegelChat
+import SpiegelTestKit
+import Testing
+
+/// The libcurl client against a real HTTP server on loopback.
+@Suite struct CurlHTTPClientTests {
+    private static let logger = Logger(label: "test.http-client")
+
+    /// Runs `body` with a fresh server and client, and stops both after.
+    private func withClient(
+        _ configuration: CurlHTTPClient.Configuration = .init(),
+        _ body: (CurlHTTPClient, LoopbackHTTPServer) async throws -> Void
+    ) async throws {
+        let server = try await LoopbackHTTPServer.start()
+        let client = CurlHTTPClient(configuration: configuration, logger: Self.logger)
+        do {
+            try await body(client, server)
+        } catch {
+            await client.shutdown()
+            try await server.stop()
+            throw error
+        }
+        await client.shutdown()
+        try await server.stop()
+    }
+
+    private func expectError(
+        _ code: HTTPClientError.Code,
+        sourceLocation: SourceLocation = #_sourceLocation,
+        _ operation: () async throws -> HTTPClientResponse
+    ) async {
+        do {
+            let response = try await operation()
+            Issue.record("expected \(code), got status \(response.status.code)", sourceLocation: sourceLocation)
+        } catch let error as HTTPClientError {
+            #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
+        } catch {
+            Issue.record("expected \(code), got \(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test(arguments: [HTTPRequest.Method.get, .post, .put])
+    func methodHeadersAndOneMebibyteBodyRoundTrip(method: HTTPRequest.Method) async throws {
+        try await withClient { client, server in
+            let body = method == .get ? [] : (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+            var fields = HTTPFields()
+            fields[HTTPField.Name("X-Trace")!] = "abc-123"
+            fields[.contentType] = "application/octet-stream"
+            let request = HTTPClientRequest(method: method, url: server.url("/echo"), headerFields: fields, body: body)
+            let response = try await client.execute(request)
+            #expect(response.status == .ok)
+            #expect(response.headerFields[HTTPField.Name("x-echo-method")!] == method.rawValue)
+            #expect(response.headerFields[HTTPField.Name("x-echo-x-trace")!] == "abc-123")
+            #expect(response.body.count == body.count)
+            #expect(response.body == body)
+        }
+    }
+
+    @Test func errorStatusesComeBackAsResponses() async throws {
+        try await withClient { client, server in
+            for code in [404, 503] {
+                let response = try await client.execute(HTTPClientRequest(url: server.url("/status/\(code)")))
+                #expect(response.status.code == code)
+                let error = #expect(throws: HTTPClientError.self) { try response.requireSuccess() }
+                #expect(error?.code == .httpStatus)
+                #expect(error?.status?.code == code)
+            }
+        }
+    }
+
+    @Test func serverThatNeverAnswersTimesOutOnTime() async throws {
+        try await withClient { client, server in
+            let clock = ContinuousClock()
+            let start = clock.now
+            await expectError(.timeout) {
+                try await client.execute(HTTPClientRequest(url: server.url("/hang"), timeout: .milliseconds(300)))
+            }
+            let elapsed = clock.now - start
+            #expect(elapsed >= .milliseconds(290))
+            #expect(elapsed < .seconds(5))
+        }
+    }
+
+    @Test func closedPortIsConnectionRefused() async throws {
+        let server = try await LoopbackHTTPServer.start()
+        let url = server.url("/echo")
+        try await server.stop()
+        let client = CurlHTTPClient(logger: Self.logger)
+        await expectError(.connectionRefused) { try await client.execute(HTTPClientRequest(url: url)) }
+        await client.shutdown()
+    }
+
+    @Test func unknownHostIsDNSFailure() async throws {
+        let client = CurlHTTPClient(logger: Self.logger)
+        await expectError(.dns) {
+            try await client.execute(HTTPClientRequest(url: "http://spiegel-test.invalid/", timeout: .seconds(20)))
+        }
+        await client.shutdown()
+    }
+
+    @Test func plainHTTPServerBehindHTTPSURLIsTLSFailure() async throws {
+        try await withClient { client, server in
+            await expectError(.tls) {
+                try await client.execute(HTTPClientRequest(url: "https://127.0.0.1:\(server.port)/echo"))
+            }
+        }
+    }
+
+    @Test func missingCABundleIsTLSFailure() async throws {
+        try await withClient(.init(caBundlePath: "/nonexistent/spiegel-ca.pem")) { client, server in
+            await expectError(.tls) {
+                try await client.execute(HTTPClientRequest(url: "https://127.0.0.1:\(server.port)/echo"))
+            }
+        }
+    }
+
+    @Test(arguments: ["ftp://127.0.0.1/file", "file:///etc/passwd", "not a url"])
+    func urlsOtherThanHTTPAreInvalidRequests(url: String) async throws {
+        let client = CurlHTTPClient(logger: Self.logger)
+        await expectError(.invalidRequest) { try await client.execute(HTTPClientRequest(url: url)) }
+        await client.shutdown()
+    }
+
+    @Test(arguments: ["/bytes", "/stream"])
+    func responseOverTheCapIsRefused(route: String) async throws {
+        try await withClient(.init(maxResponseSize: 100_000)) { client, server in
+            let atCap = try await client.execute(HTTPClientRequest(url: server.url("\(route)/100000")))
+            #expect(atCap.body.count == 100_000)
+            await expectError(.responseTooLarge) {
+                try await client.execute(HTTPClientRequest(url: server.url("\(route)/100001")))
+            }
+            await expectError(.responseTooLarge) {
+                try await client.execute(HTTPClientRequest(url: server.url("\(route)/5000000")))
+            }
+        }
+    }
+
+    @Test func redirectsAreReturnedUnlessFollowingIsAsked() async throws {
+        try await withClient { client, server in
+            let unfollowed = try await client.execute(HTTPClientRequest(url: server.url("/redirect")))
+            #expect(unfollowed.status == .found)
+            #expect(unfollowed.headerFields[.location] == "/echo")
+            let followed = try await client.execute(HTTPClientRequest(url: server.url("/redirect"), maxRedirects: 1))
+            #expect(followed.status == .ok)
+            #expect(followed.headerFields[HTTPField.Name("x-echo-method")!] == "GET")
+        }
+    }
+
+    @Test func twoHundredConcurrentRequestsShareAFewConnections() async throws {
+        try await withClient(.init(maxConnectionsPerHost: 4)) { client, server in
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for index in 0..<200 {
+                    group.addTask {
+                        let request = HTTPClientRequest(method: .post, url: server.url("/echo"), body: Array("\(index)".utf8))
+                        let response = try await client.execute(request)
+                        #expect(response.body == Array("\(index)".utf8))
+                        return response.status.code
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(statuses.count == 200)
+            #expect(statuses.allSatisfy { $0 == 200 })
+            #expect(server.acceptedConnections >= 1)
+            #expect(server.acceptedConnections <= 4)
+        }
+    }
+
+    @Test func cancellingTheTaskEndsARequestInFlight() async throws {
+        try await withClient { client, server in
+            let task = Task {
+                try await client.execute(HTTPClientRequest(url: server.url("/hang"), timeout: .seconds(60)))
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            task.cancel()
+            await #expect(throws: CancellationError.self) { try await task.value }
+            // The client still works after a cancelled transfer.
+            let response = try await client.execute(HTTPClientRequest(url: server.url("/sink")))
+            #expect(response.status == .ok)
+        }
+    }
+
+    @Test func shutdownLetsRequestsInFlightFinishAndRefusesNewOnes() async throws {
+        let server = try await LoopbackHTTPServer.start()
+        let client = CurlHTTPClient(logger: Self.logger)
+        let inFlight = Task { try await client.execute(HTTPClientRequest(url: server.url("/delay/300"))) }
+        try await Task.sleep(for: .milliseconds(100))
+        await client.shutdown()
+        let response = try await inFlight.value
+        #expect(response.status == .ok)
+        await expectError(.shutDown) { try await client.execute(HTTPClientRequest(url: server.url("/sink"))) }
+        try await server.stop()
+    }
+}
