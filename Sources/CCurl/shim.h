@@ -17,6 +17,12 @@ static inline CURLcode spiegel_global_init(void) {
     return curl_global_init(CURL_GLOBAL_ALL);
 }
 
+/// Whether this libcurl was built with TLS (CURLVERSION_NOW is a macro Swift cannot see).
+static inline int spiegel_supports_tls(void) {
+    curl_version_info_data *info = curl_version_info(CURLVERSION_NOW);
+    return info != NULL && (info->features & CURL_VERSION_SSL) != 0;
+}
+
 static inline CURLcode spiegel_easy_setopt_long(CURL *handle, CURLoption option, long value) {
     return curl_easy_setopt(handle, option, value);
 }

@@ -13,3 +13,10 @@ enum CurlGlobal {
         String(cString: curl_version())
     }
 }
+
+extension CurlGlobal {
+    /// Whether this libcurl was built with TLS, so `https` URLs work.
+    static var supportsTLS: Bool {
+        spiegel_supports_tls() != 0
+    }
+}

@@ -67,6 +67,9 @@ public final class CurlHTTPClient: HTTPClient, Service {
     /// libcurl's version line, for example `libcurl/7.88.1 OpenSSL/3.0.19 zlib/1.2.13`.
     public static var libcurlVersion: String { CurlGlobal.versionDescription }
 
+    /// Whether the libcurl in use was built with TLS, so `https` URLs work.
+    public static var libcurlSupportsTLS: Bool { CurlGlobal.supportsTLS }
+
     public func execute(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
         let transfer = CurlTransfer(request: request, defaults: self.configuration)
         return try await withTaskCancellationHandler {

@@ -1,0 +1,92 @@
+import Logging
+import SpiegelChat
+
+/// One setting: its dotted key in the YAML file, its environment variable, what it accepts, and
+/// how it reads and writes ``SpiegelConfiguration``.
+///
+/// ``all`` is the whole reference; the README's configuration table mirrors it.
+public struct ConfigurationKey: Sendable {
+    /// The dotted key, such as `server.port`.
+    public let path: String
+    /// What a valid value looks like, said to the person who got it wrong.
+    public let expected: String
+    /// A secret is never printed, only whether it is set.
+    public let isSecret: Bool
+    private let assign: @Sendable (inout SpiegelConfiguration, String) -> Bool
+    private let read: @Sendable (SpiegelConfiguration) -> String?
+
+    /// `SPIEGEL_` and the key in capitals, dots as underscores: `SPIEGEL_SERVER_PORT`.
+    public var environmentVariable: String {
+        "SPIEGEL_" + self.path.uppercased().replacing(".", with: "_")
+    }
+
+    private init<Value>(
+        _ path: String,
+        _ keyPath: any WritableKeyPath<SpiegelConfiguration, Value> & Sendable,
+        expected: String,
+        isSecret: Bool = false,
+        parse: @escaping @Sendable (String) -> Value?,
+        format: @escaping @Sendable (Value) -> String?
+    ) {
+        self.path = path
+        self.expected = expected
+        self.isSecret = isSecret
+        self.assign = { configuration, text in
+            guard let value = parse(text) else { return false }
+            configuration[keyPath: keyPath] = value
+            return true
+        }
+        self.read = { format($0[keyPath: keyPath]) }
+    }
+
+    /// Parses `text` into `configuration`; false if it is not a valid value.
+    func assign(_ text: String, to configuration: inout SpiegelConfiguration) -> Bool {
+        self.assign(&configuration, text)
+    }
+
+    /// The value in `configuration` as it would be written in the file; `nil` when unset.
+    public func value(in configuration: SpiegelConfiguration) -> String? {
+        self.read(configuration)
+    }
+
+    /// Every key Spiegel reads.
+    public static let all: [ConfigurationKey] = [
+        .init(
+            "data_dir", \.dataDirectory, expected: "a directory path",
+            parse: ConfigurationValue.nonEmpty, format: { $0 }
+        ),
+        .init(
+            "server.host", \.server.host, expected: "a host name or IP address to listen on",
+            parse: ConfigurationValue.nonEmpty, format: { $0 }
+        ),
+        .init(
+            "server.port", \.server.port, expected: "a port number from 0 to 65535",
+            parse: { ConfigurationValue.integer($0, in: 0...65535) }, format: { String($0) }
+        ),
+        .init(
+            "log.level", \.logLevel,
+            expected: "one of " + Logger.Level.allCases.map(\.rawValue).joined(separator: ", "),
+            parse: { Logger.Level(rawValue: $0.lowercased()) }, format: { $0.rawValue }
+        ),
+        .init(
+            "http_client.connect_timeout", \.httpClient.connectTimeout, expected: "a duration such as 500ms, 5s or 1m",
+            parse: ConfigurationValue.duration, format: ConfigurationValue.formatDuration
+        ),
+        .init(
+            "http_client.timeout", \.httpClient.timeout, expected: "a duration such as 500ms, 30s or 2m",
+            parse: ConfigurationValue.duration, format: ConfigurationValue.formatDuration
+        ),
+        .init(
+            "http_client.max_response_size", \.httpClient.maxResponseSize, expected: "a size such as 1048576, 512KiB or 1MiB",
+            parse: { ConfigurationValue.size($0) }, format: ConfigurationValue.formatSize
+        ),
+        .init(
+            "http_client.ca_bundle", \.httpClient.caBundlePath, expected: "the path of a PEM file of trusted certificate authorities",
+            parse: { $0.isEmpty ? String??.none : .some($0) }, format: { $0 }
+        ),
+        .init(
+            "http_client.max_connections_per_host", \.httpClient.maxConnectionsPerHost, expected: "a whole number from 1 to 1000",
+            parse: { ConfigurationValue.integer($0, in: 1...1000) }, format: { String($0) }
+        ),
+    ]
+}

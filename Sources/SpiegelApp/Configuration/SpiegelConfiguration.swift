@@ -1,0 +1,30 @@
+public import Logging
+public import SpiegelChat
+
+/// Everything a Spiegel process is configured with.
+///
+/// Every value has a built-in default that runs on one machine with no chat server; a YAML file
+/// (``ConfigurationLoader``) and `SPIEGEL_…` environment variables override them.
+public struct SpiegelConfiguration: Sendable {
+    /// Where the HTTP server listens.
+    public struct Server: Sendable {
+        /// The address to bind; `127.0.0.1` keeps the bot off the network until asked.
+        public var host: String = "127.0.0.1"
+        /// The TCP port; 0 lets the kernel pick one.
+        public var port: Int = 8080
+
+        public init() {}
+    }
+
+    /// The directory that holds every coachee's vault and the bot's state.
+    public var dataDirectory: String = "./.spiegel-data"
+    /// The inbound HTTP server.
+    public var server = Server()
+    /// The least severe level that is logged.
+    public var logLevel: Logger.Level = .info
+    /// The outbound HTTP client.
+    public var httpClient = CurlHTTPClient.Configuration()
+
+    /// The built-in defaults.
+    public init() {}
+}

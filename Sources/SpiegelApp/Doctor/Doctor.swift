@@ -1,0 +1,106 @@
+import Foundation
+import SpiegelChat
+
+/// What `spiegel doctor` found: a printable report and the problems that stop Spiegel from
+/// working as configured. Secrets are shown only as set or not set.
+public struct DoctorReport: Sendable {
+    /// The report, line by line.
+    public var lines: [String] = []
+    /// Things to fix before Spiegel can run as configured; empty when all is well.
+    public var problems: [String] = []
+    /// Things that work but deserve a look.
+    public var warnings: [String] = []
+
+    /// The whole report as text, ending with the problems and warnings.
+    public var text: String {
+        var all = self.lines
+        all.append("")
+        if self.problems.isEmpty {
+            all.append("No problems found.")
+        } else {
+            all.append("Problems:")
+            all += self.problems.map { "  - \($0)" }
+        }
+        if !self.warnings.isEmpty {
+            all.append("Warnings:")
+            all += self.warnings.map { "  - \($0)" }
+        }
+        return all.joined(separator: "\n")
+    }
+}
+
+/// Examines a configuration and the machine it is to run on.
+public enum Doctor {
+    /// Checks the configuration, the data directory, the CA bundle and libcurl.
+    public static func examine(_ loaded: LoadedConfiguration) -> DoctorReport {
+        var report = DoctorReport()
+        let configuration = loaded.configuration
+        report.lines.append("Configuration: \(loaded.file ?? "built-in defaults (no \(ConfigurationLoader.defaultFile))")")
+        let width = ConfigurationKey.all.map(\.path.count).max() ?? 0
+        for key in ConfigurationKey.all {
+            let value = key.value(in: configuration)
+            let shown = key.isSecret ? (value == nil ? "(not set)" : "(set)") : (value ?? "(not set)")
+            let padding = String(repeating: " ", count: width - key.path.count)
+            report.lines.append("  \(key.path)\(padding)  \(shown)  [\(loaded.origin(of: key))]")
+        }
+        self.examineDataDirectory(configuration.dataDirectory, into: &report)
+        self.examineServer(configuration.server, into: &report)
+        self.examineHTTPClient(configuration.httpClient, into: &report)
+        return report
+    }
+
+    private static func examineDataDirectory(_ path: String, into report: inout DoctorReport) {
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        report.lines.append("Data directory: \(absolute)")
+        let directory = DataDirectory(path: path)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            // `serve` creates missing parents too: the nearest one that exists decides.
+            var ancestor = URL(fileURLWithPath: absolute).deletingLastPathComponent()
+            while !FileManager.default.fileExists(atPath: ancestor.path), ancestor.path != "/" {
+                ancestor.deleteLastPathComponent()
+            }
+            var ancestorIsDirectory: ObjCBool = false
+            _ = FileManager.default.fileExists(atPath: ancestor.path, isDirectory: &ancestorIsDirectory)
+            if ancestorIsDirectory.boolValue && FileManager.default.isWritableFile(atPath: ancestor.path) {
+                report.lines.append("  does not exist yet; created with mode 0700 on first start")
+            } else {
+                report.problems.append("data directory \(absolute) does not exist and cannot be created under \(ancestor.path): create it, owned by the service user, mode 0700")
+            }
+            return
+        }
+        guard isDirectory.boolValue else {
+            report.problems.append("data directory \(absolute) is not a directory")
+            return
+        }
+        let writable = directory.isWritable()
+        report.lines.append("  exists, \(writable ? "writable" : "NOT writable")\(directory.isOpenToOthers ? ", open to group or others" : ", mode keeps others out")")
+        if !writable {
+            report.problems.append("data directory \(absolute) is not writable by this user")
+        }
+        if directory.isOpenToOthers {
+            report.problems.append("data directory \(absolute) lets group or others in: run chmod 700 on it")
+        }
+    }
+
+    private static func examineServer(_ server: SpiegelConfiguration.Server, into report: inout DoctorReport) {
+        report.lines.append("HTTP server: http://\(server.host):\(server.port)")
+        if server.port != 0 && server.port < 1024 && geteuid() != 0 {
+            report.problems.append("server.port \(server.port) needs root; use a port above 1023 behind a reverse proxy")
+        }
+        if !["127.0.0.1", "::1", "localhost"].contains(server.host) {
+            report.warnings.append("server.host \(server.host) is reachable from other machines: put a TLS reverse proxy in front")
+        }
+    }
+
+    private static func examineHTTPClient(_ client: CurlHTTPClient.Configuration, into report: inout DoctorReport) {
+        let tls = CurlHTTPClient.libcurlSupportsTLS
+        report.lines.append("HTTP client: \(CurlHTTPClient.libcurlVersion)\(tls ? "" : " (no TLS)")")
+        if !tls {
+            report.problems.append("libcurl has no TLS support: install libcurl4-openssl-dev and rebuild")
+        }
+        if let bundle = client.caBundlePath, !FileManager.default.isReadableFile(atPath: bundle) {
+            report.problems.append("http_client.ca_bundle \(bundle) is not a readable file")
+        }
+    }
+}

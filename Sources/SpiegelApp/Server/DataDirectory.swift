@@ -1,0 +1,63 @@
+import Foundation
+
+/// The directory that holds all of Spiegel's data: readable by the service's user alone.
+public struct DataDirectory: Sendable {
+    /// The path as configured.
+    public let path: String
+
+    /// Creates a handle; nothing is touched on disk.
+    public init(path: String) {
+        self.path = path
+    }
+
+    /// Creates the directory (and missing parents) with mode 0700 if it does not exist.
+    /// - Returns: whether the directory existed with a mode that lets group or others in, a thing
+    ///   to warn the administrator about.
+    /// - Throws: when the directory cannot be created or the path is not a directory.
+    @discardableResult
+    public func prepare() throws -> (isOpenToOthers: Bool, created: Bool) {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: self.path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                throw DataDirectoryError(path: self.path, reason: "exists and is not a directory")
+            }
+            return (self.isOpenToOthers, false)
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: self.path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw DataDirectoryError(path: self.path, reason: "cannot be created; check that its parent exists and is writable")
+        }
+        return (false, true)
+    }
+
+    /// Whether the directory's mode lets group or others read, write or enter it.
+    public var isOpenToOthers: Bool {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: self.path),
+            let mode = attributes[.posixPermissions] as? Int
+        else { return false }
+        return mode & 0o077 != 0
+    }
+
+    /// Whether a file can be created, synced and removed in the directory right now.
+    ///
+    /// Blocking file I/O: call it off the event loops.
+    public func isWritable() -> Bool {
+        let probe = (self.path as NSString).appendingPathComponent(".readyz-\(UUID().uuidString)")
+        let descriptor = open(probe, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return false }
+        let synced = fsync(descriptor) == 0
+        close(descriptor)
+        return unlink(probe) == 0 && synced
+    }
+}
+
+/// The data directory cannot be used.
+public struct DataDirectoryError: Error, CustomStringConvertible {
+    /// The directory's path.
+    public let path: String
+    /// What is wrong with it.
+    public let reason: String
+
+    public var description: String { "data directory \(self.path) \(self.reason)" }
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import Logging
+import Metrics
+import Prometheus
+import SpiegelApp
+
+/// `spiegel serve`: runs the bot until SIGTERM or SIGINT.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the bot: the HTTP server and every service behind it, until SIGTERM or SIGINT."
+    )
+
+    @OptionGroup var options: GlobalOptions
+
+    func run() async throws {
+        let loaded = try self.options.loadConfiguration()
+        let level = loaded.configuration.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let logger = Logger(label: "spiegel")
+        let server = SpiegelServer(configuration: loaded.configuration, registry: registry, logger: logger)
+        do {
+            try await server.run { host, port in
+                printNow("Spiegel is listening on http://\(host):\(port) (health: /healthz, readiness: /readyz, metrics: /metrics)")
+            }
+        } catch let error as DataDirectoryError {
+            printToStandardError("spiegel: \(error)")
+            throw ExitCode.failure
+        }
+        printNow("Spiegel stopped.")
+    }
+}

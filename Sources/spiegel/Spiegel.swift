@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `spiegel` command.
+@main
+struct Spiegel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spiegel",
+        abstract: "A coaching bot for teachers: guided reflection after a lesson, confidential by design.",
+        subcommands: [ServeCommand.self, DoctorCommand.self]
+    )
+}

@@ -1,0 +1,190 @@
+import Foundation
+import Logging
+import SpiegelApp
+import SpiegelChat
+import Testing
+
+@Suite struct ConfigurationLoaderTests {
+    /// Writes `yaml` to a fresh file and returns its path.
+    private func file(_ yaml: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-\(UUID().uuidString).yaml").path
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    private func loadError(_ file: String?, environment: [String: String] = [:]) -> ConfigurationError? {
+        #expect(throws: ConfigurationError.self) {
+            try ConfigurationLoader.load(file: file, environment: environment, defaultFile: "/nonexistent/spiegel.yaml")
+        }
+    }
+
+    @Test func withoutAFileTheBuiltInDefaultsApply() throws {
+        let loaded = try ConfigurationLoader.load(file: nil, environment: [:], defaultFile: "/nonexistent/spiegel.yaml")
+        #expect(loaded.file == nil)
+        #expect(loaded.configuration.dataDirectory == "./.spiegel-data")
+        #expect(loaded.configuration.server.host == "127.0.0.1")
+        #expect(loaded.configuration.server.port == 8080)
+        #expect(loaded.configuration.logLevel == .info)
+        #expect(loaded.origins.isEmpty)
+    }
+
+    @Test func theDefaultFileIsReadWhenItExists() throws {
+        let path = try file("server:\n  port: 9001\n")
+        let loaded = try ConfigurationLoader.load(file: nil, environment: [:], defaultFile: path)
+        #expect(loaded.file == path)
+        #expect(loaded.configuration.server.port == 9001)
+    }
+
+    @Test func everyKeyIsReadFromTheFileWithItsLine() throws {
+        let path = try file(
+            """
+            # Spiegel
+            data_dir: /var/lib/spiegel
+            server:
+              host: 0.0.0.0
+              port: 9000
+            log:
+              level: debug
+            http_client:
+              connect_timeout: 250ms
+              timeout: 2m
+              max_response_size: 512KiB
+              ca_bundle: /etc/spiegel/ca.pem
+              max_connections_per_host: 4
+            """
+        )
+        let loaded = try ConfigurationLoader.load(file: path, environment: [:])
+        let configuration = loaded.configuration
+        #expect(configuration.dataDirectory == "/var/lib/spiegel")
+        #expect(configuration.server.host == "0.0.0.0")
+        #expect(configuration.server.port == 9000)
+        #expect(configuration.logLevel == .debug)
+        #expect(configuration.httpClient.connectTimeout == .milliseconds(250))
+        #expect(configuration.httpClient.timeout == .seconds(120))
+        #expect(configuration.httpClient.maxResponseSize == 512 * 1024)
+        #expect(configuration.httpClient.caBundlePath == "/etc/spiegel/ca.pem")
+        #expect(configuration.httpClient.maxConnectionsPerHost == 4)
+        #expect(loaded.origins["server.port"] == .file(path: path, line: 5))
+        #expect(Set(loaded.origins.keys) == Set(ConfigurationKey.all.map(\.path)))
+    }
+
+    @Test func anEmptyFileMeansDefaults() throws {
+        let path = try file("# nothing configured yet\n")
+        let loaded = try ConfigurationLoader.load(file: path, environment: [:])
+        #expect(loaded.file == path)
+        #expect(loaded.configuration.server.port == 8080)
+    }
+
+    @Test func anUnknownKeyIsAnErrorWithItsPlaceAndTheKnownKeys() throws {
+        let path = try file("server:\n  host: 127.0.0.1\n  prot: 9000\n")
+        let error = try #require(loadError(path))
+        #expect(error.code == .unknownKey)
+        #expect(error.line == 3)
+        #expect(error.column == 3)
+        #expect(error.key == "server.prot")
+        #expect(error.description.hasPrefix("\(path):3:3: server.prot: unknown key"))
+        #expect(error.message.contains("host, port"))
+    }
+
+    @Test func anUnknownSectionIsAnError() throws {
+        let error = try #require(loadError(try file("sever:\n  port: 1\n")))
+        #expect(error.code == .unknownKey)
+        #expect(error.key == "sever")
+        #expect(error.line == 1)
+        #expect(error.message.contains("server"))
+    }
+
+    @Test(arguments: [
+        ("server:\n  port: 80a\n", "server.port", 2, "a port number"),
+        ("server:\n  port: 70000\n", "server.port", 2, "a port number"),
+        ("log:\n  level: loud\n", "log.level", 2, "one of trace"),
+        ("http_client:\n  timeout: 30\n", "http_client.timeout", 2, "a duration"),
+        ("http_client:\n  timeout: -5s\n", "http_client.timeout", 2, "a duration"),
+        ("http_client:\n  max_response_size: 1MB\n", "http_client.max_response_size", 2, "a size"),
+        ("http_client:\n  max_connections_per_host: 0\n", "http_client.max_connections_per_host", 2, "from 1 to 1000"),
+        ("server: 8080\n", "server", 1, "a mapping"),
+        ("server:\n  port:\n    - 1\n", "server.port", 3, "a port number"),
+    ])
+    func anInvalidValueNamesTheKeyLineAndWhatIsExpected(yaml: String, key: String, line: Int, expected: String) throws {
+        let error = try #require(loadError(try file(yaml)))
+        #expect(error.code == .invalidValue)
+        #expect(error.key == key)
+        #expect(error.line == line)
+        #expect(error.message.contains(expected))
+    }
+
+    @Test func aDuplicateKeyIsAnError() throws {
+        let error = try #require(loadError(try file("server:\n  port: 1\n  port: 2\n")))
+        #expect(error.code == .duplicateKey)
+        #expect(error.key == "port")
+        #expect(error.line == 2)
+        #expect(!error.description.contains("server:"))
+    }
+
+    @Test func brokenYAMLIsASyntaxErrorWithItsLine() throws {
+        let error = try #require(loadError(try file("server:\n  port: 1\n bad: [\n")))
+        #expect(error.code == .syntax)
+        #expect(error.line != nil)
+    }
+
+    @Test func aMissingExplicitFileIsAnError() throws {
+        let error = try #require(loadError("/nonexistent/spiegel-config.yaml"))
+        #expect(error.code == .fileNotFound)
+        #expect(error.source == "/nonexistent/spiegel-config.yaml")
+    }
+
+    @Test func errorsNeverRepeatTheValue() throws {
+        let canary = "hunter2-canary-value"
+        let fromFile = try #require(loadError(try file("server:\n  port: \(canary)\n")))
+        #expect(!fromFile.description.contains(canary))
+        let fromEnvironment = try #require(loadError(nil, environment: ["SPIEGEL_SERVER_PORT": canary]))
+        #expect(!fromEnvironment.description.contains(canary))
+    }
+
+    @Test func environmentOverridesTheFileAndTheCommandLineOverridesBoth() throws {
+        let path = try file("data_dir: /from/file\nserver:\n  port: 9000\n  host: 0.0.0.0\n")
+        let environment = ["SPIEGEL_SERVER_PORT": "9100", "SPIEGEL_DATA_DIR": "/from/env", "SPIEGEL_HTTP_CLIENT_TIMEOUT": "3s"]
+        let loaded = try ConfigurationLoader.load(file: path, dataDirectory: "/from/flag", environment: environment)
+        #expect(loaded.configuration.server.port == 9100)
+        #expect(loaded.configuration.server.host == "0.0.0.0")
+        #expect(loaded.configuration.httpClient.timeout == .seconds(3))
+        #expect(loaded.configuration.dataDirectory == "/from/flag")
+        #expect(loaded.origins["server.port"] == .environment(variable: "SPIEGEL_SERVER_PORT"))
+        #expect(loaded.origins["server.host"] == .file(path: path, line: 4))
+        #expect(loaded.origins["data_dir"] == .commandLine(option: "--data-dir"))
+    }
+
+    @Test func anInvalidEnvironmentValueNamesTheVariable() throws {
+        let error = try #require(loadError(nil, environment: ["SPIEGEL_LOG_LEVEL": "chatty"]))
+        #expect(error.code == .invalidValue)
+        #expect(error.source == "environment variable SPIEGEL_LOG_LEVEL")
+        #expect(error.key == "log.level")
+    }
+
+    @Test func everyKeyHasAnEnvironmentVariable() {
+        let names = ConfigurationKey.all.map(\.environmentVariable)
+        #expect(names.contains("SPIEGEL_DATA_DIR"))
+        #expect(names.contains("SPIEGEL_HTTP_CLIENT_MAX_CONNECTIONS_PER_HOST"))
+        #expect(Set(names).count == names.count)
+    }
+
+    @Test(arguments: [
+        ("http_client:\n  timeout: 1h\n", Duration.seconds(3600)),
+        ("http_client:\n  timeout: 90s\n", Duration.seconds(90)),
+        ("http_client:\n  timeout: 1500ms\n", Duration.milliseconds(1500)),
+    ])
+    func durationsTakeTheirUnit(yaml: String, expected: Duration) throws {
+        let loaded = try ConfigurationLoader.load(file: try file(yaml), environment: [:])
+        #expect(loaded.configuration.httpClient.timeout == expected)
+    }
+
+    @Test func valuesPrintTheWayTheyAreWritten() throws {
+        let path = try file("http_client:\n  timeout: 90s\n  max_response_size: 2MiB\n")
+        let loaded = try ConfigurationLoader.load(file: path, environment: [:])
+        let printed = Dictionary(uniqueKeysWithValues: ConfigurationKey.all.map { ($0.path, $0.value(in: loaded.configuration)) })
+        #expect(printed["http_client.timeout"] == "90s")
+        #expect(printed["http_client.max_response_size"] == "2MiB")
+        #expect(printed["http_client.connect_timeout"] == "5s")
+        #expect(printed["http_client.ca_bundle"] == .some(nil))
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+import HTTPTypes
+import Logging
+import SpiegelChat
+import Testing
+
+/// The `spiegel` executable as an administrator runs it: a real process, real signals.
+@Suite(.serialized) struct SpiegelProcessTests {
+    /// The `spiegel` binary that `swift build` put beside this test bundle.
+    static let executable: URL? = {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug"),
+        ]
+        return candidates.map { $0.appendingPathComponent("spiegel").standardizedFileURL }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }()
+
+    /// A process with its output in files, in a fresh working directory.
+    struct Run {
+        let process = Process()
+        let directory: URL
+        let output: URL
+        let errorOutput: URL
+
+        init(_ arguments: [String], environment: [String: String] = [:]) throws {
+            let executable = try #require(SpiegelProcessTests.executable, "build the spiegel product first: swift build")
+            self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-run-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
+            self.output = self.directory.appendingPathComponent("stdout.txt")
+            self.errorOutput = self.directory.appendingPathComponent("stderr.txt")
+            _ = FileManager.default.createFile(atPath: self.output.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: self.errorOutput.path, contents: nil)
+            self.process.executableURL = executable
+            self.process.arguments = arguments
+            self.process.currentDirectoryURL = self.directory
+            var base = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SPIEGEL_") }
+            base.merge(environment) { $1 }
+            self.process.environment = base
+            self.process.standardOutput = try FileHandle(forWritingTo: self.output)
+            self.process.standardError = try FileHandle(forWritingTo: self.errorOutput)
+            try self.process.run()
+        }
+
+        var standardOutput: String { (try? String(contentsOf: self.output, encoding: .utf8)) ?? "" }
+        var standardError: String { (try? String(contentsOf: self.errorOutput, encoding: .utf8)) ?? "" }
+
+        /// Waits up to 20 s for the line that says where the server listens; returns the port.
+        func listeningPort() async throws -> Int {
+            for _ in 0..<400 {
+                if let line = self.standardOutput.split(separator: "\n").first(where: { $0.contains("listening on http://") }),
+                    let port = line.split(separator: ":").dropFirst(2).first?.prefix(while: \.isNumber), let number = Int(port)
+                {
+                    return number
+                }
+                guard self.process.isRunning else { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            throw ProcessTestError(message: "no listening line; stderr: \(self.standardError)")
+        }
+
+        /// Waits up to 20 s for the process to exit and returns its status.
+        func exitStatus() async throws -> Int32 {
+            for _ in 0..<400 where self.process.isRunning {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            guard !self.process.isRunning else {
+                self.process.terminate()
+                throw ProcessTestError(message: "the process did not exit")
+            }
+            return self.process.terminationStatus
+        }
+    }
+
+    struct ProcessTestError: Error, CustomStringConvertible {
+        let message: String
+        var description: String { self.message }
+    }
+
+    @Test(arguments: [SIGTERM, SIGINT])
+    func serveAnswersHealthzAndDrainsToExitZeroOnSignal(signal: Int32) async throws {
+        let run = try Run(["serve"], environment: ["SPIEGEL_SERVER_PORT": "0"])
+        let port = try await run.listeningPort()
+        let client = CurlHTTPClient(logger: Logger(label: "test.process"))
+        let response = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz"))
+        #expect(response.status == .ok)
+        let ready = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/readyz"))
+        #expect(ready.status == .ok)
+        await client.shutdown()
+
+        kill(run.process.processIdentifier, signal)
+        #expect(try await run.exitStatus() == 0)
+        #expect(run.standardOutput.contains("Spiegel stopped."))
+        // The built-in default data directory, created for the owner alone.
+        let attributes = try FileManager.default.attributesOfItem(atPath: run.directory.appendingPathComponent(".spiegel-data").path)
+        #expect(attributes[.posixPermissions] as? Int == 0o700)
+    }
+
+    @Test func aBadConfigurationFileStopsWithFileLineAndKey() async throws {
+        let missing = try Run(["serve", "--config", "missing.yaml"])
+        #expect(try await missing.exitStatus() == 78)
+        #expect(missing.standardError.contains("missing.yaml: no such file"))
+
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-bad-\(UUID().uuidString).yaml")
+        try "server:\n  port: eighty\n".write(to: file, atomically: true, encoding: .utf8)
+        let invalid = try Run(["serve", "--config", file.path])
+        #expect(try await invalid.exitStatus() == 78)
+        #expect(invalid.standardError.contains("\(file.path):2:9: server.port: expected a port number"))
+        #expect(!invalid.standardError.contains("eighty"))
+    }
+
+    @Test func aDataDirectoryThatIsAFileStopsServeWithAClearError() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-not-a-dir-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: file.path, contents: Data("x".utf8))
+        let run = try Run(["serve", "--data-dir", file.path], environment: ["SPIEGEL_SERVER_PORT": "0"])
+        #expect(try await run.exitStatus() == 1)
+        #expect(run.standardError.contains("is not a directory"))
+    }
+
+    @Test func doctorPrintsTheConfigurationAndExitsNonZeroOnProblems() async throws {
+        let healthy = try Run(["doctor"], environment: ["SPIEGEL_SERVER_PORT": "9999"])
+        #expect(try await healthy.exitStatus() == 0)
+        #expect(healthy.standardOutput.contains("server.port"))
+        #expect(healthy.standardOutput.contains("environment variable SPIEGEL_SERVER_PORT"))
+        #expect(healthy.standardOutput.contains("No problems found."))
+
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-file-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: file.path, contents: Data("x".utf8))
+        let broken = try Run(["doctor", "--data-dir", file.appendingPathComponent("data").path], environment: ["SPIEGEL_HTTP_CLIENT_CA_BUNDLE": "/nonexistent/ca.pem"])
+        #expect(try await broken.exitStatus() == 1)
+        #expect(broken.standardOutput.contains("http_client.ca_bundle /nonexistent/ca.pem is not a readable file"))
+        #expect(broken.standardOutput.contains("data directory \(file.path)/data does not exist"))
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import HTTPTypes
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import SpiegelApp
+import SpiegelChat
+import Testing
+
+/// The server in this process, on a loopback port the kernel picks, spoken to with the real
+/// libcurl client.
+@Suite struct SpiegelServerTests {
+    /// `MetricsSystem` can be bootstrapped once per process: every test shares this registry.
+    static let registry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
+
+    /// Runs a server on a fresh data directory until `body` returns, then shuts it down gracefully.
+    private func withServer(
+        _ body: (_ baseURL: String, _ client: CurlHTTPClient, _ dataDirectory: String) async throws -> Void
+    ) async throws {
+        let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-data-\(UUID().uuidString)").path
+        var configuration = SpiegelConfiguration()
+        configuration.server.port = 0
+        configuration.dataDirectory = dataDirectory
+        let logger = Logger(label: "test.server")
+        let server = SpiegelServer(configuration: configuration, registry: Self.registry, logger: logger)
+        let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let (services, client) = try server.makeServices { _, port in portContinuation.yield(port) }
+        let group = ServiceGroup(services: services, logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var ports = portStream.makeAsyncIterator()
+            let port = try #require(await ports.next())
+            try await body("http://127.0.0.1:\(port)", client, dataDirectory)
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    @Test func healthzAnswersWhileTheProcessIsAlive() async throws {
+        try await withServer { baseURL, client, _ in
+            let response = try await client.execute(HTTPClientRequest(url: "\(baseURL)/healthz"))
+            #expect(response.status == .ok)
+            #expect(response.headerFields[.contentType] == "application/json")
+            #expect(String(decoding: response.body, as: UTF8.self) == #"{"status":"ok"}"#)
+        }
+    }
+
+    @Test func theDataDirectoryIsCreatedForTheOwnerAlone() async throws {
+        try await withServer { _, _, dataDirectory in
+            let attributes = try FileManager.default.attributesOfItem(atPath: dataDirectory)
+            #expect(attributes[.posixPermissions] as? Int == 0o700)
+        }
+    }
+
+    @Test func readyzFailsWhenTheDataDirectoryCannotBeWritten() async throws {
+        try await withServer { baseURL, client, dataDirectory in
+            let ready = try await client.execute(HTTPClientRequest(url: "\(baseURL)/readyz"))
+            #expect(ready.status == .ok)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dataDirectory).isEmpty)
+
+            try FileManager.default.removeItem(atPath: dataDirectory)
+            let unready = try await client.execute(HTTPClientRequest(url: "\(baseURL)/readyz"))
+            #expect(unready.status == .serviceUnavailable)
+            #expect(String(decoding: unready.body, as: UTF8.self).contains("not writable"))
+        }
+    }
+
+    @Test func metricsAreInPrometheusTextFormat() async throws {
+        try await withServer { baseURL, client, _ in
+            _ = try await client.execute(HTTPClientRequest(url: "\(baseURL)/healthz"))
+            _ = try await client.execute(HTTPClientRequest(url: "\(baseURL)/no/such/route/private-words"))
+            let response = try await client.execute(HTTPClientRequest(url: "\(baseURL)/metrics"))
+            #expect(response.status == .ok)
+            #expect(response.headerFields[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
+            let text = String(decoding: response.body, as: UTF8.self)
+            #expect(text.contains("# TYPE hb_requests counter"))
+            #expect(text.contains(#"http_route="/healthz""#))
+            // Unknown paths are not recorded by what was typed into them.
+            #expect(!text.contains("private-words"))
+        }
+    }
+
+    @Test func anUnknownRouteIs404() async throws {
+        try await withServer { baseURL, client, _ in
+            let response = try await client.execute(HTTPClientRequest(url: "\(baseURL)/nothing-here"))
+            #expect(response.status == .notFound)
+        }
+    }
+}
