@@ -6,6 +6,16 @@
 
 #include <curl/curl.h>
 #include <signal.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+/// Names the calling thread (as `top -H` and `ps -T` show it); the transfer thread calls it.
+static inline void spiegel_name_current_thread(const char *name) {
+#ifdef __linux__
+    prctl(PR_SET_NAME, name, 0, 0, 0);
+#endif
+}
 
 /// Ignores SIGPIPE process-wide: a peer closing a socket must not kill the process.
 static inline void spiegel_ignore_sigpipe(void) {

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Logging
 import SpiegelChat
@@ -166,6 +167,32 @@ import Testing
             #expect(server.acceptedConnections >= 1)
             #expect(server.acceptedConnections <= 4)
         }
+    }
+
+    @Test func aHundredRequestsInFlightDoNotNeedAHundredThreads() async throws {
+        try await withClient(.init(maxConnectionsPerHost: 100)) { client, server in
+            let before = Self.threadCount()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<100 {
+                    group.addTask {
+                        let response = try await client.execute(HTTPClientRequest(url: server.url("/delay/400")))
+                        #expect(response.status == .ok)
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(200))
+                let during = Self.threadCount()
+                // Other suites run alongside and start a few threads of their own; a thread per
+                // request would add a hundred.
+                #expect(during - before < 30, "threads before: \(before), with 100 requests in flight: \(during)")
+                try await group.waitForAll()
+            }
+            #expect(server.acceptedConnections > 1 && server.acceptedConnections <= 100)
+        }
+    }
+
+    /// The threads of this process, from /proc.
+    private static func threadCount() -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0
     }
 
     @Test func cancellingTheTaskEndsARequestInFlight() async throws {

@@ -9,10 +9,15 @@ import Synchronization
 /// the loop's thread alone.
 final class CurlMultiLoop: @unchecked Sendable {
     /// What other threads hand to the loop.
-    private struct Inbox {
+    fileprivate struct Inbox {
         var submitted: [CurlTransfer] = []
         var cancelled: [CurlTransfer] = []
         var isStopRequested = false
+        /// A wake-up is on its way and the loop has not taken the inbox since: no need for another.
+        var isWakeupPending = false
+        /// Wake-ups decided under the lock and not yet made; the loop does not clean up the multi
+        /// handle until this is 0.
+        var wakeupsInProgress = 0
         /// Set by the loop, under the lock, before the multi handle is cleaned up: from then on
         /// nobody may call `curl_multi_wakeup`.
         var isClosed = false
@@ -34,8 +39,11 @@ final class CurlMultiLoop: @unchecked Sendable {
         self.multi = multi
         _ = spiegel_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, max(1, maxConnectionsPerHost))
         _ = spiegel_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, max(4, maxConnectionsPerHost * 2))
-        let thread = Thread { [self] in self.run() }
-        thread.name = "spiegel-curl"
+        let thread = Thread { [self] in
+            // Named from inside: a thread inherits its creator's name otherwise (`top -H` shows it).
+            spiegel_name_current_thread("spiegel-curl")
+            self.run()
+        }
         thread.start()
     }
 
@@ -43,7 +51,7 @@ final class CurlMultiLoop: @unchecked Sendable {
     /// - Throws: `CancellationError` if the task was cancelled before, ``HTTPClientError`` with
     ///   code `shutDown` once a stop was requested.
     func submit(_ transfer: CurlTransfer) throws {
-        try self.inbox.withLock { inbox in
+        let mustWake = try self.inbox.withLock { inbox in
             if transfer.isCancelledBeforeSubmit {
                 throw CancellationError()
             }
@@ -52,43 +60,53 @@ final class CurlMultiLoop: @unchecked Sendable {
             }
             transfer.isSubmitted = true
             inbox.submitted.append(transfer)
-            curl_multi_wakeup(self.multi)
+            return inbox.claimWakeup()
         }
+        if mustWake { self.wake() }
     }
 
     /// Asks the loop to end `transfer` with `CancellationError`, unless it has completed already.
     func cancel(_ transfer: CurlTransfer) {
-        self.inbox.withLock { inbox in
+        let mustWake = self.inbox.withLock { inbox in
             guard transfer.isSubmitted else {
                 transfer.isCancelledBeforeSubmit = true
-                return
+                return false
             }
-            guard !inbox.isClosed else { return }
+            guard !inbox.isClosed else { return false }
             inbox.cancelled.append(transfer)
-            curl_multi_wakeup(self.multi)
+            return inbox.claimWakeup()
         }
+        if mustWake { self.wake() }
     }
 
     /// Asks the loop to stop once the transfers in flight are done, without waiting.
     func requestStop() {
-        self.inbox.withLock { inbox in
+        let mustWake = self.inbox.withLock { inbox in
             inbox.isStopRequested = true
-            if !inbox.isClosed { curl_multi_wakeup(self.multi) }
+            return !inbox.isClosed && inbox.claimWakeup()
         }
+        if mustWake { self.wake() }
     }
 
     /// Stops the loop once the transfers in flight are done, and waits for it.
     func stop() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let closedAlready = self.inbox.withLock { inbox in
-                guard !inbox.isClosed else { return true }
+            let (closedAlready, mustWake) = self.inbox.withLock { inbox in
+                guard !inbox.isClosed else { return (true, false) }
                 inbox.isStopRequested = true
                 inbox.stopWaiters.append(continuation)
-                curl_multi_wakeup(self.multi)
-                return false
+                return (false, inbox.claimWakeup())
             }
+            if mustWake { self.wake() }
             if closedAlready { continuation.resume() }
         }
+    }
+
+    /// Wakes the loop from `curl_multi_poll`, outside the lock so the loop does not wake only to
+    /// wait for it. Only after ``Inbox/claimWakeup()`` returned true.
+    private func wake() {
+        curl_multi_wakeup(self.multi)
+        self.inbox.withLock { $0.wakeupsInProgress -= 1 }
     }
 
     // MARK: - Loop thread
@@ -99,6 +117,7 @@ final class CurlMultiLoop: @unchecked Sendable {
                 defer {
                     inbox.submitted.removeAll(keepingCapacity: true)
                     inbox.cancelled.removeAll(keepingCapacity: true)
+                    inbox.isWakeupPending = false
                 }
                 return (inbox.submitted, inbox.cancelled, inbox.isStopRequested)
             }
@@ -169,6 +188,11 @@ final class CurlMultiLoop: @unchecked Sendable {
     }
 
     private func close() {
+        // A thread that decided to wake the loop may not have done so yet; the multi handle must
+        // outlive that call.
+        while self.inbox.withLock({ $0.wakeupsInProgress }) > 0 {
+            sched_yield()
+        }
         let (waiters, stragglers) = self.inbox.withLock { inbox in
             inbox.isClosed = true
             defer {
@@ -185,5 +209,16 @@ final class CurlMultiLoop: @unchecked Sendable {
         self.idleHandles = []
         curl_multi_cleanup(self.multi)
         for waiter in waiters { waiter.resume() }
+    }
+}
+
+extension CurlMultiLoop.Inbox {
+    /// Whether the caller must wake the loop (counted until it has); false when a wake-up is
+    /// already on its way.
+    fileprivate mutating func claimWakeup() -> Bool {
+        guard !self.isWakeupPending else { return false }
+        self.isWakeupPending = true
+        self.wakeupsInProgress += 1
+        return true
     }
 }

@@ -1,0 +1,51 @@
+# Spiegel: `make run` starts the bot on its built-in defaults, `make test` runs every test,
+# `make bench` runs the benchmarks. Each first installs what a fresh Debian machine lacks.
+
+SWIFT ?= swift
+APT_PACKAGES := libcurl4-openssl-dev pkg-config curl
+
+.PHONY: all deps build run test bench leakcheck clean
+
+all: build
+
+# libcurl's headers (with pkg-config to find them) and the curl tool (the benchmark's
+# yardstick). Installed with apt-get when root; otherwise the exact command.
+deps:
+	@missing=""; \
+	pkg-config --exists libcurl 2>/dev/null || missing="$$missing libcurl4-openssl-dev pkg-config"; \
+	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "Installing:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
+		else \
+			echo "Spiegel needs Debian packages that are not installed. Run:"; \
+			echo "  sudo apt-get install -y $(APT_PACKAGES)"; \
+			exit 1; \
+		fi; \
+	fi
+
+build: deps
+	$(SWIFT) build --product spiegel
+
+run: build
+	@echo "Starting Spiegel on its built-in defaults (data in ./.spiegel-data); Ctrl-C stops it."
+	$$($(SWIFT) build --show-bin-path)/spiegel serve
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+bench: deps
+	$(SWIFT) build -c release --product spiegel-bench
+	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench
+
+# A short benchmark run under LeakSanitizer (AddressSanitizer's leak check at exit): every curl
+# handle and buffer is freed. Its own build folder, since the whole tree is instrumented.
+leakcheck: deps
+	$(SWIFT) build --product spiegel-bench --scratch-path .build-asan --sanitize=address
+	ASAN_OPTIONS=detect_leaks=1 .build-asan/debug/spiegel-bench --requests 300 --rounds 1 --concurrency 1,8 --without-curl
+	@echo "LeakSanitizer found no leak."
+
+clean:
+	rm -rf .build
