@@ -36,6 +36,15 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // Dialogue graphs: the YAML format, loader, linter, pure runner, drawing and conversation
+        // scripts. Knows nothing of chat or disk beyond reading Prompts files.
+        .target(
+            name: "SpiegelDialogue",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Chat-facing I/O. For now: the outbound HTTP client on libcurl's multi interface.
         .target(
             name: "SpiegelChat",
@@ -68,6 +77,7 @@ let package = Package(
             name: "spiegel",
             dependencies: [
                 "SpiegelApp",
+                "SpiegelDialogue",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -95,6 +105,12 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SpiegelDialogueTests",
+            dependencies: ["SpiegelDialogue"],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -56,6 +56,10 @@ public struct ConfigurationKey: Sendable {
             parse: ConfigurationValue.nonEmpty, format: { $0 }
         ),
         .init(
+            "prompts_dir", \.promptsDirectory, expected: "a directory path",
+            parse: ConfigurationValue.nonEmpty, format: { $0 }
+        ),
+        .init(
             "server.host", \.server.host, expected: "a host name or IP address to listen on",
             parse: ConfigurationValue.nonEmpty, format: { $0 }
         ),

@@ -18,6 +18,8 @@ public struct SpiegelConfiguration: Sendable {
 
     /// The directory that holds every coachee's vault and the bot's state.
     public var dataDirectory: String = "./.spiegel-data"
+    /// The directory of dialogue graphs (`*.yaml`) and conversation scripts (`conversations/`).
+    public var promptsDirectory: String = "./Prompts"
     /// The inbound HTTP server.
     public var server = Server()
     /// The least severe level that is logged.

@@ -1,0 +1,89 @@
+/// Every graph of a Prompts directory, with the global intents, the shared messages and the
+/// resistance cues of `global.yaml`.
+public struct DialogueLibrary: Sendable {
+    /// Graphs by id.
+    public var graphs: [String: DialogueGraph]
+    /// Phrases per intent per language.
+    public var intents: [GlobalIntent: [String: [String]]]
+    /// Shared messages by key.
+    public var messages: [SharedMessage: LocalizedText]
+    /// Cue phrases per resistance type per language.
+    public var resistanceCues: [Resistance: [String: [String]]]
+    /// The graph a first conversation starts with.
+    public var defaultGraph: String?
+    /// Where `global.yaml` was read from.
+    public var location: SourceLocation?
+
+    public init(
+        graphs: [DialogueGraph],
+        intents: [GlobalIntent: [String: [String]]] = [:],
+        messages: [SharedMessage: LocalizedText] = [:],
+        resistanceCues: [Resistance: [String: [String]]] = [:],
+        defaultGraph: String? = nil,
+        location: SourceLocation? = nil
+    ) {
+        self.graphs = Dictionary(graphs.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        self.intents = intents
+        self.messages = messages
+        self.resistanceCues = resistanceCues
+        self.defaultGraph = defaultGraph
+        self.location = location
+    }
+
+    /// The shared message `key` in `language`, with `{name}` placeholders filled from `values`.
+    func message(_ key: SharedMessage, in language: String, _ values: [String: String] = [:]) -> String {
+        let text = self.messages[key]?.text(in: language, fallbacks: ["nl", "en"]) ?? key.fallback
+        return Interpolation.fill(text, values: values)
+    }
+}
+
+/// What a coachee can say at any point of any conversation. The phrases live in `global.yaml`;
+/// what each does is fixed.
+public enum GlobalIntent: String, Sendable, CaseIterable, Codable {
+    /// Pause the conversation.
+    case stop
+    /// Pick a paused conversation up again.
+    case resume
+    /// Go back one question.
+    case back
+    /// Say where we are and what can be said.
+    case help
+    /// Ask the current question again.
+    case `repeat`
+    /// List what the coachee said in this conversation.
+    case recall
+    /// Ask for an export of one's own data (the service does it).
+    case export
+    /// Ask to be forgotten (the service asks for confirmation and does it).
+    case forget
+    /// Ask to share with one's coach (the service does it).
+    case share
+}
+
+/// Messages every graph shares, in `global.yaml` under `messages`.
+public enum SharedMessage: String, Sendable, CaseIterable {
+    case help, paused, whilePaused = "while_paused", resumed, backUnavailable = "back_unavailable"
+    case recallIntro = "recall_intro", recallNothing = "recall_nothing"
+    case notUnderstood = "not_understood", empty, tooLong = "too_long", notANumber = "not_a_number"
+    case notADate = "not_a_date", movedOn = "moved_on", ended
+
+    /// English text used only when `global.yaml` lacks the message (the linter reports that).
+    var fallback: String {
+        switch self {
+        case .help: "You can say: {phrases}."
+        case .paused: "Paused."
+        case .whilePaused: "We are paused."
+        case .resumed: "Let's go on."
+        case .backUnavailable: "There is no earlier question."
+        case .recallIntro: "You said:"
+        case .recallNothing: "Nothing yet."
+        case .notUnderstood: "I did not understand that."
+        case .empty: "I did not receive anything."
+        case .tooLong: "That is too long."
+        case .notANumber: "Please answer with a number."
+        case .notADate: "Please answer with a date."
+        case .movedOn: "This conversation changed; we go on from here."
+        case .ended: "This conversation has ended."
+        }
+    }
+}

@@ -1,0 +1,71 @@
+/// Names read (in conditions, `{placeholders}`, `diagnose` and `summary`) before any path from the
+/// start stores them.
+///
+/// A forward "may be set" analysis: a name is set at a node when some path from the start to it
+/// stores the name, raises it as a counter, or it is a declared fact. A called graph starts with
+/// what may be set at any of its call sites.
+enum VariableCheck {
+    static func check(_ library: DialogueLibrary) -> [LintFinding] {
+        var seeds: [String: Set<String>] = [:]
+        var setAt: [String: [String: Set<String>]] = [:]
+        // Calls pass names down; a few rounds settle any realistic nesting.
+        for _ in 0..<4 {
+            var next: [String: Set<String>] = [:]
+            for graph in library.graphs.values {
+                let result = self.analyse(graph, seed: seeds[graph.id, default: []].union(graph.facts))
+                setAt[graph.id] = result
+                for (id, node) in graph.nodes {
+                    if case .call(let callee, _) = node.kind { next[callee, default: []].formUnion(result[id] ?? []) }
+                }
+            }
+            if next == seeds { break }
+            seeds = next
+        }
+        var findings: [LintFinding] = []
+        for graph in library.graphs.values.sorted(by: { $0.id < $1.id }) {
+            for id in graph.nodeOrder {
+                guard let node = graph.nodes[id], let available = setAt[graph.id]?[id] else { continue }
+                for name in self.reads(node) where !available.contains(name) {
+                    findings.append(.init(.error, .undefinedVariable, at: node.location,
+                                          "node `\(id)` uses `\(name)`, which no path from `\(graph.start)` stores first (declare facts from earlier sessions under `facts`)"))
+                }
+            }
+        }
+        return findings
+    }
+
+    /// The names that may be set on entering each reachable node.
+    private static func analyse(_ graph: DialogueGraph, seed: Set<String>) -> [String: Set<String>] {
+        var setOnEntry: [String: Set<String>] = [:]
+        var queue = [graph.start, graph.resume].filter { graph.nodes[$0] != nil }
+        for root in queue { setOnEntry[root] = seed }
+        while let id = queue.popLast() {
+            guard let node = graph.nodes[id] else { continue }
+            var leaving = setOnEntry[id] ?? seed
+            if let stored = node.storedVariable { leaving.insert(stored) }
+            leaving.formUnion(node.increments)
+            for target in node.edges.map(\.target) where graph.nodes[target] != nil {
+                let before = setOnEntry[target]
+                let after = (before ?? []).union(leaving)
+                if before != after {
+                    setOnEntry[target] = after
+                    queue.append(target)
+                }
+            }
+        }
+        return setOnEntry
+    }
+
+    /// What a node reads.
+    static func reads(_ node: DialogueNode) -> [String] {
+        var names = node.texts.flatMap { $0.translations.values.flatMap(Interpolation.names(in:)) }
+        switch node.kind {
+        case .branch(let rules, _): names += rules.flatMap(\.condition.variables)
+        case .diagnose(let subject, _, _): names.append(subject)
+        case .end(_, let summary, _): names += summary
+        default: break
+        }
+        var seen = Set<String>()
+        return names.filter { seen.insert($0).inserted }
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import Yams
+
+/// Reads Prompts files: dialogue graphs, and `global.yaml` with the intents, shared messages and
+/// resistance cues.
+public enum DialogueLoader {
+    /// The file of a Prompts directory that holds what all graphs share.
+    public static let globalFile = "global.yaml"
+
+    /// Loads every `*.yaml` file of `directory`.
+    /// - Throws: ``DialogueLoadFailure`` with every error found, file by file.
+    public static func loadLibrary(directory: String) throws(DialogueLoadFailure) -> DialogueLibrary {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") }.sorted()
+        } catch {
+            let location = SourceLocation(file: directory, line: 1, column: 1)
+            throw DialogueLoadFailure(errors: [DialogueLoadError(.unreadable, at: location, "cannot list the Prompts directory; check that it exists")])
+        }
+        var files: [(path: String, text: String)] = []
+        var errors: [DialogueLoadError] = []
+        for name in names {
+            let path = (directory as NSString).appendingPathComponent(name)
+            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+                errors.append(DialogueLoadError(.unreadable, at: SourceLocation(file: path, line: 1, column: 1), "cannot read the file as UTF-8 text"))
+                continue
+            }
+            files.append((path, text))
+        }
+        do {
+            return try self.loadLibrary(files: files)
+        } catch {
+            throw DialogueLoadFailure(errors: errors + error.errors)
+        }
+    }
+
+    /// Loads a library from file texts; the file named ``globalFile`` holds what graphs share.
+    public static func loadLibrary(files: [(path: String, text: String)]) throws(DialogueLoadFailure) -> DialogueLibrary {
+        var graphs: [DialogueGraph] = []
+        var library = DialogueLibrary(graphs: [])
+        var errors: [DialogueLoadError] = []
+        for (path, text) in files {
+            do {
+                if (path as NSString).lastPathComponent == self.globalFile {
+                    try self.readGlobal(text, file: path, into: &library)
+                } else {
+                    let graph = try self.loadGraph(text, file: path)
+                    if let other = graphs.first(where: { $0.id == graph.id }) {
+                        errors.append(DialogueLoadError(
+                            .duplicate, at: graph.location ?? SourceLocation(file: path, line: 1, column: 1),
+                            "graph id `\(graph.id)` is also used by \(other.location?.file ?? "another file"); give each graph its own id"
+                        ))
+                        continue
+                    }
+                    graphs.append(graph)
+                }
+            } catch {
+                errors.append(error)
+            }
+        }
+        guard errors.isEmpty else { throw DialogueLoadFailure(errors: errors) }
+        let global = library
+        library = DialogueLibrary(
+            graphs: graphs, intents: global.intents, messages: global.messages, resistanceCues: global.resistanceCues,
+            defaultGraph: global.defaultGraph ?? graphs.first?.id, location: global.location
+        )
+        return library
+    }
+
+    /// Parses one graph file.
+    /// - Throws: ``DialogueLoadError`` at the first mistake, with file, line and column.
+    public static func loadGraph(_ text: String, file: String) throws(DialogueLoadError) -> DialogueGraph {
+        let reader = YAMLReader(file: file)
+        let root = try self.compose(text, reader: reader)
+        let top = try reader.entries(root, allowed: ["id", "title", "languages", "start", "resume", "facts", "nodes"], in: "graph")
+        for required in ["id", "languages", "start", "nodes"] where top[required] == nil {
+            throw reader.error(.missingKey, at: root, "graph: missing `\(required)`; a graph needs id, languages, start and nodes")
+        }
+        let languages = try reader.stringList(top["languages"]!, "languages")
+        let id = try reader.identifier(top["id"]!, "id")
+        let title = try top["title"].map { node throws(DialogueLoadError) in try reader.localized(node, languages: languages, "title") }
+        guard let nodesNode = top["nodes"], let mapping = nodesNode.mapping, !mapping.isEmpty else {
+            throw reader.error(.invalidValue, at: top["nodes"]!, "nodes: expected a mapping of node ids to nodes")
+        }
+        var nodes: [DialogueNode] = []
+        for (key, value) in mapping {
+            let nodeID = try reader.identifier(key, "node id")
+            nodes.append(try NodeReader(reader: reader, languages: languages, id: nodeID).read(value))
+        }
+        return DialogueGraph(
+            id: id,
+            title: title ?? LocalizedText([languages.first ?? "nl": id]),
+            languages: languages,
+            start: try reader.identifier(top["start"]!, "start"),
+            resume: try top["resume"].map { node throws(DialogueLoadError) in try reader.identifier(node, "resume") },
+            facts: try top["facts"].map { node throws(DialogueLoadError) in try reader.stringList(node, "facts") } ?? [],
+            nodes: nodes,
+            location: reader.location(of: root)
+        )
+    }
+
+    static func compose(_ text: String, reader: YAMLReader) throws(DialogueLoadError) -> Node {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            switch error {
+            case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+                .composer(let context, let problem, let mark, _):
+                let message = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
+                throw DialogueLoadError(.syntax, at: SourceLocation(file: reader.file, line: mark.line, column: mark.column), "not valid YAML: \(message)")
+            case .duplicatedKeysInMapping(let duplicates, let context):
+                throw DialogueLoadError(
+                    .duplicate, at: SourceLocation(file: reader.file, line: context.mark.line, column: context.mark.column),
+                    "`\(duplicates.joined(separator: "`, `"))` given twice in one mapping; node ids and keys must be unique"
+                )
+            default:
+                throw DialogueLoadError(.syntax, at: SourceLocation(file: reader.file, line: 1, column: 1), "not valid YAML")
+            }
+        } catch {
+            throw DialogueLoadError(.syntax, at: SourceLocation(file: reader.file, line: 1, column: 1), "not valid YAML")
+        }
+        guard let root else {
+            throw DialogueLoadError(.missingKey, at: SourceLocation(file: reader.file, line: 1, column: 1), "the file is empty; expected a graph with id, languages, start and nodes")
+        }
+        return root
+    }
+
+    private static func readGlobal(_ text: String, file: String, into library: inout DialogueLibrary) throws(DialogueLoadError) {
+        let reader = YAMLReader(file: file)
+        let root = try self.compose(text, reader: reader)
+        let top = try reader.entries(root, allowed: ["default_graph", "languages", "intents", "messages", "resistance"], in: "global")
+        let languages = try top["languages"].map { node throws(DialogueLoadError) in try reader.stringList(node, "languages") } ?? ["nl", "en"]
+        library.location = reader.location(of: root)
+        library.defaultGraph = try top["default_graph"].map { node throws(DialogueLoadError) in try reader.identifier(node, "default_graph") }
+        if let intents = top["intents"] {
+            let entries = try reader.entries(intents, allowed: GlobalIntent.allCases.map(\.rawValue), in: "intents")
+            for key in entries.keys {
+                library.intents[GlobalIntent(rawValue: key)!] = try self.phrasesPerLanguage(entries[key]!, reader: reader, "intents.\(key)")
+            }
+        }
+        if let messages = top["messages"] {
+            let entries = try reader.entries(messages, allowed: SharedMessage.allCases.map(\.rawValue), in: "messages")
+            for key in entries.keys {
+                library.messages[SharedMessage(rawValue: key)!] = try reader.localized(entries[key]!, languages: languages, "messages.\(key)")
+            }
+        }
+        if let resistance = top["resistance"] {
+            let entries = try reader.entries(resistance, allowed: ["A", "B", "C"], in: "resistance")
+            for key in entries.keys {
+                library.resistanceCues[Resistance(rawValue: key)!] = try self.phrasesPerLanguage(entries[key]!, reader: reader, "resistance.\(key)")
+            }
+        }
+    }
+
+    private static func phrasesPerLanguage(_ node: Node, reader: YAMLReader, _ context: String) throws(DialogueLoadError) -> [String: [String]] {
+        guard let mapping = node.mapping else {
+            throw reader.error(.invalidValue, at: node, "\(context): expected phrases per language, such as `nl: [stop, pauze]`")
+        }
+        var result: [String: [String]] = [:]
+        for (key, value) in mapping {
+            guard let language = key.scalar?.string, language.count == 2 else {
+                throw reader.error(.invalidValue, at: key, "\(context): expected a two-letter language code")
+            }
+            result[language] = try reader.stringList(value, "\(context).\(language)")
+        }
+        return result
+    }
+}

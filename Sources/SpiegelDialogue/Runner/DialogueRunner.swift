@@ -1,0 +1,364 @@
+public import Foundation
+
+/// Runs conversations over a ``DialogueLibrary``: a pure function from a state and an input to
+/// a new state, the bot's messages and the effects the service must carry out.
+///
+/// Whatever the input and whatever happened to the graph files since the state was saved, a step
+/// never crashes and never leaves the graph: an unknown node falls back to its graph's declared
+/// resume point, an unknown graph to the default graph.
+public struct DialogueRunner: Sendable {
+    /// Longest input considered, in bytes of UTF-8; longer input is answered with a request to
+    /// say it shorter, and nothing is stored.
+    public static let maxInputBytes = 16_384
+    /// Most nodes entered in one step without waiting for an answer (the linter rejects graphs
+    /// that could loop; this is the guard in case one slips through).
+    static let maxAutomaticSteps = 500
+    /// Most steps `back` can go.
+    static let maxHistory = 50
+
+    public let library: DialogueLibrary
+    private let classifier: ResistanceClassifier
+    private let intentPhrases: [(GlobalIntent, String)]
+
+    /// Creates a runner for `library`.
+    public init(library: DialogueLibrary) {
+        self.library = library
+        self.classifier = ResistanceClassifier(cues: library.resistanceCues)
+        var phrases: [(GlobalIntent, String)] = []
+        for intent in GlobalIntent.allCases {
+            for list in (library.intents[intent] ?? [:]).values {
+                phrases += list.map { (intent, TextMatching.normalize($0)) }
+            }
+        }
+        self.intentPhrases = phrases
+    }
+
+    /// Starts `graph` (the library's default when `nil`) in `language`.
+    /// - Parameter facts: what the service knows from earlier sessions, by name.
+    /// - Throws: ``DialogueRunnerError`` when there is no such graph.
+    public func start(graph: String? = nil, language: String, facts: [String: String] = [:], now: Date) throws(DialogueRunnerError) -> DialogueStep {
+        guard let id = graph ?? self.library.defaultGraph, let graph = self.library.graphs[id] else {
+            throw DialogueRunnerError(message: "no graph named \(graph ?? "(default)")")
+        }
+        let state = DialogueState(language: language, stack: [.init(graph: graph.id, node: graph.start)], facts: facts, updatedAt: now)
+        var step = DialogueStep(state: state, outputs: [], effects: [])
+        self.run(&step)
+        return step
+    }
+
+    /// Takes the coachee's `input` at `state`.
+    public func advance(_ state: DialogueState, input: String, now: Date) -> DialogueStep {
+        var step = DialogueStep(state: state, outputs: [], effects: [])
+        step.state.updatedAt = now
+        guard input.utf8.count <= Self.maxInputBytes else {
+            step.outputs.append(self.message(.tooLong, step.state))
+            return step
+        }
+        let text = input.trimmingCharacters(in: .whitespacesAndNewlines)
+        let normalized = TextMatching.normalize(text)
+        if let intent = self.intent(in: normalized) {
+            self.handle(intent, &step)
+            return step
+        }
+        switch step.state.status {
+        case .ended:
+            step.outputs.append(self.message(.ended, step.state))
+            return step
+        case .paused:
+            step.outputs.append(self.message(.whilePaused, step.state))
+            return step
+        case .active:
+            break
+        }
+        guard !text.isEmpty else {
+            step.outputs.append(self.message(.empty, step.state))
+            return step
+        }
+        guard let node = self.currentNode(&step) else { return step }
+        guard node.isQuestion else {
+            // The graph changed under a saved state: go on from where the state now points.
+            self.run(&step)
+            return step
+        }
+        self.answer(node, with: text, normalized: normalized, &step)
+        return step
+    }
+
+    // MARK: - Answers
+
+    private func answer(_ node: DialogueNode, with text: String, normalized: String, _ step: inout DialogueStep) {
+        let before = step.state.stack
+        switch node.kind {
+        case .ask(_, let store, let validation, let reask, let next):
+            if let problem = self.problem(with: text, validation) {
+                step.outputs.append(self.message(problem, step.state))
+                if let reask { step.outputs.append(self.render(reask, step.state)) }
+                return
+            }
+            self.store(text, as: store, &step)
+            self.move(to: next, from: before, &step)
+        case .choice(_, let store, let options, let reask):
+            guard let index = self.option(in: normalized, options: options, language: step.state.language) else {
+                step.outputs.append(self.message(.notUnderstood, step.state))
+                step.outputs.append(reask.map { self.render($0, step.state) } ?? self.present(node, step.state))
+                return
+            }
+            if let store { self.store(options[index].value ?? String(index + 1), as: store, &step) }
+            self.move(to: options[index].next, from: before, &step)
+        case .scale(_, let store, let range, let followUps, let reask, let next):
+            guard let score = TextMatching.score(in: text), range.contains(score) else {
+                step.outputs.append(self.message(.notANumber, step.state, ["min": "\(range.lowerBound)", "max": "\(range.upperBound)"]))
+                if let reask { step.outputs.append(self.render(reask, step.state)) }
+                return
+            }
+            self.store(String(score), as: store, &step)
+            self.move(to: followUps.first { $0.range.contains(score) }?.next ?? next, from: before, &step)
+        default:
+            self.run(&step)
+        }
+    }
+
+    private func problem(with text: String, _ validation: AnswerValidation) -> SharedMessage? {
+        switch validation.format {
+        case .text: return text.count > validation.maxLength ? .tooLong : nil
+        case .number: return TextMatching.isNumber(text) ? nil : .notANumber
+        case .date: return TextMatching.isDate(text) ? nil : .notADate
+        }
+    }
+
+    /// The option the answer names: its number, its words, or words close to them; `nil` when
+    /// none or more than one fits.
+    private func option(in normalized: String, options: [ChoiceOption], language: String) -> Int? {
+        let words = normalized.split(separator: " ")
+        if words.count <= 2, let number = words.compactMap({ Int($0) }).first, (1...options.count).contains(number) {
+            return number - 1
+        }
+        let texts = options.map { option in Set(option.text.translations.values.map(TextMatching.normalize)) }
+        let exact = texts.indices.filter { texts[$0].contains(normalized) }
+        if exact.count == 1 { return exact[0] }
+        let close = texts.indices.filter { index in texts[index].contains { TextMatching.matches(normalized, phrase: $0) } }
+        if close.count == 1 { return close[0] }
+        // "de les graag" for the option "De les": the option's words inside a short answer.
+        let inside = texts.indices.filter { index in texts[index].contains { !$0.isEmpty && " \(normalized) ".contains(" \($0) ") } }
+        return inside.count == 1 ? inside[0] : nil
+    }
+
+    private func store(_ value: String, as name: String, _ step: inout DialogueStep) {
+        if step.state.answers[name] == nil { step.state.answerOrder.append(name) }
+        step.state.answers[name] = value
+        step.effects.append(.storeAnswer(name: name, value: value))
+    }
+
+    /// Records the answered question for `back`, then goes on at `target`.
+    private func move(to target: String?, from before: [DialogueState.Position], _ step: inout DialogueStep) {
+        step.state.history.append(before)
+        if step.state.history.count > Self.maxHistory { step.state.history.removeFirst() }
+        self.go(to: target, &step)
+        self.run(&step)
+    }
+
+    // MARK: - Walking the graph
+
+    /// Points the top of the stack at `target` in the same graph; `nil` ends the graph.
+    private func go(to target: String?, _ step: inout DialogueStep) {
+        guard let position = step.state.position else { return }
+        guard let target else {
+            step.state.stack[step.state.stack.count - 1].node = ""
+            return
+        }
+        step.state.stack[step.state.stack.count - 1] = .init(graph: position.graph, node: target)
+    }
+
+    /// Enters nodes from the current one until a question waits for an answer or the
+    /// conversation ends.
+    private func run(_ step: inout DialogueStep) {
+        for _ in 0..<Self.maxAutomaticSteps {
+            guard step.state.status == .active, let position = step.state.position else { return }
+            if position.node.isEmpty {
+                self.finishGraph(message: nil, summary: [], followUp: nil, &step)
+                continue
+            }
+            guard let node = self.currentNode(&step) else { return }
+            for counter in node.increments { step.state.counters[counter, default: 0] += 1 }
+            switch node.kind {
+            case .say(let messages, let next):
+                step.outputs += messages.map { self.render($0, step.state) }
+                self.go(to: next, &step)
+            case .ask, .choice, .scale:
+                step.outputs.append(self.present(node, step.state))
+                return
+            case .branch(let rules, let otherwise):
+                let target = rules.first { $0.condition.holds(step.state.value(of:)) }?.next ?? otherwise
+                self.go(to: target, &step)
+            case .diagnose(let subject, let store, let outcomes):
+                let type = self.classifier.classify(step.state.answers[subject] ?? "")
+                if let store { self.store(type.rawValue, as: store, &step) }
+                self.go(to: outcomes[type] ?? outcomes[.none], &step)
+            case .call(let graph, _):
+                guard let callee = self.library.graphs[graph] else {
+                    self.go(to: nil, &step)
+                    continue
+                }
+                step.state.stack.append(.init(graph: callee.id, node: callee.start))
+            case .goto(let target):
+                self.go(to: target, &step)
+            case .end(let message, let summary, let followUp):
+                self.finishGraph(message: message, summary: summary, followUp: followUp, &step)
+            }
+        }
+        // A loop with no question in it: stop rather than spin.
+        step.state.status = .paused
+        step.outputs.append(self.message(.paused, step.state))
+        step.effects.append(.pause)
+    }
+
+    /// Ends the current graph: returns to the caller's `next`, or ends the conversation.
+    private func finishGraph(message: LocalizedText?, summary: [String], followUp: FollowUp?, _ step: inout DialogueStep) {
+        if let message { step.outputs.append(self.render(message, step.state)) }
+        if let followUp { step.effects.append(.scheduleFollowUp(after: followUp.after, graph: followUp.graph)) }
+        let finished = step.state.stack.removeLast()
+        if let caller = step.state.position {
+            let callNode = self.library.graphs[caller.graph]?.nodes[caller.node]
+            if case .call(_, let next) = callNode?.kind {
+                self.go(to: next, &step)
+            } else {
+                self.go(to: nil, &step)
+            }
+            return
+        }
+        step.state.stack = [finished]
+        step.state.status = .ended
+        var values: [String: String] = [:]
+        for name in summary { values[name] = step.state.answers[name] }
+        step.effects.append(.end(graph: finished.graph, summary: values))
+    }
+
+    /// The node the state points at; when the graph or node no longer exists, the graph's
+    /// resume point (or the default graph's start), said to the coachee.
+    private func currentNode(_ step: inout DialogueStep) -> DialogueNode? {
+        guard let position = step.state.position else { return nil }
+        if let node = self.library.graphs[position.graph]?.nodes[position.node] { return node }
+        step.outputs.append(self.message(.movedOn, step.state))
+        if let graph = self.library.graphs[position.graph], let node = graph.nodes[graph.resume] ?? graph.nodes[graph.start] {
+            step.state.stack = Array(step.state.stack.dropLast()) + [.init(graph: graph.id, node: node.id)]
+            return node
+        }
+        guard let id = self.library.defaultGraph, let graph = self.library.graphs[id], let node = graph.nodes[graph.start] else {
+            step.state.status = .ended
+            return nil
+        }
+        step.state.stack = [.init(graph: graph.id, node: node.id)]
+        return node
+    }
+
+    // MARK: - Intents
+
+    private func intent(in normalized: String) -> GlobalIntent? {
+        guard !normalized.isEmpty, normalized.count <= 40 else { return nil }
+        if let exact = self.intentPhrases.first(where: { $0.1 == normalized }) { return exact.0 }
+        return self.intentPhrases.first { TextMatching.matches(normalized, phrase: $0.1) }?.0
+    }
+
+    private func handle(_ intent: GlobalIntent, _ step: inout DialogueStep) {
+        let state = step.state
+        switch intent {
+        case .stop:
+            guard state.status == .active else {
+                step.outputs.append(self.message(state.status == .ended ? .ended : .whilePaused, state))
+                return
+            }
+            step.state.status = .paused
+            step.outputs.append(self.message(.paused, state))
+            step.effects.append(.pause)
+        case .resume:
+            guard state.status == .paused else {
+                self.presentCurrent(&step)
+                return
+            }
+            step.state.status = .active
+            step.outputs.append(self.message(.resumed, state))
+            step.effects.append(.resume)
+            self.presentCurrent(&step)
+        case .back:
+            guard state.status != .ended, let previous = step.state.history.popLast() else {
+                step.outputs.append(self.message(.backUnavailable, state))
+                self.presentCurrent(&step)
+                return
+            }
+            step.state.stack = previous
+            step.state.status = .active
+            self.presentCurrent(&step)
+        case .help:
+            if let position = state.position, let node = self.library.graphs[position.graph]?.nodes[position.node], let help = node.help {
+                step.outputs.append(self.render(help, state))
+            }
+            let phrases = GlobalIntent.allCases.compactMap { self.library.intents[$0]?[state.language]?.first }
+            let title = state.position.flatMap { self.library.graphs[$0.graph] }?.title.text(in: state.language, fallbacks: ["nl"]) ?? ""
+            step.outputs.append(self.message(.help, state, ["phrases": phrases.map { "“\($0)”" }.joined(separator: ", "), "graph": title]))
+            self.presentCurrent(&step)
+        case .repeat:
+            self.presentCurrent(&step)
+        case .recall:
+            guard !state.answerOrder.isEmpty else {
+                step.outputs.append(self.message(.recallNothing, state))
+                return
+            }
+            var lines = [self.message(.recallIntro, state)]
+            for name in state.answerOrder {
+                guard let value = state.answers[name] else { continue }
+                lines.append("– \(self.label(for: name, state)): \(value)")
+            }
+            step.outputs.append(lines.joined(separator: "\n"))
+        case .export:
+            step.effects.append(.requestExport)
+        case .forget:
+            step.effects.append(.requestErasure)
+        case .share:
+            step.effects.append(.requestShare)
+        }
+    }
+
+    /// Shows the current question again (nothing when the conversation ended or is paused).
+    private func presentCurrent(_ step: inout DialogueStep) {
+        guard step.state.status == .active, let node = self.currentNode(&step) else { return }
+        if node.isQuestion {
+            step.outputs.append(self.present(node, step.state))
+        } else {
+            self.run(&step)
+        }
+    }
+
+    /// The name a stored answer goes by: the `label` of the node that stores it, else its name.
+    private func label(for name: String, _ state: DialogueState) -> String {
+        for graph in self.library.graphs.values {
+            for node in graph.nodes.values where node.storedVariable == name {
+                if let label = node.label { return label.text(in: state.language, fallbacks: graph.languages) }
+            }
+        }
+        return name
+    }
+
+    // MARK: - Text
+
+    /// A question as sent: a choice lists its options with their numbers.
+    private func present(_ node: DialogueNode, _ state: DialogueState) -> String {
+        switch node.kind {
+        case .ask(let question, _, _, _, _), .scale(let question, _, _, _, _, _):
+            return self.render(question, state)
+        case .choice(let question, _, let options, _):
+            let lines = options.enumerated().map { "\($0 + 1). \(self.render($1.text, state))" }
+            return ([self.render(question, state)] + lines).joined(separator: "\n")
+        default:
+            return ""
+        }
+    }
+
+    private func render(_ text: LocalizedText, _ state: DialogueState) -> String {
+        let fallbacks = state.position.flatMap { self.library.graphs[$0.graph]?.languages } ?? ["nl", "en"]
+        return Interpolation.fill(text.text(in: state.language, fallbacks: fallbacks), values: state.values)
+    }
+
+    private func message(_ key: SharedMessage, _ state: DialogueState, _ values: [String: String] = [:]) -> String {
+        self.library.message(key, in: state.language, values)
+    }
+}

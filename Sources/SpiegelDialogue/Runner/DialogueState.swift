@@ -1,0 +1,94 @@
+public import Foundation
+
+/// Where one coachee is in a conversation: small, `Codable` and versioned, so a conversation
+/// resumes from it after a restart, days later, or after its graph file was edited.
+public struct DialogueState: Codable, Sendable, Equatable {
+    /// The version this build writes; an older state is read, a newer one refused.
+    public static let currentVersion = 1
+
+    /// A node in a graph.
+    public struct Position: Codable, Sendable, Equatable, Hashable {
+        public var graph: String
+        public var node: String
+
+        public init(graph: String, node: String) {
+            self.graph = graph
+            self.node = node
+        }
+    }
+
+    /// Whether the conversation goes on.
+    public enum Status: String, Codable, Sendable {
+        case active, paused, ended
+    }
+
+    public var version: Int = Self.currentVersion
+    /// The coachee's language, such as `nl`.
+    public var language: String
+    /// The current node last; below it, the `call` nodes to return to.
+    public var stack: [Position]
+    /// Stored answers by name.
+    public var answers: [String: String] = [:]
+    /// The names of stored answers in the order they were first given.
+    public var answerOrder: [String] = []
+    /// Counters raised by nodes with `increment`.
+    public var counters: [String: Int] = [:]
+    /// Facts from earlier sessions, given by the service at start.
+    public var facts: [String: String] = [:]
+    /// The stack before each answered question, newest last, for `back`.
+    public var history: [[Position]] = []
+    public var status: Status = .active
+    /// When the state last changed.
+    public var updatedAt: Date
+
+    /// The current node.
+    public var position: Position? { self.stack.last }
+
+    /// The value of a name in conditions and text: an answer, else a counter, else a fact.
+    public func value(of name: String) -> String? {
+        if let answer = self.answers[name] { return answer }
+        if let counter = self.counters[name] { return String(counter) }
+        return self.facts[name]
+    }
+
+    /// Every name with a value, for interpolation.
+    var values: [String: String] {
+        var values = self.facts
+        for (name, count) in self.counters { values[name] = String(count) }
+        values.merge(self.answers) { $1 }
+        return values
+    }
+}
+
+/// What the service must do after a step; the runner itself touches nothing outside the state.
+public enum DialogueEffect: Sendable, Equatable {
+    /// An answer was stored (to journal, and for history across sessions).
+    case storeAnswer(name: String, value: String)
+    /// The coachee paused the conversation.
+    case pause
+    /// The coachee picked the conversation up again.
+    case resume
+    /// The conversation ended, with the named answers its summary holds.
+    case end(graph: String, summary: [String: String])
+    /// The coachee asked for their own data.
+    case requestExport
+    /// The coachee asked to be forgotten (the service confirms before erasing).
+    case requestErasure
+    /// The coachee asked to share with their coach.
+    case requestShare
+    /// Propose another conversation later.
+    case scheduleFollowUp(after: Int, graph: String)
+}
+
+/// The outcome of one step: the new state, what the bot says, and what the service must do.
+public struct DialogueStep: Sendable, Equatable {
+    public var state: DialogueState
+    public var outputs: [String]
+    public var effects: [DialogueEffect]
+}
+
+/// A conversation cannot start or go on.
+public struct DialogueRunnerError: Error, Sendable, CustomStringConvertible, Equatable {
+    public let message: String
+    public var description: String { self.message }
+}

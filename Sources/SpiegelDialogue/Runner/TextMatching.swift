@@ -1,0 +1,157 @@
+import Foundation
+
+/// Tolerant matching of what a coachee types: case, accents, punctuation and small typos.
+enum TextMatching {
+    /// Lower case, accents off, punctuation as spaces, runs of spaces as one.
+    static func normalize(_ text: String) -> String {
+        let folded = text.folding(options: [.caseInsensitive, .diacriticInsensitive, .widthInsensitive], locale: nil)
+        var result = ""
+        result.reserveCapacity(folded.utf8.count)
+        var pendingSpace = false
+        for character in folded {
+            if character.isLetter || character.isNumber {
+                if pendingSpace && !result.isEmpty { result.append(" ") }
+                pendingSpace = false
+                result.append(character)
+            } else {
+                pendingSpace = true
+            }
+        }
+        return result
+    }
+
+    /// How many typos a phrase of this length tolerates: none for short words, where one typo
+    /// makes another word ("nee" and "nu").
+    static func tolerance(forLength length: Int) -> Int {
+        switch length {
+        case ..<5: 0
+        case ..<10: 1
+        default: 2
+        }
+    }
+
+    /// Whether normalized `input` is `phrase` (already normalized), give or take a few typos.
+    static func matches(_ input: String, phrase: String) -> Bool {
+        if input == phrase { return true }
+        let tolerance = self.tolerance(forLength: phrase.count)
+        guard tolerance > 0, abs(input.count - phrase.count) <= tolerance else { return false }
+        return self.editDistance(input, phrase, limit: tolerance) <= tolerance
+    }
+
+    /// Edit distance counting a swap of two neighbouring letters as one typo (optimal string
+    /// alignment), stopping early once it exceeds `limit`.
+    static func editDistance(_ a: String, _ b: String, limit: Int) -> Int {
+        let a = Array(a.unicodeScalars)
+        let b = Array(b.unicodeScalars)
+        if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
+        var beforePrevious = [Int](repeating: 0, count: b.count + 1)
+        var previous = Array(0...b.count)
+        var current = [Int](repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            current[0] = i
+            var rowMinimum = current[0]
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                    current[j] = min(current[j], beforePrevious[j - 2] + 1)
+                }
+                rowMinimum = min(rowMinimum, current[j])
+            }
+            if rowMinimum > limit { return limit + 1 }
+            (beforePrevious, previous, current) = (previous, current, beforePrevious)
+        }
+        return previous[b.count]
+    }
+
+    private static let numberWords: [String: Int] = [
+        "nul": 0, "een": 1, "één": 1, "twee": 2, "drie": 3, "vier": 4, "vijf": 5, "zes": 6, "zeven": 7, "acht": 8,
+        "negen": 9, "tien": 10, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+        "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+    ]
+
+    /// The one score in an answer such as `7`, `een 7`, `zeven`, `7/10` or `ik geef mezelf een 6`.
+    /// `nil` when there is none or more than one.
+    static func score(in text: String) -> Int? {
+        // "7/10" and "7 op 10": the part after the slash is the scale, not a second score.
+        var text = text.lowercased()
+        if let range = text.range(of: #"\s*(/|op|out of|van de)\s*10\b"#, options: .regularExpression) {
+            text.replaceSubrange(range, with: " ")
+        }
+        let words = self.normalize(text).split(separator: " ").map(String.init)
+        let digits = words.compactMap { Int($0) }
+        if digits.count == 1 { return digits[0] }
+        if digits.count > 1 { return nil }
+        // "een" is also the article ("een 7" is handled above): count it only when alone.
+        let spelled = words.compactMap { self.numberWords[$0] }
+        if words == ["een"] { return 1 }
+        let withoutArticle = words.filter { $0 != "een" }.compactMap { self.numberWords[$0] }
+        if withoutArticle.count == 1 { return withoutArticle[0] }
+        return spelled.count == 1 ? spelled[0] : nil
+    }
+
+    /// Whether the answer is a number (decimal comma or point).
+    static func isNumber(_ text: String) -> Bool {
+        Double(text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: ",", with: ".")) != nil
+            || self.score(in: text) != nil
+    }
+
+    private static let months: [String: Int] = [
+        "januari": 1, "februari": 2, "maart": 3, "april": 4, "mei": 5, "juni": 6, "juli": 7, "augustus": 8,
+        "september": 9, "oktober": 10, "november": 11, "december": 12, "january": 1, "february": 2, "march": 3,
+        "may": 5, "june": 6, "july": 7, "august": 8, "october": 10,
+        "jan": 1, "feb": 2, "mrt": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "sept": 9, "okt": 10,
+        "oct": 10, "nov": 11, "dec": 12,
+    ]
+
+    /// Whether the answer names a calendar date: `14/1`, `14-01-2027`, `2027-01-14`, `14 januari`.
+    static func isDate(_ text: String) -> Bool {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        if let match = trimmed.wholeMatch(of: /(\d{1,2})[\/\-.](\d{1,2})([\/\-.](\d{2}|\d{4}))?/) {
+            return self.isValid(day: Int(match.1) ?? 0, month: Int(match.2) ?? 0)
+        }
+        if let match = trimmed.wholeMatch(of: /(\d{4})-(\d{1,2})-(\d{1,2})/) {
+            return self.isValid(day: Int(match.3) ?? 0, month: Int(match.2) ?? 0)
+        }
+        let words = self.normalize(trimmed).split(separator: " ").map(String.init)
+        guard words.count == 2 || words.count == 3, let day = Int(words[0]), let month = self.months[words[1]] else { return false }
+        return words.count == 2 || Int(words[2]) != nil ? self.isValid(day: day, month: month) : false
+    }
+
+    private static func isValid(day: Int, month: Int) -> Bool {
+        let days = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        return (1...12).contains(month) && (1...days[month - 1]).contains(day)
+    }
+}
+
+/// Fills `{name}` placeholders with stored answers, so the bot mirrors the coachee's own words.
+enum Interpolation {
+    /// `text` with each `{name}` replaced by its value; a name without a value becomes `…`.
+    static func fill(_ text: String, values: [String: String]) -> String {
+        guard text.contains("{") else { return text }
+        var result = ""
+        var rest = text[...]
+        while let open = rest.firstIndex(of: "{") {
+            result += rest[..<open]
+            guard let close = rest[open...].firstIndex(of: "}") else {
+                result += rest[open...]
+                return result
+            }
+            let name = String(rest[rest.index(after: open)..<close]).trimmingCharacters(in: .whitespaces)
+            result += values[name] ?? "…"
+            rest = rest[rest.index(after: close)...]
+        }
+        return result + rest
+    }
+
+    /// The names of the placeholders in `text`.
+    static func names(in text: String) -> [String] {
+        var names: [String] = []
+        var rest = text[...]
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            names.append(String(rest[rest.index(after: open)..<close]).trimmingCharacters(in: .whitespaces))
+            rest = rest[rest.index(after: close)...]
+        }
+        return names
+    }
+}
