@@ -40,6 +40,7 @@ import Testing
             """
             # Spiegel
             data_dir: /var/lib/spiegel
+            prompts_dir: /etc/spiegel/Prompts
             server:
               host: 0.0.0.0
               port: 9000
@@ -56,6 +57,7 @@ import Testing
         let loaded = try ConfigurationLoader.load(file: path, environment: [:])
         let configuration = loaded.configuration
         #expect(configuration.dataDirectory == "/var/lib/spiegel")
+        #expect(configuration.promptsDirectory == "/etc/spiegel/Prompts")
         #expect(configuration.server.host == "0.0.0.0")
         #expect(configuration.server.port == 9000)
         #expect(configuration.logLevel == .debug)
@@ -64,7 +66,7 @@ import Testing
         #expect(configuration.httpClient.maxResponseSize == 512 * 1024)
         #expect(configuration.httpClient.caBundlePath == "/etc/spiegel/ca.pem")
         #expect(configuration.httpClient.maxConnectionsPerHost == 4)
-        #expect(loaded.origins["server.port"] == .file(path: path, line: 5))
+        #expect(loaded.origins["server.port"] == .file(path: path, line: 6))
         #expect(Set(loaded.origins.keys) == Set(ConfigurationKey.all.map(\.path)))
     }
 

@@ -64,7 +64,7 @@ public enum GlobalIntent: String, Sendable, CaseIterable, Codable {
 public enum SharedMessage: String, Sendable, CaseIterable {
     case help, paused, whilePaused = "while_paused", resumed, backUnavailable = "back_unavailable"
     case recallIntro = "recall_intro", recallNothing = "recall_nothing"
-    case notUnderstood = "not_understood", empty, tooLong = "too_long", notANumber = "not_a_number"
+    case notUnderstood = "not_understood", empty, tooLong = "too_long", notAScore = "not_a_score", notANumber = "not_a_number"
     case notADate = "not_a_date", movedOn = "moved_on", ended
 
     /// English text used only when `global.yaml` lacks the message (the linter reports that).
@@ -80,6 +80,7 @@ public enum SharedMessage: String, Sendable, CaseIterable {
         case .notUnderstood: "I did not understand that."
         case .empty: "I did not receive anything."
         case .tooLong: "That is too long."
+        case .notAScore: "Please give a number from {min} to {max}."
         case .notANumber: "Please answer with a number."
         case .notADate: "Please answer with a date."
         case .movedOn: "This conversation changed; we go on from here."

@@ -106,15 +106,12 @@ public struct AnswerValidation: Sendable, Equatable {
         case text, number, date
     }
     public var format: Format = .text
-    /// Most characters kept; longer answers are re-asked.
+    /// Most characters kept; longer answers are re-asked. An empty answer is always re-asked.
     public var maxLength: Int = 2000
-    /// Whether an empty answer is re-asked (it always is for number and date).
-    public var allowsEmpty: Bool = false
 
-    public init(format: Format = .text, maxLength: Int = 2000, allowsEmpty: Bool = false) {
+    public init(format: Format = .text, maxLength: Int = 2000) {
         self.format = format
         self.maxLength = maxLength
-        self.allowsEmpty = allowsEmpty
     }
 }
 

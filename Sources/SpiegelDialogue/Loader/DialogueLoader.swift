@@ -89,7 +89,7 @@ public enum DialogueLoader {
         }
         return DialogueGraph(
             id: id,
-            title: title ?? LocalizedText([languages.first ?? "nl": id]),
+            title: title ?? LocalizedText(Dictionary(languages.map { ($0, id) }, uniquingKeysWith: { first, _ in first })),
             languages: languages,
             start: try reader.identifier(top["start"]!, "start"),
             resume: try top["resume"].map { node throws(DialogueLoadError) in try reader.identifier(node, "resume") },

@@ -10,7 +10,7 @@ struct NodeReader {
     private static let common = ["help", "advice", "closed", "increment", "label"]
     private static let keysByKind: [String: [String]] = [
         "say": ["next"],
-        "ask": ["store", "validate", "max_length", "optional", "reask", "next"],
+        "ask": ["store", "validate", "max_length", "reask", "next"],
         "choice": ["store", "options", "reask"],
         "scale": ["store", "range", "follow_ups", "reask", "next"],
         "branch": ["otherwise"],
@@ -70,7 +70,6 @@ struct NodeReader {
                 validation.format = value
             }
             if let maxLength = entries["max_length"] { validation.maxLength = try self.reader.integer(maxLength, "\(context).max_length") }
-            if let optional = entries["optional"] { validation.allowsEmpty = try self.reader.bool(optional, "\(context).optional") }
             return .ask(
                 question: try self.text(body, "\(context).ask"), store: try self.store(entries, context, required: true)!,
                 validation: validation, reask: try self.reask(entries, context), next: try self.next(entries, context)
@@ -131,7 +130,8 @@ struct NodeReader {
                     condition = try Condition(source)
                 } catch {
                     var location = self.reader.location(of: conditionNode)
-                    location.column += error.offset
+                    let isQuoted = [.singleQuoted, .doubleQuoted].contains(conditionNode.scalar?.style)
+                    location.column += error.offset + (isQuoted ? 1 : 0)
                     throw DialogueLoadError(.invalidValue, at: location, "\(context).branch.if: \(error.message)")
                 }
                 rules.append(BranchRule(condition: condition, next: try self.reader.identifier(nextNode, "\(context).branch.next")))

@@ -107,7 +107,7 @@ public struct DialogueRunner: Sendable {
             self.move(to: options[index].next, from: before, &step)
         case .scale(_, let store, let range, let followUps, let reask, let next):
             guard let score = TextMatching.score(in: text), range.contains(score) else {
-                step.outputs.append(self.message(.notANumber, step.state, ["min": "\(range.lowerBound)", "max": "\(range.upperBound)"]))
+                step.outputs.append(self.message(.notAScore, step.state, ["min": "\(range.lowerBound)", "max": "\(range.upperBound)"]))
                 if let reask { step.outputs.append(self.render(reask, step.state)) }
                 return
             }
