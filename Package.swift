@@ -100,6 +100,7 @@ let package = Package(
             name: "spiegel-bench",
             dependencies: [
                 "SpiegelChat",
+                "SpiegelDialogue",
                 "SpiegelTestKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -7,12 +7,11 @@ import SpiegelChat
 import SpiegelTestKit
 import Synchronization
 
-/// `spiegel-bench`: the libcurl client against a loopback sink, next to the `curl` command-line
-/// tool (the same libcurl) sending the same load to the same sink in the same run.
-@main
+/// `spiegel-bench http-client`: the libcurl client against a loopback sink, next to the `curl`
+/// command-line tool (the same libcurl) sending the same load to the same sink in the same run.
 struct HTTPClientBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "spiegel-bench",
+        commandName: "http-client",
         abstract: "Requests per second and latency of Spiegel's HTTP client, next to curl --parallel."
     )
 

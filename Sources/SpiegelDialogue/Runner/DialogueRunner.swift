@@ -18,16 +18,20 @@ public struct DialogueRunner: Sendable {
 
     public let library: DialogueLibrary
     private let classifier: ResistanceClassifier
-    private let intentPhrases: [(GlobalIntent, String)]
+    /// Every intent phrase, normalized, with its length for a quick filter.
+    private let intentPhrases: [(intent: GlobalIntent, phrase: String, length: Int)]
 
     /// Creates a runner for `library`.
     public init(library: DialogueLibrary) {
         self.library = library
         self.classifier = ResistanceClassifier(cues: library.resistanceCues)
-        var phrases: [(GlobalIntent, String)] = []
+        var phrases: [(GlobalIntent, String, Int)] = []
         for intent in GlobalIntent.allCases {
             for list in (library.intents[intent] ?? [:]).values {
-                phrases += list.map { (intent, TextMatching.normalize($0)) }
+                phrases += list.map { phrase in
+                    let normalized = TextMatching.normalize(phrase)
+                    return (intent, normalized, normalized.unicodeScalars.count)
+                }
             }
         }
         self.intentPhrases = phrases
@@ -254,9 +258,14 @@ public struct DialogueRunner: Sendable {
     // MARK: - Intents
 
     private func intent(in normalized: String) -> GlobalIntent? {
-        guard !normalized.isEmpty, normalized.count <= 40 else { return nil }
-        if let exact = self.intentPhrases.first(where: { $0.1 == normalized }) { return exact.0 }
-        return self.intentPhrases.first { TextMatching.matches(normalized, phrase: $0.1) }?.0
+        let length = normalized.unicodeScalars.count
+        guard length > 0, length <= 40 else { return nil }
+        if let exact = self.intentPhrases.first(where: { $0.phrase == normalized }) { return exact.intent }
+        return self.intentPhrases.first { candidate in
+            let tolerance = TextMatching.tolerance(forLength: candidate.length)
+            return tolerance > 0 && abs(length - candidate.length) <= tolerance
+                && TextMatching.editDistance(normalized, candidate.phrase, limit: tolerance) <= tolerance
+        }?.intent
     }
 
     private func handle(_ intent: GlobalIntent, _ step: inout DialogueStep) {

@@ -3,21 +3,31 @@ import Foundation
 /// Tolerant matching of what a coachee types: case, accents, punctuation and small typos.
 enum TextMatching {
     /// Lower case, accents off, punctuation as spaces, runs of spaces as one.
+    ///
+    /// On the path of every message: plain ASCII (most chat input) skips Foundation's folding.
     static func normalize(_ text: String) -> String {
-        let folded = text.folding(options: [.caseInsensitive, .diacriticInsensitive, .widthInsensitive], locale: nil)
-        var result = ""
-        result.reserveCapacity(folded.utf8.count)
+        let isASCII = text.utf8.allSatisfy { $0 < 0x80 }
+        let source = isASCII ? text : text.folding(options: [.caseInsensitive, .diacriticInsensitive, .widthInsensitive], locale: nil)
+        var result = String.UnicodeScalarView()
         var pendingSpace = false
-        for character in folded {
-            if character.isLetter || character.isNumber {
-                if pendingSpace && !result.isEmpty { result.append(" ") }
-                pendingSpace = false
-                result.append(character)
-            } else {
-                pendingSpace = true
+        for scalar in source.unicodeScalars {
+            let value = scalar.value
+            let word: Unicode.Scalar?
+            switch value {
+            case 0x30...0x39, 0x61...0x7A: word = scalar
+            case 0x41...0x5A: word = Unicode.Scalar(value + 0x20)
+            case 0..<0x80: word = nil
+            default: word = scalar.properties.isAlphabetic || scalar.properties.numericType != nil ? scalar : nil
             }
+            guard let word else {
+                pendingSpace = true
+                continue
+            }
+            if pendingSpace && !result.isEmpty { result.append(" ") }
+            pendingSpace = false
+            result.append(word)
         }
-        return result
+        return String(result)
     }
 
     /// How many typos a phrase of this length tolerates: none for short words, where one typo
@@ -70,23 +80,22 @@ enum TextMatching {
         "seven": 7, "eight": 8, "nine": 9, "ten": 10,
     ]
 
-    /// The one score in an answer such as `7`, `een 7`, `zeven`, `7/10` or `ik geef mezelf een 6`.
-    /// `nil` when there is none or more than one.
+    /// The one score in an answer such as `7`, `een 7`, `zeven`, `7/10`, `3 op 10` or
+    /// `ik geef mezelf een 6`. `nil` when there is none or more than one.
     static func score(in text: String) -> Int? {
-        // "7/10" and "7 op 10": the part after the slash is the scale, not a second score.
-        var text = text.lowercased()
-        if let range = text.range(of: #"\s*(/|op|out of|van de)\s*10\b"#, options: .regularExpression) {
-            text.replaceSubrange(range, with: " ")
+        var words = self.normalize(text).split(separator: " ").map(String.init)
+        // "7/10", "7 op 10", "7 out of 10": the 10 is the scale, not a second score.
+        if let last = words.last, last == "10", words.count >= 2,
+            text.contains("/") || ["op", "of", "de", "van"].contains(words[words.count - 2])
+        {
+            words.removeLast()
         }
-        let words = self.normalize(text).split(separator: " ").map(String.init)
         let digits = words.compactMap { Int($0) }
         if digits.count == 1 { return digits[0] }
         if digits.count > 1 { return nil }
         // "een" is also the article ("een 7" is handled above): count it only when alone.
-        let spelled = words.compactMap { self.numberWords[$0] }
         if words == ["een"] { return 1 }
-        let withoutArticle = words.filter { $0 != "een" }.compactMap { self.numberWords[$0] }
-        if withoutArticle.count == 1 { return withoutArticle[0] }
+        let spelled = words.filter { $0 != "een" }.compactMap { self.numberWords[$0] }
         return spelled.count == 1 ? spelled[0] : nil
     }
 

@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// `spiegel-bench`: the benchmarks behind `make bench`.
+@main
+struct SpiegelBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spiegel-bench",
+        abstract: "Spiegel's benchmarks: the HTTP client against curl, and the dialogue runner.",
+        subcommands: [HTTPClientBenchmark.self, DialogueBenchmark.self],
+        defaultSubcommand: HTTPClientBenchmark.self
+    )
+}
