@@ -4,7 +4,7 @@
 SWIFT ?= swift
 APT_PACKAGES := libcurl4-openssl-dev pkg-config curl
 
-.PHONY: all deps build run test bench leakcheck clean
+.PHONY: all deps build run test bench leakcheck docs clean
 
 all: build
 
@@ -32,20 +32,33 @@ run: build
 	@echo "Starting Spiegel on its built-in defaults (data in ./.spiegel-data); Ctrl-C stops it."
 	$$($(SWIFT) build --show-bin-path)/spiegel serve
 
+# Every test: the Swift suites (the conversation scripts of the fixtures among them), then the
+# linter and the conversation scripts of Prompts/ once it exists.
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	@if [ -d Prompts ]; then \
+		bin=$$($(SWIFT) build --show-bin-path); \
+		$$bin/spiegel prompts lint Prompts && $$bin/spiegel prompts test --prompts Prompts; \
+	fi
 
 bench: deps
 	$(SWIFT) build -c release --product spiegel-bench
-	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench
+	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench http-client
+	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench dialogue
 
 # A short benchmark run under LeakSanitizer (AddressSanitizer's leak check at exit): every curl
 # handle and buffer is freed. Its own build folder, since the whole tree is instrumented.
 leakcheck: deps
 	$(SWIFT) build --product spiegel-bench --scratch-path .build-asan --sanitize=address
-	ASAN_OPTIONS=detect_leaks=1 .build-asan/debug/spiegel-bench --requests 300 --rounds 1 --concurrency 1,8 --without-curl
+	ASAN_OPTIONS=detect_leaks=1 .build-asan/debug/spiegel-bench http-client --requests 300 --rounds 1 --concurrency 1,8 --without-curl
 	@echo "LeakSanitizer found no leak."
+
+# The example graph picture in the README (Graphviz from Debian).
+docs: build
+	command -v dot >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null)
+	$$($(SWIFT) build --show-bin-path)/spiegel prompts graph kort --prompts Tests/SpiegelDialogueTests/Fixtures/Prompts --format dot \
+		| dot -Tsvg -o docs/images/example-graph.svg
 
 clean:
 	rm -rf .build

@@ -131,4 +131,41 @@ import Testing
         #expect(broken.standardOutput.contains("http_client.ca_bundle /nonexistent/ca.pem is not a readable file"))
         #expect(broken.standardOutput.contains("data directory \(file.path)/data does not exist"))
     }
+
+    /// The dialogue fixtures of the SpiegelDialogue tests.
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../SpiegelDialogueTests/Fixtures").standardizedFileURL.path
+
+    @Test func promptsLintPassesCleanGraphsAndFailsBrokenOnes() async throws {
+        let clean = try Run(["prompts", "lint", Self.fixtures + "/Prompts"])
+        #expect(try await clean.exitStatus() == 0)
+        #expect(clean.standardOutput.contains("2 graphs: 0 errors, 0 warnings"))
+
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-prompts-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try "id: g\nlanguages: [nl]\nstart: a\nnodes:\n  a:\n    say: Hoi\n    next: weg\n".write(
+            to: directory.appendingPathComponent("g.yaml"), atomically: true, encoding: .utf8)
+        let broken = try Run(["prompts", "lint", directory.path])
+        #expect(try await broken.exitStatus() == 1)
+        #expect(broken.standardOutput.contains("g.yaml:5:3: error: node `a` goes to `weg`, which is not a node of `g` [unknown-target]"))
+
+        try "id: g\nlanguages: [nl]\nstart: a\nnodes:\n  a:\n    sey: Hoi\n".write(
+            to: directory.appendingPathComponent("g.yaml"), atomically: true, encoding: .utf8)
+        let unloadable = try Run(["prompts", "lint", directory.path])
+        #expect(try await unloadable.exitStatus() == 1)
+        #expect(unloadable.standardError.contains("g.yaml:6:5: error: node `a`: expected exactly one of say, ask"))
+    }
+
+    @Test func promptsGraphDrawsAndPromptsTestReplays() async throws {
+        let graph = try Run(["prompts", "graph", "kort", "--format", "mermaid", "--prompts", Self.fixtures + "/Prompts"])
+        #expect(try await graph.exitStatus() == 0)
+        #expect(graph.standardOutput.hasPrefix("flowchart TD"))
+        let unknown = try Run(["prompts", "graph", "nope", "--prompts", Self.fixtures + "/Prompts"])
+        #expect(try await unknown.exitStatus() == 1)
+        #expect(unknown.standardError.contains("no graph `nope`; there are: kern, kort"))
+
+        let replay = try Run(["prompts", "test", Self.fixtures + "/Conversations", "--prompts", Self.fixtures + "/Prompts"])
+        #expect(try await replay.exitStatus() == 0)
+        #expect(replay.standardOutput.contains("conversations: 3 passed, 0 failed"))
+    }
 }

@@ -32,7 +32,8 @@ import Testing
         let finding = try #require(findings.first { $0.rule == .unknownTarget })
         #expect(finding.severity == .error)
         #expect(finding.message.contains("`nergens`"))
-        #expect(finding.location?.line == 6)
+        #expect(finding.location?.line == 5)
+        #expect(finding.location?.column == 3)
     }
 
     @Test func anUnknownCalledGraphIsAnError() throws {

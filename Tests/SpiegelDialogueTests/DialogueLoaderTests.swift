@@ -26,7 +26,7 @@ import Testing
         }
         #expect(options.map(\.value) == ["les", "leerling"])
         #expect(kort.nodes["uitleg"]?.increments == ["vast"])
-        #expect(kort.nodes["welkom"]?.location == SourceLocation(file: Fixtures.prompts + "/kort.yaml", line: 8, column: 5))
+        #expect(kort.nodes["welkom"]?.location == SourceLocation(file: Fixtures.prompts + "/kort.yaml", line: 7, column: 3))
         #expect(library.intents[.stop]?["nl"]?.contains("pauze") == true)
         #expect(library.resistanceCues[.notTrusting]?["nl"]?.contains("wie leest dit") == true)
     }

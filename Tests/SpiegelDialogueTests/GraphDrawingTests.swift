@@ -15,7 +15,7 @@ import Testing
         #expect(dot.contains("\"cijfer\" -> \"laag\" [label=\"1-5\"];"))
         #expect(dot.contains("\"lus\" -> \"dieper\" [label=\"vast >= 2\"];"))
         #expect(dot.contains("\"check\" -> \"uitleg\" [label=\"A\"];"))
-        #expect(dot.contains("\"einde\" [shape=doublecircle"))
+        #expect(dot.contains("\"einde\" [shape=box, peripheries=2"))
     }
 
     @Test func mermaidHasEveryNodeAndLabelledEdges() {

@@ -47,7 +47,7 @@ public enum GraphDrawing {
             let shape = switch node.kind {
             case .ask, .scale: "box, style=rounded"
             case .choice, .branch, .diagnose: "diamond"
-            case .end: "doublecircle"
+            case .end: "box, peripheries=2"
             case .call: "component"
             default: "box"
             }

@@ -85,7 +85,7 @@ public enum DialogueLoader {
         var nodes: [DialogueNode] = []
         for (key, value) in mapping {
             let nodeID = try reader.identifier(key, "node id")
-            nodes.append(try NodeReader(reader: reader, languages: languages, id: nodeID).read(value))
+            nodes.append(try NodeReader(reader: reader, languages: languages, id: nodeID).read(value, key: key))
         }
         return DialogueGraph(
             id: id,

@@ -20,7 +20,8 @@ struct NodeReader {
         "end": ["summary", "follow_up"],
     ]
 
-    func read(_ node: Node) throws(DialogueLoadError) -> DialogueNode {
+    /// Reads the node `node`, written under `key` (where lint findings about it point).
+    func read(_ node: Node, key: Node) throws(DialogueLoadError) -> DialogueNode {
         let context = "node `\(self.id)`"
         guard let mapping = node.mapping else {
             throw self.reader.error(.invalidValue, at: node, "\(context): expected a mapping with one of: \(Self.kinds.joined(separator: ", "))")
@@ -31,7 +32,7 @@ struct NodeReader {
             throw self.reader.error(.invalidValue, at: node, "\(context): expected exactly one of \(Self.kinds.joined(separator: ", ")); found \(found)")
         }
         let entries = try self.reader.entries(node, allowed: [kind] + Self.keysByKind[kind]! + Self.common, in: context)
-        var result = DialogueNode(id: self.id, kind: try self.kind(kind, entries, context), location: self.reader.location(of: node))
+        var result = DialogueNode(id: self.id, kind: try self.kind(kind, entries, context), location: self.reader.location(of: key))
         result.help = try entries["help"].map { node throws(DialogueLoadError) in try self.text(node, "\(context).help") }
         result.label = try entries["label"].map { node throws(DialogueLoadError) in try self.text(node, "\(context).label") }
         result.isAdvice = try entries["advice"].map { node throws(DialogueLoadError) in try self.reader.bool(node, "\(context).advice") } ?? false
