@@ -174,6 +174,20 @@ import Testing
         #expect(data.count < 1024)
     }
 
+    @Test func aStateFromANewerSpiegelIsRefusedAndAnOlderOneRead() throws {
+        let step = try converse(["Rust"])[1]
+        var object = try #require(try JSONSerialization.jsonObject(with: try JSONEncoder().encode(step.state)) as? [String: Any])
+        object["version"] = DialogueState.currentVersion + 1
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(DialogueState.self, from: try JSONSerialization.data(withJSONObject: object))
+        }
+        // A minimal state of version 1, as the first release wrote it: what it lacks takes its default.
+        let minimal = #"{"version":1,"language":"nl","stack":[{"graph":"kort","node":"cijfer"}],"answers":{"doel":"Rust"},"updatedAt":0}"#
+        let state = try JSONDecoder().decode(DialogueState.self, from: Data(minimal.utf8))
+        #expect(state.status == .active)
+        #expect(self.runner.advance(state, input: "6", now: Fixtures.now).state.answers["cijfer"] == "6")
+    }
+
     @Test func aRemovedNodeFallsBackToTheResumePoint() throws {
         let steps = try converse(["Rust", "8"])
         var state = steps[2].state

@@ -51,6 +51,41 @@ public struct DialogueState: Codable, Sendable, Equatable {
         return self.facts[name]
     }
 
+    /// Creates a state at the start of a conversation.
+    public init(language: String, stack: [Position], facts: [String: String] = [:], updatedAt: Date) {
+        self.language = language
+        self.stack = stack
+        self.facts = facts
+        self.updatedAt = updatedAt
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case version, language, stack, answers, answerOrder, counters, facts, history, status, updatedAt
+    }
+
+    /// Reads a saved state; a state written by a newer Spiegel (a higher `version`) is refused
+    /// rather than misread.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let version = try container.decodeIfPresent(Int.self, forKey: .version) ?? 1
+        guard version <= Self.currentVersion else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .version, in: container,
+                debugDescription: "dialogue state version \(version) was written by a newer Spiegel (this one reads up to \(Self.currentVersion))"
+            )
+        }
+        self.version = Self.currentVersion
+        self.language = try container.decode(String.self, forKey: .language)
+        self.stack = try container.decode([Position].self, forKey: .stack)
+        self.answers = try container.decodeIfPresent([String: String].self, forKey: .answers) ?? [:]
+        self.answerOrder = try container.decodeIfPresent([String].self, forKey: .answerOrder) ?? []
+        self.counters = try container.decodeIfPresent([String: Int].self, forKey: .counters) ?? [:]
+        self.facts = try container.decodeIfPresent([String: String].self, forKey: .facts) ?? [:]
+        self.history = try container.decodeIfPresent([[Position]].self, forKey: .history) ?? []
+        self.status = try container.decodeIfPresent(Status.self, forKey: .status) ?? .active
+        self.updatedAt = try container.decode(Date.self, forKey: .updatedAt)
+    }
+
     /// Every name with a value, for interpolation.
     var values: [String: String] {
         var values = self.facts
