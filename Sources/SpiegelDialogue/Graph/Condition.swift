@@ -48,6 +48,19 @@ indirect enum Expression: Sendable {
     enum Comparison: String, Sendable {
         case equal = "==", notEqual = "!=", less = "<", lessOrEqual = "<=", greater = ">", greaterOrEqual = ">="
         case contains
+
+        /// Whether `a` and `b` compare this way (`contains` is handled on text, before).
+        func holds<Value: Comparable>(_ a: Value, _ b: Value) -> Bool {
+            switch self {
+            case .equal: a == b
+            case .notEqual: a != b
+            case .less: a < b
+            case .lessOrEqual: a <= b
+            case .greater: a > b
+            case .greaterOrEqual: a >= b
+            case .contains: false
+            }
+        }
     }
 
     var variables: [String] {
@@ -88,27 +101,9 @@ indirect enum Expression: Sendable {
                 return TextMatching.normalize(lhs).contains(TextMatching.normalize(rhs))
             }
             if let a = Double(lhs.replacingOccurrences(of: ",", with: ".")), let b = Double(rhs.replacingOccurrences(of: ",", with: ".")) {
-                switch comparison {
-                case .equal: return a == b
-                case .notEqual: return a != b
-                case .less: return a < b
-                case .lessOrEqual: return a <= b
-                case .greater: return a > b
-                case .greaterOrEqual: return a >= b
-                case .contains: return false
-                }
+                return comparison.holds(a, b)
             }
-            let a = TextMatching.normalize(lhs)
-            let b = TextMatching.normalize(rhs)
-            switch comparison {
-            case .equal: return a == b
-            case .notEqual: return a != b
-            case .less: return a < b
-            case .lessOrEqual: return a <= b
-            case .greater: return a > b
-            case .greaterOrEqual: return a >= b
-            case .contains: return false
-            }
+            return comparison.holds(TextMatching.normalize(lhs), TextMatching.normalize(rhs))
         }
     }
 }
