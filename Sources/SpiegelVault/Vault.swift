@@ -1,0 +1,157 @@
+import Crypto
+import Foundation
+public import Logging
+import Synchronization
+
+/// Where the vault lives and how it behaves.
+public struct VaultConfiguration: Sendable {
+    /// The vault's directory (created with mode 0700): `naming.key`, `wal`, `coachees/`.
+    public var directory: String
+    /// How many bytes the write-ahead log may hold before the journals are synced and it is emptied.
+    public var checkpointBytes: Int
+
+    public init(directory: String, checkpointBytes: Int = 16 << 20) {
+        self.directory = directory
+        self.checkpointBytes = checkpointBytes
+    }
+}
+
+/// Every coachee's conversation, encrypted on disk: one journal per coachee, under a data key of
+/// its own, wrapped by the master key.
+///
+/// - `append` returns only when the records are on disk: in the write-ahead log, synced, shared by
+///   every writer of the moment (group commit), and in the coachee's journal.
+/// - A directory listing shows pseudonyms only (HMAC-SHA256 of the chat user id under the vault's
+///   naming key, which is wrapped by the master key like every data key).
+/// - Erasure destroys the wrapped data key first: copies of the journal in backups become unreadable.
+/// - Nothing it writes holds plaintext; its errors and logs name coachees by pseudonym only.
+public final class Vault: Sendable {
+    /// What the vault knows of a coachee whose journal it has opened.
+    private struct Coachee {
+        let dataKey: SymmetricKey
+        var nextSequence: UInt64
+    }
+
+    private let store: JournalStore
+    private let namingKey: SymmetricKey
+    private let coachees = Mutex<[Pseudonym: Coachee]>([:])
+    private let logger: Logger
+
+    /// Opens the vault at `configuration.directory`, creating it on first use, and replays what a
+    /// crash left in the write-ahead log.
+    /// - Parameters:
+    ///   - masterKey: the key that wraps every other key.
+    ///   - previousKey: during a key rotation, the key being replaced; keys not yet re-wrapped open
+    ///     with it.
+    /// - Throws: ``VaultError`` when the key does not fit the vault or the disk refuses.
+    public init(configuration: VaultConfiguration, masterKey: MasterKey, previousKey: MasterKey? = nil, logger: Logger) throws(VaultError) {
+        let layout = JournalStore.Layout(root: configuration.directory)
+        try FileIO.makeDirectory(FileIO.directory(of: layout.root))
+        try FileIO.makeDirectory(layout.root)
+        try FileIO.makeDirectory(layout.coachees)
+        let keys = [masterKey] + (previousKey.map { [$0] } ?? [])
+        self.namingKey = try Self.namingKey(in: layout, keys: keys)
+        self.store = try JournalStore(layout: layout, keys: keys, checkpointBytes: configuration.checkpointBytes, logger: logger)
+        self.logger = logger
+    }
+
+    /// The naming key: read and unwrapped, or made on first use. A vault with coachees but no
+    /// naming key is refused: a new key would orphan every journal.
+    private static func namingKey(in layout: JournalStore.Layout, keys: [MasterKey]) throws(VaultError) -> SymmetricKey {
+        let path = layout.root + "/naming.key"
+        let purpose = Array("spiegel naming key v1".utf8)
+        if let wrapped = try FileIO.read(path) {
+            return try WrappedKey.unwrap(wrapped, with: keys, purpose: purpose, what: "the naming key (\(path))")
+        }
+        guard try FileIO.list(layout.coachees).isEmpty else {
+            throw VaultError(.keyFile, "\(path) is missing while the vault holds coachees; restore it from the backup of the data directory")
+        }
+        let key = SymmetricKey(size: .bits256)
+        try FileIO.replaceAtomically(path, with: try WrappedKey.wrap(key, under: keys[0], purpose: purpose), mode: 0o600)
+        return key
+    }
+
+    /// The name the vault gives `coachee` on disk and in logs.
+    public func pseudonym(of coachee: CoacheeID) -> Pseudonym {
+        Pseudonym(coachee, namingKey: self.namingKey)
+    }
+
+    /// Appends `records` to the coachee's journal, creating it on first use.
+    /// - Returns: the records' sequence numbers, once they are durably on disk.
+    @discardableResult
+    public func append(_ records: [NewRecord], for coachee: CoacheeID) async throws -> [UInt64] {
+        guard !records.isEmpty else { return [] }
+        let pseudonym = self.pseudonym(of: coachee)
+        if self.coachees.withLock({ $0[pseudonym] }) == nil {
+            let loaded = try await self.store.perform { store throws(VaultError) in try store.load(pseudonym, create: true)! }
+            self.coachees.withLock { coachees in
+                if coachees[pseudonym] == nil { coachees[pseudonym] = Coachee(dataKey: loaded.dataKey, nextSequence: loaded.count) }
+            }
+        }
+        // Numbering and queueing under one lock keeps each journal in order.
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt64], any Error>) in
+            do throws(VaultError) {
+                try self.coachees.withLock { coachees throws(VaultError) in
+                    guard var state = coachees[pseudonym] else {
+                        throw VaultError(.unknownCoachee, "coachee \(pseudonym) was erased meanwhile")
+                    }
+                    var entries: [WriteAheadLog.Entry] = []
+                    for record in records {
+                        let frame = try JournalFormat.seal(record, sequence: state.nextSequence, pseudonym: pseudonym, key: state.dataKey)
+                        entries.append(.init(pseudonym: pseudonym, sequence: state.nextSequence, frame: frame))
+                        state.nextSequence += 1
+                    }
+                    coachees[pseudonym] = state
+                    let sequences = entries.map(\.sequence)
+                    self.store.enqueue(entries) { result in
+                        continuation.resume(with: result.map { sequences }.mapError { $0 })
+                    }
+                }
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
+    }
+
+    /// The coachee's records, oldest first; from the latest snapshot on when `fromLatestSnapshot`.
+    /// - Throws: ``VaultError`` naming the record when one does not open (never skipped).
+    public func records(for coachee: CoacheeID, fromLatestSnapshot: Bool = false) async throws -> [JournalRecord] {
+        let pseudonym = self.pseudonym(of: coachee)
+        guard let loaded = try await self.store.perform({ store throws(VaultError) in try store.load(pseudonym, create: false) }) else {
+            return []
+        }
+        let path = self.store.layout.journal(of: pseudonym)
+        let bytes = try FileIO.read(path) ?? []
+        let scan = try JournalFormat.scan(bytes, what: "the journal of coachee \(pseudonym)")
+        let frames = scan.frames.prefix(Int(loaded.count))
+        var start = 0
+        if fromLatestSnapshot, let last = frames.lastIndex(where: { $0.type == RecordType.snapshot.rawValue }) {
+            start = last
+        }
+        var records: [JournalRecord] = []
+        records.reserveCapacity(frames.count - start)
+        for index in start..<frames.count {
+            records.append(try JournalFormat.open(bytes, frame: frames[index], sequence: UInt64(index), pseudonym: pseudonym, key: loaded.dataKey))
+        }
+        return records
+    }
+
+    /// Whether the vault holds a journal for `coachee`.
+    public func contains(_ coachee: CoacheeID) -> Bool {
+        FileIO.exists(self.store.layout.keyFile(of: self.pseudonym(of: coachee)))
+    }
+
+    /// Erases everything of `coachee`; the same after a crash at any point (a directory without a
+    /// key is finished off at the next open).
+    public func forget(_ coachee: CoacheeID) async throws {
+        let pseudonym = self.pseudonym(of: coachee)
+        self.coachees.withLock { _ = $0.removeValue(forKey: pseudonym) }
+        try await self.store.perform { store throws(VaultError) in try store.erase(pseudonym) }
+        self.logger.notice("spiegel.vault.erased", metadata: ["spiegel.coachee": "\(pseudonym)"])
+    }
+
+    /// Syncs the journals, empties the write-ahead log and closes every file.
+    public func close() async throws {
+        try await self.store.perform { store throws(VaultError) in try store.close() }
+    }
+}

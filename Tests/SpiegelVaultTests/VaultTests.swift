@@ -1,0 +1,278 @@
+import Foundation
+import Logging
+import SpiegelVault
+import Testing
+
+@Suite struct VaultTests {
+    let alice = CoacheeID("@alice:school.example")
+    let bob = CoacheeID("@bob:school.example")
+
+    @Test func recordsRoundTripAndSurviveAReopen() async throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.open()
+        let sequences = try await vault.append([VaultFixture.text("Hallo"), NewRecord(.messageOut, Array("Dag!".utf8))], for: self.alice)
+        #expect(sequences == [0, 1])
+        #expect(try await vault.append([NewRecord(.snapshot, [1, 2, 3])], for: self.alice) == [2])
+        try await vault.close()
+
+        let reopened = try fixture.open()
+        let records = try await reopened.records(for: self.alice)
+        #expect(records.map(\.sequence) == [0, 1, 2])
+        #expect(records.map(\.type) == [.messageIn, .messageOut, .snapshot])
+        #expect(records[0].payload == Array("Hallo".utf8))
+        #expect(records[0].time == Date(timeIntervalSince1970: 1_800_000_000.123))
+        #expect(try await reopened.append([VaultFixture.text("Verder")], for: self.alice) == [3])
+        #expect(try await reopened.records(for: self.alice, fromLatestSnapshot: true).map(\.sequence) == [2, 3])
+        #expect(try await reopened.records(for: self.bob).isEmpty)
+        try await reopened.close()
+    }
+
+    @Test func theListingShowsPseudonymsOnlyAndModesKeepOthersOut() async throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.open()
+        try await vault.append([VaultFixture.text("x")], for: self.alice)
+        let names = try FileManager.default.contentsOfDirectory(atPath: fixture.root + "/coachees")
+        #expect(names == [vault.pseudonym(of: self.alice).hex])
+        #expect(names[0].count == 64)
+        #expect(!names[0].contains("alice"))
+        #expect("\(vault.pseudonym(of: self.alice))".count == 12)
+        #expect("\(self.alice)" == "CoacheeID(redacted)")
+        for file in fixture.allFiles() {
+            let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
+            #expect(mode == 0o600, "\(file)")
+        }
+        for directory in [fixture.root, fixture.root + "/coachees", fixture.directory(of: vault.pseudonym(of: self.alice))] {
+            #expect(try FileManager.default.attributesOfItem(atPath: directory)[.posixPermissions] as? Int == 0o700)
+        }
+        try await vault.close()
+    }
+
+    @Test func anotherMasterKeyIsRefused() async throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.open()
+        try await vault.append([VaultFixture.text("x")], for: self.alice)
+        try await vault.close()
+        let error = #expect(throws: VaultError.self) { try fixture.open(key: .generate()) }
+        #expect(error?.code == .keyMismatch)
+    }
+
+    /// Writes three records for alice and two for bob; returns the vault closed.
+    private func twoJournals(_ fixture: VaultFixture) async throws -> (alice: String, bob: String) {
+        let vault = try fixture.open()
+        try await vault.append(["een", "twee", "drie"].map(VaultFixture.text), for: self.alice)
+        try await vault.append(["vier", "vijf"].map(VaultFixture.text), for: self.bob)
+        let paths = (fixture.journal(of: vault.pseudonym(of: self.alice)), fixture.journal(of: vault.pseudonym(of: self.bob)))
+        try await vault.close()
+        return paths
+    }
+
+    private func expectUnreadable(_ fixture: VaultFixture, _ coachee: CoacheeID, at sequence: Int) async throws {
+        let vault = try fixture.open()
+        do {
+            let records = try await vault.records(for: coachee)
+            Issue.record("read \(records.count) records from a tampered journal")
+        } catch let error as VaultError {
+            #expect(error.code == .authenticationFailure)
+            #expect(error.message.contains("record \(sequence) of coachee \(vault.pseudonym(of: coachee))"))
+            #expect(!error.message.contains("alice") && !error.message.contains("bob"))
+        }
+        try await vault.close()
+    }
+
+    @Test func aRecordMovedToAnotherCoacheeIsDetected() async throws {
+        let fixture = VaultFixture()
+        let (alicePath, bobPath) = try await twoJournals(fixture)
+        let aliceBytes = try fixture.bytes(alicePath)
+        var bobBytes = try fixture.bytes(bobPath)
+        let aliceFirst = VaultFixture.frames(aliceBytes)[0]
+        let bobFirst = VaultFixture.frames(bobBytes)[0]
+        bobBytes.replaceSubrange(bobFirst.offset..<(bobFirst.offset + bobFirst.length), with: aliceBytes[aliceFirst.offset..<(aliceFirst.offset + aliceFirst.length)])
+        try fixture.write(bobBytes, to: bobPath)
+        try await expectUnreadable(fixture, self.bob, at: 0)
+    }
+
+    @Test func twoRecordsSwappedAreDetected() async throws {
+        let fixture = VaultFixture()
+        let (alicePath, _) = try await twoJournals(fixture)
+        let bytes = try fixture.bytes(alicePath)
+        let frames = VaultFixture.frames(bytes)
+        var swapped = Array(bytes[0..<frames[0].offset])
+        swapped += bytes[frames[1].offset..<(frames[1].offset + frames[1].length)]
+        swapped += bytes[frames[0].offset..<(frames[0].offset + frames[0].length)]
+        swapped += bytes[frames[2].offset...]
+        try fixture.write(swapped, to: alicePath)
+        try await expectUnreadable(fixture, self.alice, at: 0)
+    }
+
+    @Test func aRecordDeletedFromTheMiddleIsDetected() async throws {
+        let fixture = VaultFixture()
+        let (alicePath, _) = try await twoJournals(fixture)
+        var bytes = try fixture.bytes(alicePath)
+        let middle = VaultFixture.frames(bytes)[1]
+        bytes.removeSubrange(middle.offset..<(middle.offset + middle.length))
+        try fixture.write(bytes, to: alicePath)
+        try await expectUnreadable(fixture, self.alice, at: 1)
+    }
+
+    @Test func aFlippedBitInTheMiddleIsReportedNotSkipped() async throws {
+        let fixture = VaultFixture()
+        let (alicePath, _) = try await twoJournals(fixture)
+        var bytes = try fixture.bytes(alicePath)
+        let middle = VaultFixture.frames(bytes)[1]
+        bytes[middle.offset + 20] ^= 0x01
+        try fixture.write(bytes, to: alicePath)
+        try await expectUnreadable(fixture, self.alice, at: 1)
+    }
+
+    @Test func aTornLastRecordIsCutOffAtEveryByteOffset() async throws {
+        let fixture = VaultFixture()
+        let (alicePath, _) = try await twoJournals(fixture)
+        let original = try fixture.bytes(alicePath)
+        let last = VaultFixture.frames(original)[2]
+        for cut in last.offset..<original.count {
+            try fixture.write(Array(original[0..<cut]), to: alicePath)
+            let vault = try fixture.open()
+            let records = try await vault.records(for: self.alice)
+            #expect(records.map(\.sequence) == [0, 1], "cut at \(cut)")
+            #expect(try await vault.append([VaultFixture.text("opnieuw")], for: self.alice) == [2], "cut at \(cut)")
+            try await vault.close()
+            // "opnieuw" is 3 bytes longer than "drie".
+            #expect(try fixture.bytes(alicePath).count == original.count + 3, "cut at \(cut)")
+        }
+    }
+
+    @Test func aZeroFilledLastRecordIsCutOffButGarbageIsReported() async throws {
+        let fixture = VaultFixture()
+        let (alicePath, _) = try await twoJournals(fixture)
+        let original = try fixture.bytes(alicePath)
+        let last = VaultFixture.frames(original)[2]
+        var zeroed = original
+        for index in (last.offset + 5)..<original.count { zeroed[index] = 0 }
+        try fixture.write(zeroed, to: alicePath)
+        let vault = try fixture.open()
+        #expect(try await vault.records(for: self.alice).count == 2)
+        try await vault.close()
+
+        var garbage = original
+        garbage[original.count - 3] ^= 0xFF
+        try fixture.write(garbage, to: alicePath)
+        let again = try fixture.open()
+        let error = await #expect(throws: VaultError.self) { try await again.records(for: self.alice) }
+        #expect(error?.code == .authenticationFailure)
+        try await again.close()
+    }
+
+    @Test func acknowledgedRecordsMissingFromAJournalComeBackFromTheLog() async throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.open()
+        try await vault.append(["een", "twee", "drie"].map(VaultFixture.text), for: self.alice)
+        let journal = fixture.journal(of: vault.pseudonym(of: self.alice))
+        // As after a crash: the log was synced, the journal's last writes were not.
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-vault-copy-\(UUID().uuidString)/vault").path
+        try FileManager.default.createDirectory(atPath: FileIO_parent(copy), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: fixture.root, toPath: copy)
+        let header = Array(try fixture.bytes(journal).prefix(4))
+        try fixture.write(header, to: copy + "/coachees/\(vault.pseudonym(of: self.alice).hex)/journal")
+        try await vault.close()
+
+        let recovered = try Vault(configuration: VaultConfiguration(directory: copy), masterKey: fixture.key, logger: fixture.logger)
+        #expect(try await recovered.records(for: self.alice).map { String(decoding: $0.payload, as: UTF8.self) } == ["een", "twee", "drie"])
+        #expect(try FileManager.default.attributesOfItem(atPath: copy + "/wal")[.size] as? Int == 0)
+        try await recovered.close()
+    }
+
+    @Test func exportThenForgetThenExportGivesNothing() async throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.open()
+        try await vault.append([VaultFixture.text("Mijn klas was onrustig"), NewRecord(.messageOut, Array("Wat werkte al?".utf8))], for: self.alice)
+        try await vault.append([VaultFixture.text("Van Bob")], for: self.bob)
+        let pseudonym = vault.pseudonym(of: self.alice)
+        let records = try await vault.records(for: self.alice)
+        let markdown = VaultExport.markdown(records, pseudonym: pseudonym, exportedAt: Date(timeIntervalSince1970: 1_800_000_100))
+        #expect(markdown.contains("· message in · Mijn klas was onrustig"))
+        #expect(markdown.contains("· message out · Wat werkte al?"))
+        let json = try VaultExport.json(records, pseudonym: pseudonym, exportedAt: Date())
+        #expect(json.contains("\"text\" : \"Mijn klas was onrustig\""))
+
+        try await vault.forget(self.alice)
+        #expect(try await vault.records(for: self.alice).isEmpty)
+        #expect(!vault.contains(self.alice))
+        #expect(!FileManager.default.fileExists(atPath: fixture.directory(of: pseudonym)))
+        #expect(try await vault.records(for: self.bob).count == 1)
+        // A new conversation after erasure starts a new journal from 0.
+        #expect(try await vault.append([VaultFixture.text("Opnieuw")], for: self.alice) == [0])
+        try await vault.close()
+    }
+
+    @Test func anErasureCutShortAfterTheKeyIsFinishedAtTheNextOpen() async throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.open()
+        try await vault.append([VaultFixture.text("x")], for: self.alice)
+        let pseudonym = vault.pseudonym(of: self.alice)
+        try await vault.close()
+        try FileManager.default.removeItem(atPath: fixture.directory(of: pseudonym) + "/key")
+        let reopened = try fixture.open()
+        #expect(!FileManager.default.fileExists(atPath: fixture.directory(of: pseudonym)))
+        #expect(try await reopened.records(for: self.alice).isEmpty)
+        try await reopened.close()
+    }
+
+    @Test func manyWritersAtOnceKeepEveryJournalInOrder() async throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.open(checkpointBytes: 64 << 10)
+        let coachees = (0..<40).map { CoacheeID("@teacher\($0):school.example") }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for coachee in coachees {
+                group.addTask {
+                    for index in 0..<25 {
+                        try await vault.append([VaultFixture.text("\(coachee.rawValue) \(index)")], for: coachee)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        for coachee in coachees {
+            let records = try await vault.records(for: coachee)
+            #expect(records.map(\.sequence) == Array(0..<25))
+            #expect(records.map { String(decoding: $0.payload, as: UTF8.self) } == (0..<25).map { "\(coachee.rawValue) \($0)" })
+        }
+        try await vault.close()
+    }
+
+    @Test func aKnownSentenceIsNowhereOnDisk() async throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.open(checkpointBytes: 1 << 30)
+        let sentence = "Ik voel me onzeker bij klas 3B sinds het incident van dinsdag"
+        try await vault.append([VaultFixture.text(sentence), VaultFixture.text("@alice:school.example")], for: self.alice)
+        // While open (the log still holds the records) and after closing.
+        for phase in ["open", "closed"] {
+            if phase == "closed" { try await vault.close() }
+            let forms: [[UInt8]] = [
+                Array(sentence.utf8), Array("klas 3B".utf8), Array("alice".utf8),
+                Array(sentence.utf16).flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] },
+                Array(sentence.utf16).flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] },
+                Array(Data(sentence.utf8).base64EncodedString().utf8.prefix(24)),
+            ]
+            let files = fixture.allFiles()
+            #expect(files.count >= 4)
+            for file in files {
+                let bytes = try fixture.bytes(file)
+                for form in forms {
+                    #expect(!Self.contains(bytes, form), "\(phase): \(file) holds a form of the sentence")
+                }
+            }
+        }
+    }
+
+    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty, haystack.count >= needle.count else { return false }
+        for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {
+            if haystack[start..<(start + needle.count)].elementsEqual(needle) { return true }
+        }
+        return false
+    }
+}
+
+func FileIO_parent(_ path: String) -> String {
+    URL(fileURLWithPath: path).deletingLastPathComponent().path
+}
