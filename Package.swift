@@ -112,10 +112,12 @@ let package = Package(
             dependencies: [
                 "SpiegelChat",
                 "SpiegelDialogue",
+                "SpiegelVault",
                 "SpiegelTestKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Glibc
 public import Logging
 import Synchronization
 
@@ -34,6 +35,8 @@ public final class Vault: Sendable {
 
     private let store: JournalStore
     private let namingKey: SymmetricKey
+    /// An exclusive `flock` on `<vault>/lock`, held while the vault is open: one process at a time.
+    private let lockDescriptor: Mutex<Int32>
     private let coachees = Mutex<[Pseudonym: Coachee]>([:])
     private let logger: Logger
 
@@ -49,10 +52,32 @@ public final class Vault: Sendable {
         try FileIO.makeDirectory(FileIO.directory(of: layout.root))
         try FileIO.makeDirectory(layout.root)
         try FileIO.makeDirectory(layout.coachees)
-        let keys = [masterKey] + (previousKey.map { [$0] } ?? [])
-        self.namingKey = try Self.namingKey(in: layout, keys: keys)
-        self.store = try JournalStore(layout: layout, keys: keys, checkpointBytes: configuration.checkpointBytes, logger: logger)
+        let lockDescriptor = try FileIO.open(layout.root + "/lock", flags: O_RDWR, create: 0o600)
+        guard flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 else {
+            Glibc.close(lockDescriptor)
+            throw VaultError(.closed, "the vault \(layout.root) is open in another process (a running `spiegel serve`?); stop it first")
+        }
+        do {
+            let keys = [masterKey] + (previousKey.map { [$0] } ?? [])
+            self.namingKey = try Self.namingKey(in: layout, keys: keys)
+            self.store = try JournalStore(layout: layout, keys: keys, checkpointBytes: configuration.checkpointBytes, logger: logger)
+        } catch {
+            Glibc.close(lockDescriptor)
+            throw error
+        }
+        self.lockDescriptor = Mutex(lockDescriptor)
         self.logger = logger
+    }
+
+    deinit {
+        self.releaseLock()
+    }
+
+    private func releaseLock() {
+        self.lockDescriptor.withLock { descriptor in
+            if descriptor >= 0 { Glibc.close(descriptor) }
+            descriptor = -1
+        }
     }
 
     /// The naming key: read and unwrapped, or made on first use. A vault with coachees but no
@@ -152,6 +177,7 @@ public final class Vault: Sendable {
 
     /// Syncs the journals, empties the write-ahead log and closes every file.
     public func close() async throws {
+        defer { self.releaseLock() }
         try await self.store.perform { store throws(VaultError) in try store.close() }
     }
 }

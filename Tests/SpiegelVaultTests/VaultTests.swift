@@ -47,6 +47,15 @@ import Testing
         try await vault.close()
     }
 
+    @Test func oneProcessAtATime() async throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.open()
+        let error = #expect(throws: VaultError.self) { try fixture.open() }
+        #expect(error?.message.contains("open in another process") == true)
+        try await vault.close()
+        try await fixture.open().close()
+    }
+
     @Test func anotherMasterKeyIsRefused() async throws {
         let fixture = VaultFixture()
         let vault = try fixture.open()

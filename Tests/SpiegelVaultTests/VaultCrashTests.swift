@@ -1,0 +1,82 @@
+import Foundation
+import SpiegelVault
+import Synchronization
+import Testing
+
+/// A writer process killed with SIGKILL at random moments: every record it was told is on disk is
+/// there, intact, and the vault opens. 50 rounds; `SPIEGEL_CRASH_ROUNDS` asks for more.
+@Suite(.serialized) struct VaultCrashTests {
+    static let writer: URL? = {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug"),
+        ]
+        return candidates.map { $0.appendingPathComponent("spiegel-bench").standardizedFileURL }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }()
+
+    /// Collects what the child writes on its pipe, from a thread of its own.
+    final class PipeReader: Sendable {
+        private let collected = Mutex<[UInt8]>([])
+        private let handle: FileHandle
+
+        init(_ handle: FileHandle) {
+            self.handle = handle
+            let thread = Thread { [self] in
+                while true {
+                    let data = self.handle.availableData
+                    if data.isEmpty { return }
+                    self.collected.withLock { $0 += data }
+                }
+            }
+            thread.start()
+        }
+
+        var text: String { self.collected.withLock { String(decoding: $0, as: UTF8.self) } }
+    }
+
+    @Test func everyAcknowledgedRecordSurvivesSIGKILL() async throws {
+        let writer = try #require(Self.writer, "build spiegel-bench first: swift build")
+        let rounds = Int(ProcessInfo.processInfo.environment["SPIEGEL_CRASH_ROUNDS"] ?? "") ?? 50
+        let fixture = VaultFixture()
+        var random = SystemRandomNumberGenerator()
+        var acknowledged: [Int: Int] = [:]  // coachee index -> highest acknowledged sequence
+        for round in 0..<rounds {
+            let process = Process()
+            process.executableURL = writer
+            process.arguments = ["vault-crash-writer", "--vault", fixture.root, "--coachees", "8"]
+            process.environment = ["SPIEGEL_VAULT_MASTER_KEY": fixture.key.base64Encoded]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = FileHandle.nullDevice
+            let reader = PipeReader(pipe.fileHandleForReading)
+            try process.run()
+            try await Task.sleep(for: .milliseconds(Int.random(in: 60...260, using: &random)))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            #expect(process.terminationReason == .uncaughtSignal, "round \(round): the writer stopped by itself")
+            try await Task.sleep(for: .milliseconds(20))
+            for line in reader.text.split(separator: "\n") {
+                let parts = line.split(separator: " ").compactMap { Int($0) }
+                guard parts.count == 2 else { continue }  // A line cut by the kill.
+                acknowledged[parts[0]] = max(acknowledged[parts[0]] ?? -1, parts[1])
+            }
+
+            let vault = try fixture.open()
+            for (index, highest) in acknowledged {
+                let records = try await vault.records(for: CoacheeID("crash-\(index)"))
+                #expect(records.count > highest, "round \(round): coachee \(index) has \(records.count) records, \(highest + 1) were acknowledged")
+                for record in records.prefix(highest + 1) {
+                    #expect(record.payload == Self.payload(coachee: index, sequence: Int(record.sequence)), "round \(round): record \(record.sequence) of coachee \(index)")
+                }
+            }
+            try await vault.close()
+        }
+        #expect(acknowledged.values.reduce(0) { $0 + $1 + 1 } > rounds, "the writer acknowledged too little to test anything: \(acknowledged)")
+    }
+
+    /// The same as `VaultCrashWriter.payload`.
+    static func payload(coachee index: Int, sequence: Int) -> [UInt8] {
+        Array("coachee \(index) record \(sequence) ".utf8) + [UInt8](repeating: UInt8(truncatingIfNeeded: sequence), count: 100 + sequence % 150)
+    }
+}
