@@ -72,6 +72,7 @@ let package = Package(
             name: "SpiegelApp",
             dependencies: [
                 "SpiegelChat",
+                "SpiegelVault",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -89,6 +90,7 @@ let package = Package(
             dependencies: [
                 "SpiegelApp",
                 "SpiegelDialogue",
+                "SpiegelVault",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -149,6 +151,7 @@ let package = Package(
             dependencies: [
                 "SpiegelApp",
                 "SpiegelChat",
+                "SpiegelVault",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

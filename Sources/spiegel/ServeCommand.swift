@@ -3,6 +3,7 @@ import Logging
 import Metrics
 import Prometheus
 import SpiegelApp
+import SpiegelVault
 
 /// `spiegel serve`: runs the bot until SIGTERM or SIGINT.
 struct ServeCommand: AsyncParsableCommand {
@@ -31,6 +32,9 @@ struct ServeCommand: AsyncParsableCommand {
             }
         } catch let error as DataDirectoryError {
             printToStandardError("spiegel: \(error)")
+            throw ExitCode.failure
+        } catch let error as VaultError {
+            printToStandardError("spiegel: \(error.message)")
             throw ExitCode.failure
         }
         printNow("Spiegel stopped.")

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Logging
 import SpiegelChat
+import SpiegelVault
 import Testing
 
 /// The `spiegel` executable as an administrator runs it: a real process, real signals.
@@ -91,9 +92,13 @@ import Testing
         kill(run.process.processIdentifier, signal)
         #expect(try await run.exitStatus() == 0)
         #expect(run.standardOutput.contains("Spiegel stopped."))
-        // The built-in default data directory, created for the owner alone.
+        // The built-in default data directory, created for the owner alone, and a master key
+        // beside it, made once with a loud warning.
         let attributes = try FileManager.default.attributesOfItem(atPath: run.directory.appendingPathComponent(".spiegel-data").path)
         #expect(attributes[.posixPermissions] as? Int == 0o700)
+        let key = try FileManager.default.attributesOfItem(atPath: run.directory.appendingPathComponent(".spiegel-master.key").path)
+        #expect(key[.posixPermissions] as? Int == 0o600)
+        #expect(run.standardError.contains("spiegel.vault.key_created"))
     }
 
     @Test func aBadConfigurationFileStopsWithFileLineAndKey() async throws {
@@ -167,5 +172,61 @@ import Testing
         let replay = try Run(["prompts", "test", Self.fixtures + "/Conversations", "--prompts", Self.fixtures + "/Prompts"])
         #expect(try await replay.exitStatus() == 0)
         #expect(replay.standardOutput.contains("conversations: 3 passed, 0 failed"))
+    }
+
+    @Test func keysExportForgetAndRotateWorkOnTheVault() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-keys-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let keyFile = directory.appendingPathComponent("master.key").path
+        let data = directory.appendingPathComponent("data").path
+        let environment = ["SPIEGEL_VAULT_KEY_FILE": keyFile, "SPIEGEL_DATA_DIR": data]
+
+        let created = try Run(["keys", "init", "--key-file", keyFile])
+        #expect(try await created.exitStatus() == 0)
+        #expect(try FileManager.default.attributesOfItem(atPath: keyFile)[.posixPermissions] as? Int == 0o600)
+        let again = try Run(["keys", "init", "--key-file", keyFile])
+        #expect(try await again.exitStatus() == 1)
+        #expect(again.standardError.contains("exists already"))
+
+        let coachee = CoacheeID("@an:school.example")
+        let vault = try Vault(configuration: VaultConfiguration(directory: data + "/vault"), masterKey: try MasterKey.load(file: keyFile), logger: Logger(label: "test"))
+        try await vault.append([NewRecord(.messageIn, Array("Mijn les liep vast".utf8))], for: coachee)
+        try await vault.close()
+
+        let markdown = try Run(["export", "--user", coachee.rawValue], environment: environment)
+        #expect(try await markdown.exitStatus() == 0)
+        #expect(markdown.standardOutput.contains("· message in · Mijn les liep vast"))
+        let json = try Run(["export", "--user", coachee.rawValue, "--json"], environment: environment)
+        #expect(try await json.exitStatus() == 0)
+        #expect(json.standardOutput.contains("\"text\" : \"Mijn les liep vast\""))
+
+        let oldKey = try String(contentsOfFile: keyFile, encoding: .utf8)
+        let rotate = try Run(["keys", "rotate"], environment: environment)
+        #expect(try await rotate.exitStatus() == 0, "\(rotate.standardError)")
+        #expect(rotate.standardOutput.contains("Re-wrapped 2 keys"))
+        #expect(try String(contentsOfFile: keyFile, encoding: .utf8) != oldKey)
+        #expect(!FileManager.default.fileExists(atPath: keyFile + ".next"))
+        let afterRotation = try Run(["export", "--user", coachee.rawValue], environment: environment)
+        #expect(try await afterRotation.exitStatus() == 0)
+        #expect(afterRotation.standardOutput.contains("Mijn les liep vast"))
+
+        let forget = try Run(["forget", "--user", coachee.rawValue, "--yes"], environment: environment)
+        #expect(try await forget.exitStatus() == 0)
+        #expect(forget.standardOutput.contains("Erased everything of @an:school.example"))
+        let empty = try Run(["export", "--user", coachee.rawValue], environment: environment)
+        #expect(try await empty.exitStatus() == 0)
+        #expect(empty.standardOutput.contains("· 0 records"))
+        #expect(!empty.standardOutput.contains("Mijn les"))
+    }
+
+    @Test func aKeyFileOthersCanReadIsRefused() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-open-key-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let keyFile = directory.appendingPathComponent("master.key").path
+        try MasterKey.createFile(at: keyFile)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: keyFile)
+        let run = try Run(["serve"], environment: ["SPIEGEL_SERVER_PORT": "0", "SPIEGEL_VAULT_KEY_FILE": keyFile])
+        #expect(try await run.exitStatus() == 1)
+        #expect(run.standardError.contains("can be read by others (mode 644); run chmod 600 on it"))
     }
 }

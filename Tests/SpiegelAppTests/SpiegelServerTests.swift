@@ -6,6 +6,7 @@ import Prometheus
 import ServiceLifecycle
 import SpiegelApp
 import SpiegelChat
+import SpiegelVault
 import Testing
 
 /// The server in this process, on a loopback port the kernel picks, spoken to with the real
@@ -26,6 +27,7 @@ import Testing
         var configuration = SpiegelConfiguration()
         configuration.server.port = 0
         configuration.dataDirectory = dataDirectory
+        configuration.vaultMasterKey = MasterKey.generate().base64Encoded
         let logger = Logger(label: "test.server")
         let server = SpiegelServer(configuration: configuration, registry: Self.registry, logger: logger)
         let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
@@ -61,7 +63,7 @@ import Testing
         try await withServer { baseURL, client, dataDirectory in
             let ready = try await client.execute(HTTPClientRequest(url: "\(baseURL)/readyz"))
             #expect(ready.status == .ok)
-            #expect(try FileManager.default.contentsOfDirectory(atPath: dataDirectory).isEmpty)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dataDirectory) == ["vault"])
 
             try FileManager.default.removeItem(atPath: dataDirectory)
             let unready = try await client.execute(HTTPClientRequest(url: "\(baseURL)/readyz"))

@@ -92,5 +92,13 @@ public struct ConfigurationKey: Sendable {
             "http_client.max_connections_per_host", \.httpClient.maxConnectionsPerHost, expected: "a whole number from 1 to 1000",
             parse: { ConfigurationValue.integer($0, in: 1...1000) }, format: { String($0) }
         ),
+        .init(
+            "vault.key_file", \.vaultKeyFile, expected: "the path of the master key file (made with `spiegel keys init`)",
+            parse: { $0.isEmpty ? String??.none : .some($0) }, format: { $0 }
+        ),
+        .init(
+            "vault.master_key", \.vaultMasterKey, expected: "a master key: 32 bytes of base64", isSecret: true,
+            parse: { $0.isEmpty ? String??.none : .some($0) }, format: { $0 }
+        ),
     ]
 }

@@ -26,6 +26,15 @@ public struct SpiegelConfiguration: Sendable {
     public var logLevel: Logger.Level = .info
     /// The outbound HTTP client.
     public var httpClient = CurlHTTPClient.Configuration()
+    /// The master key file of the vault (mode 0600). Unset on the built-in defaults, where
+    /// `./.spiegel-master.key` is made on first start.
+    public var vaultKeyFile: String?
+    /// The vault's master key as base64; a secret, meant for the environment
+    /// (`SPIEGEL_VAULT_MASTER_KEY`) or a systemd credential, not the file.
+    public var vaultMasterKey: String?
+
+    /// The vault's directory inside the data directory.
+    public var vaultDirectory: String { self.dataDirectory + "/vault" }
 
     /// The built-in defaults.
     public init() {}

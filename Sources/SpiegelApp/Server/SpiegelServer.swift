@@ -35,7 +35,7 @@ public struct SpiegelServer: Sendable {
     }
 
     /// The services in start order (they stop in reverse: the HTTP server first, so nothing new
-    /// arrives while the rest drains), and the HTTP client they share.
+    /// arrives while the rest drains, the vault last), and the HTTP client they share.
     public func makeServices(
         onListening: @escaping @Sendable (String, Int) async -> Void
     ) throws -> ([any Service], CurlHTTPClient) {
@@ -47,9 +47,10 @@ public struct SpiegelServer: Sendable {
                 metadata: ["spiegel.hint": "chmod 700 the data directory: group and others can enter it"]
             )
         }
+        let vault = try VaultKeys.openVault(self.configuration, create: true, logger: self.logger)
         let httpClient = CurlHTTPClient(configuration: self.configuration.httpClient, logger: self.logger)
         let application = self.makeApplication(dataDirectory: dataDirectory, onListening: onListening)
-        return ([httpClient, application], httpClient)
+        return ([VaultService(vault: vault), httpClient, application], httpClient)
     }
 
     private func makeApplication(

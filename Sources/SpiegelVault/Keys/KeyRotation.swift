@@ -1,3 +1,5 @@
+import Glibc
+
 /// Re-wraps every key of a vault under a new master key, without rewriting any journal.
 ///
 /// One key file at a time, each replaced atomically: after a crash at any point every key opens
@@ -28,5 +30,14 @@ public enum KeyRotation {
             try afterEachKey(rotated)
         }
         return rotated
+    }
+
+    /// Makes the new key file the key file: renamed over the old one, directory synced. Call it
+    /// only after ``rotate(vault:from:to:afterEachKey:)`` returned.
+    public static func promote(_ newKeyFile: String, to keyFile: String) throws(VaultError) {
+        guard rename(newKeyFile, keyFile) == 0 else {
+            throw VaultError(.io, "cannot move \(newKeyFile) to \(keyFile): \(String(cString: strerror(errno)))")
+        }
+        try FileIO.syncDirectory(FileIO.directory(of: keyFile))
     }
 }
