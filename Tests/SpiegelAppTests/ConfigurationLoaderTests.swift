@@ -52,6 +52,9 @@ import Testing
               max_response_size: 512KiB
               ca_bundle: /etc/spiegel/ca.pem
               max_connections_per_host: 4
+            vault:
+              key_file: /etc/spiegel/master.key
+              master_key: c2VjcmV0
             """
         )
         let loaded = try ConfigurationLoader.load(file: path, environment: [:])
@@ -66,6 +69,9 @@ import Testing
         #expect(configuration.httpClient.maxResponseSize == 512 * 1024)
         #expect(configuration.httpClient.caBundlePath == "/etc/spiegel/ca.pem")
         #expect(configuration.httpClient.maxConnectionsPerHost == 4)
+        #expect(configuration.vaultKeyFile == "/etc/spiegel/master.key")
+        #expect(configuration.vaultMasterKey == "c2VjcmV0")
+        #expect(configuration.vaultDirectory == "/var/lib/spiegel/vault")
         #expect(loaded.origins["server.port"] == .file(path: path, line: 6))
         #expect(Set(loaded.origins.keys) == Set(ConfigurationKey.all.map(\.path)))
     }

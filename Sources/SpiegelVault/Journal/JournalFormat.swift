@@ -55,15 +55,21 @@ enum JournalFormat {
     /// The frame of `record`, sealed under `key`.
     static func seal(_ record: NewRecord, sequence: UInt64, pseudonym: Pseudonym, key: SymmetricKey) throws(VaultError) -> [UInt8] {
         let milliseconds = UInt64(max(0, (record.time.timeIntervalSince1970 * 1000).rounded()))
-        let plaintext = self.bytes(of: milliseconds) + record.payload
+        var plaintext = self.bytes(of: milliseconds)
+        plaintext.reserveCapacity(8 + record.payload.count)
+        plaintext += record.payload
         let box: ChaChaPoly.SealedBox
         do {
             box = try ChaChaPoly.seal(plaintext, using: key, authenticating: self.associatedData(pseudonym: pseudonym, sequence: sequence, type: record.type.rawValue))
         } catch {
             throw VaultError(.authenticationFailure, "cannot seal a record")
         }
-        let body = [record.type.rawValue] + Array(box.combined)
-        return self.bytes(of: UInt32(body.count)) + body
+        let combined = box.combined
+        var frame = self.bytes(of: UInt32(1 + combined.count))
+        frame.reserveCapacity(5 + combined.count)
+        frame.append(record.type.rawValue)
+        frame += combined
+        return frame
     }
 
     /// Opens the frame at `frame` of `bytes` as record `sequence`.

@@ -18,6 +18,13 @@ public struct Pseudonym: Hashable, Sendable, CustomStringConvertible {
     /// The 32 bytes of the HMAC.
     let bytes: [UInt8]
 
+    public static func == (lhs: Pseudonym, rhs: Pseudonym) -> Bool { lhs.bytes == rhs.bytes }
+
+    /// The first eight bytes suffice: they are uniformly random already.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(self.bytes.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+    }
+
     init(bytes: [UInt8]) {
         self.bytes = bytes
     }

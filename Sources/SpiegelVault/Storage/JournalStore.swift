@@ -22,9 +22,14 @@ final class JournalStore: @unchecked Sendable {
     }
 
     /// A coachee's journal as the store has it open.
+    ///
+    /// Acknowledged frames wait in `buffered` (they are safe in the synced log) until the journal
+    /// is read or checkpointed: one write per coachee then, instead of one per record.
     struct OpenJournal {
         var descriptor: Int32
+        var path: String
         var count: UInt64
+        var buffered: [UInt8] = []
         var isDirty = false
     }
 
@@ -127,24 +132,28 @@ final class JournalStore: @unchecked Sendable {
         }
     }
 
-    /// Puts an acknowledged entry in its coachee's journal (synced at the next checkpoint).
+    /// Adds an acknowledged entry to its coachee's journal (written when read or checkpointed).
     private func write(_ entry: WriteAheadLog.Entry) throws(VaultError) {
-        guard var journal = self.journals[entry.pseudonym] else {
+        guard self.journals[entry.pseudonym] != nil else {
             throw VaultError(.io, "the journal of coachee \(entry.pseudonym) is not open")
         }
-        guard entry.sequence == journal.count else {
-            throw VaultError(.corruptJournal, "record \(entry.sequence) of coachee \(entry.pseudonym) does not follow record \(journal.count)")
-        }
-        try FileIO.write(journal.descriptor, entry.frame, path: self.layout.journal(of: entry.pseudonym))
-        journal.count += 1
-        journal.isDirty = true
-        self.journals[entry.pseudonym] = journal
+        try self.journals[entry.pseudonym]!.add(entry)
     }
 
-    /// Syncs every journal written since the last checkpoint, then empties the log.
+    /// Writes what waits in memory for `pseudonym`'s journal to the file (not synced).
+    private func writeBuffered(_ pseudonym: Pseudonym) throws(VaultError) {
+        guard let journal = self.journals[pseudonym], !journal.buffered.isEmpty else { return }
+        try FileIO.write(journal.descriptor, journal.buffered, path: journal.path)
+        self.journals[pseudonym]?.buffered = []
+        self.journals[pseudonym]?.isDirty = true
+    }
+
+    /// Writes and syncs every journal changed since the last checkpoint, then empties the log.
     func checkpoint() throws(VaultError) {
-        for (pseudonym, journal) in self.journals where journal.isDirty {
-            try FileIO.sync(journal.descriptor, path: self.layout.journal(of: pseudonym))
+        for pseudonym in Array(self.journals.keys) {
+            try self.writeBuffered(pseudonym)
+            guard let journal = self.journals[pseudonym], journal.isDirty else { continue }
+            try FileIO.sync(journal.descriptor, path: journal.path)
             self.journals[pseudonym]?.isDirty = false
         }
         guard ftruncate(self.walDescriptor, 0) == 0, lseek(self.walDescriptor, 0, SEEK_SET) == 0 else {
@@ -164,13 +173,14 @@ final class JournalStore: @unchecked Sendable {
         }
         let dataKey = try WrappedKey.unwrap(wrapped, with: self.keys, purpose: self.purpose(of: pseudonym), what: "the data key of coachee \(pseudonym)")
         if let journal = self.journals[pseudonym] {
+            try self.writeBuffered(pseudonym)
             return Loaded(dataKey: dataKey, count: journal.count)
         }
         let path = self.layout.journal(of: pseudonym)
         let descriptor = try FileIO.open(path, flags: O_RDWR | O_APPEND, create: 0o600)
         do {
             let count = try self.repair(descriptor, path: path, pseudonym: pseudonym, dataKey: dataKey)
-            self.journals[pseudonym] = OpenJournal(descriptor: descriptor, count: count)
+            self.journals[pseudonym] = OpenJournal(descriptor: descriptor, path: path, count: count)
             return Loaded(dataKey: dataKey, count: count)
         } catch {
             Glibc.close(descriptor)
@@ -200,7 +210,7 @@ final class JournalStore: @unchecked Sendable {
             Glibc.close(descriptor)
             throw error
         }
-        self.journals[pseudonym] = OpenJournal(descriptor: descriptor, count: 0)
+        self.journals[pseudonym] = OpenJournal(descriptor: descriptor, path: path, count: 0)
         return Loaded(dataKey: dataKey, count: 0)
     }
 
@@ -300,5 +310,16 @@ final class JournalStore: @unchecked Sendable {
         for name in try FileIO.list(directory) { try FileIO.remove(directory + "/" + name) }
         if rmdir(directory) != 0 && errno != ENOENT { throw VaultError(.io, "cannot remove \(directory)") }
         try FileIO.syncDirectory(self.layout.coachees)
+    }
+}
+
+extension JournalStore.OpenJournal {
+    /// Takes the next record's frame; its sequence number must be the next one.
+    mutating func add(_ entry: WriteAheadLog.Entry) throws(VaultError) {
+        guard entry.sequence == self.count else {
+            throw VaultError(.corruptJournal, "record \(entry.sequence) of coachee \(entry.pseudonym) does not follow record \(self.count)")
+        }
+        self.buffered += entry.frame
+        self.count += 1
     }
 }
