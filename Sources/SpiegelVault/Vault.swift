@@ -96,6 +96,23 @@ public final class Vault: Sendable {
         return key
     }
 
+    /// Whether `masterKey` (or `previousKey`) opens the vault at `directory`, without opening it
+    /// (no lock taken): `nil` when the vault does not exist yet.
+    public static func keyFits(directory: String, masterKey: MasterKey, previousKey: MasterKey? = nil) throws(VaultError) -> Bool? {
+        guard let wrapped = try FileIO.read(directory + "/naming.key") else { return nil }
+        do {
+            _ = try WrappedKey.unwrap(wrapped, with: [masterKey] + (previousKey.map { [$0] } ?? []), purpose: Array("spiegel naming key v1".utf8), what: "the naming key")
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// How many coachees the vault at `directory` holds (its directory listing, no key needed).
+    public static func coacheeCount(directory: String) throws(VaultError) -> Int {
+        try FileIO.list(directory + "/coachees").count
+    }
+
     /// The name the vault gives `coachee` on disk and in logs.
     public func pseudonym(of coachee: CoacheeID) -> Pseudonym {
         Pseudonym(coachee, namingKey: self.namingKey)

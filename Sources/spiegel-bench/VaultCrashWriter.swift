@@ -22,6 +22,9 @@ struct VaultCrashWriter: AsyncParsableCommand {
     @Option(help: "Write-ahead log size that triggers a checkpoint, in bytes.")
     var checkpointBytes = 64 << 10
 
+    @Option(help: "Stop after this many seconds even if nobody kills the writer.")
+    var maxSeconds = 60
+
     func run() async throws {
         guard let text = ProcessInfo.processInfo.environment["SPIEGEL_VAULT_MASTER_KEY"] else {
             throw ValidationError("set SPIEGEL_VAULT_MASTER_KEY")
@@ -31,6 +34,7 @@ struct VaultCrashWriter: AsyncParsableCommand {
             configuration: VaultConfiguration(directory: self.vault, checkpointBytes: self.checkpointBytes),
             masterKey: key, logger: Logger(label: "crash-writer")
         )
+        let deadline = ContinuousClock.now + .seconds(self.maxSeconds)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<self.coachees {
                 group.addTask {
@@ -44,7 +48,9 @@ struct VaultCrashWriter: AsyncParsableCommand {
                                 throw ValidationError("expected sequence \(sequence), got \(acknowledged)")
                             }
                             let line = Array("\(index) \(sequence)\n".utf8)
-                            _ = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+                            // Nobody reads any more (the test is gone), or time is up: stop.
+                            let written = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+                            if written < 0 || ContinuousClock.now > deadline { Foundation.exit(0) }
                         }
                     }
                 }

@@ -210,6 +210,16 @@ import Testing
         #expect(try await afterRotation.exitStatus() == 0)
         #expect(afterRotation.standardOutput.contains("Mijn les liep vast"))
 
+        let doctor = try Run(["doctor"], environment: environment)
+        #expect(try await doctor.exitStatus() == 0)
+        #expect(doctor.standardOutput.contains("the key opens the vault, which holds 1 coachee journal(s)"))
+        let stranger = MasterKey.generate().base64Encoded
+        let wrongKey = try Run(["doctor"], environment: environment.merging(["SPIEGEL_VAULT_MASTER_KEY": stranger]) { $1 })
+        #expect(try await wrongKey.exitStatus() == 1)
+        #expect(wrongKey.standardOutput.contains("does not open the vault"))
+        #expect(wrongKey.standardOutput.contains("vault.master_key                      (set)"))
+        #expect(!wrongKey.standardOutput.contains(stranger))
+
         let forget = try Run(["forget", "--user", coachee.rawValue, "--yes"], environment: environment)
         #expect(try await forget.exitStatus() == 0)
         #expect(forget.standardOutput.contains("Erased everything of @an:school.example"))

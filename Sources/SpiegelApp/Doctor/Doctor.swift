@@ -1,5 +1,7 @@
 import Foundation
+import Logging
 import SpiegelChat
+import SpiegelVault
 
 /// What `spiegel doctor` found: a printable report and the problems that stop Spiegel from
 /// working as configured. Secrets are shown only as set or not set.
@@ -44,6 +46,7 @@ public enum Doctor {
             report.lines.append("  \(key.path)\(padding)  \(shown)  [\(loaded.origin(of: key))]")
         }
         self.examineDataDirectory(configuration.dataDirectory, into: &report)
+        self.examineVault(configuration, into: &report)
         self.examineServer(configuration.server, into: &report)
         self.examineHTTPClient(configuration.httpClient, into: &report)
         return report
@@ -80,6 +83,40 @@ public enum Doctor {
         }
         if directory.isOpenToOthers {
             report.problems.append("data directory \(absolute) lets group or others in: run chmod 700 on it")
+        }
+    }
+
+    private static func examineVault(_ configuration: SpiegelConfiguration, into report: inout DoctorReport) {
+        report.lines.append("Vault: \(configuration.vaultDirectory)")
+        let isBuiltInDefault = configuration.vaultMasterKey == nil && configuration.vaultKeyFile == nil
+            && VaultKeys.keyFile(for: configuration) == VaultKeys.defaultKeyFile
+        if isBuiltInDefault && !FileManager.default.fileExists(atPath: VaultKeys.defaultKeyFile) {
+            report.lines.append("  master key: none yet; `spiegel serve` makes \(VaultKeys.defaultKeyFile) on first start (fine for trying out)")
+            report.warnings.append("the master key will sit beside the data directory: in production set vault.key_file or SPIEGEL_VAULT_MASTER_KEY")
+            return
+        }
+        let resolved: ResolvedMasterKey
+        do {
+            resolved = try VaultKeys.resolve(configuration, create: false, logger: Logger(label: "spiegel.doctor"))
+        } catch {
+            report.problems.append(error.message)
+            return
+        }
+        report.lines.append("  master key: \(resolved.source)")
+        if isBuiltInDefault {
+            report.warnings.append("the master key sits beside the data directory (\(VaultKeys.defaultKeyFile)): in production keep it elsewhere and out of the data backups")
+        }
+        do {
+            switch try Vault.keyFits(directory: configuration.vaultDirectory, masterKey: resolved.key, previousKey: resolved.previous) {
+            case nil:
+                report.lines.append("  not created yet; made on first start")
+            case true?:
+                report.lines.append("  the key opens the vault, which holds \(try Vault.coacheeCount(directory: configuration.vaultDirectory)) coachee journal(s)")
+            case false?:
+                report.problems.append("the configured master key does not open the vault at \(configuration.vaultDirectory): it was made with another key")
+            }
+        } catch {
+            report.problems.append(error.message)
         }
     }
 
