@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+public import Foundation
 import Glibc
 public import Logging
 import Synchronization
@@ -190,6 +190,33 @@ public final class Vault: Sendable {
         self.coachees.withLock { _ = $0.removeValue(forKey: pseudonym) }
         try await self.store.perform { store throws(VaultError) in try store.erase(pseudonym) }
         self.logger.notice("spiegel.vault.erased", metadata: ["spiegel.coachee": "\(pseudonym)"])
+    }
+
+    /// Erases, the same way as ``forget(_:)``, every coachee whose latest record is older than
+    /// `cutoff` (retention of inactive coachees).
+    /// - Returns: how many coachees were erased.
+    public func eraseInactive(before cutoff: Date) async throws -> Int {
+        let layout = self.store.layout
+        var erased = 0
+        for name in try FileIO.list(layout.coachees) {
+            guard let pseudonym = Pseudonym(hex: name) else { continue }
+            let isInactive = try await self.store.perform { store throws(VaultError) -> Bool in
+                guard let loaded = try store.load(pseudonym, create: false), loaded.count > 0 else { return false }
+                let bytes = try FileIO.read(layout.journal(of: pseudonym)) ?? []
+                let frames = try JournalFormat.scan(bytes, what: "the journal of coachee \(pseudonym)").frames.prefix(Int(loaded.count))
+                guard let last = frames.last else { return false }
+                let record = try JournalFormat.open(bytes, frame: last, sequence: loaded.count - 1, pseudonym: pseudonym, key: loaded.dataKey)
+                return record.time < cutoff
+            }
+            guard isInactive else { continue }
+            self.coachees.withLock { _ = $0.removeValue(forKey: pseudonym) }
+            try await self.store.perform { store throws(VaultError) in try store.erase(pseudonym) }
+            erased += 1
+        }
+        if erased > 0 {
+            self.logger.notice("spiegel.vault.retention_erased", metadata: ["spiegel.coachees": "\(erased)"])
+        }
+        return erased
     }
 
     /// Syncs the journals, empties the write-ahead log and closes every file.

@@ -55,6 +55,7 @@ import Testing
             vault:
               key_file: /etc/spiegel/master.key
               master_key: c2VjcmV0
+              retention: 730d
             """
         )
         let loaded = try ConfigurationLoader.load(file: path, environment: [:])
@@ -72,6 +73,7 @@ import Testing
         #expect(configuration.vaultKeyFile == "/etc/spiegel/master.key")
         #expect(configuration.vaultMasterKey == "c2VjcmV0")
         #expect(configuration.vaultDirectory == "/var/lib/spiegel/vault")
+        #expect(configuration.vaultRetention == .seconds(730 * 86_400))
         #expect(loaded.origins["server.port"] == .file(path: path, line: 6))
         #expect(Set(loaded.origins.keys) == Set(ConfigurationKey.all.map(\.path)))
     }

@@ -213,6 +213,20 @@ import Testing
         try await vault.close()
     }
 
+    @Test func retentionErasesInactiveCoacheesOnly() async throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.open()
+        let longAgo = Date(timeIntervalSinceNow: -400 * 86_400)
+        try await vault.append([NewRecord(.messageIn, Array("oud".utf8), time: longAgo)], for: self.alice)
+        try await vault.append([NewRecord(.messageIn, Array("oud".utf8), time: longAgo)], for: self.bob)
+        try await vault.append([NewRecord(.messageIn, Array("recent".utf8))], for: self.bob)
+        let erased = try await vault.eraseInactive(before: Date(timeIntervalSinceNow: -365 * 86_400))
+        #expect(erased == 1)
+        #expect(!vault.contains(self.alice))
+        #expect(try await vault.records(for: self.bob).count == 2)
+        try await vault.close()
+    }
+
     @Test func anErasureCutShortAfterTheKeyIsFinishedAtTheNextOpen() async throws {
         let fixture = VaultFixture()
         let vault = try fixture.open()

@@ -97,6 +97,10 @@ public struct ConfigurationKey: Sendable {
             parse: { $0.isEmpty ? String??.none : .some($0) }, format: { $0 }
         ),
         .init(
+            "vault.retention", \.vaultRetention, expected: "a duration such as 365d, after which an inactive coachee is erased",
+            parse: { ConfigurationValue.duration($0).map { Duration?.some($0) } }, format: { $0.map(ConfigurationValue.formatDuration) }
+        ),
+        .init(
             "vault.master_key", \.vaultMasterKey, expected: "a master key: 32 bytes of base64", isSecret: true,
             parse: { $0.isEmpty ? String??.none : .some($0) }, format: { $0 }
         ),

@@ -9,9 +9,11 @@ enum ConfigurationValue {
         return value
     }
 
-    private static let durationUnits: [(suffix: String, milliseconds: Int)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
+    private static let durationUnits: [(suffix: String, milliseconds: Int)] = [
+        ("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000),
+    ]
 
-    /// `250ms`, `5s`, `2m`, `1h`; a positive whole number with its unit.
+    /// `250ms`, `5s`, `2m`, `1h`, `365d`; a positive whole number with its unit.
     static func duration(_ text: String) -> Duration? {
         for unit in durationUnits where text.hasSuffix(unit.suffix) {
             guard let count = Int(text.dropLast(unit.suffix.count)), count > 0 else { return nil }

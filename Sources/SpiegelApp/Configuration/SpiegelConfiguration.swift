@@ -33,6 +33,9 @@ public struct SpiegelConfiguration: Sendable {
     /// (`SPIEGEL_VAULT_MASTER_KEY`) or a systemd credential, not the file.
     public var vaultMasterKey: String?
 
+    /// Coachees with nothing newer than this are erased whole; `nil` keeps everything.
+    public var vaultRetention: Duration?
+
     /// The vault's directory inside the data directory.
     public var vaultDirectory: String { self.dataDirectory + "/vault" }
 

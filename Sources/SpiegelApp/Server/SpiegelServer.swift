@@ -50,7 +50,11 @@ public struct SpiegelServer: Sendable {
         let vault = try VaultKeys.openVault(self.configuration, create: true, logger: self.logger)
         let httpClient = CurlHTTPClient(configuration: self.configuration.httpClient, logger: self.logger)
         let application = self.makeApplication(dataDirectory: dataDirectory, onListening: onListening)
-        return ([VaultService(vault: vault), httpClient, application], httpClient)
+        var services: [any Service] = [VaultService(vault: vault)]
+        if let retention = self.configuration.vaultRetention {
+            services.append(RetentionService(vault: vault, retention: retention, logger: self.logger))
+        }
+        return (services + [httpClient, application], httpClient)
     }
 
     private func makeApplication(
