@@ -213,6 +213,7 @@ public final class Vault: Sendable {
             try await self.store.perform { store throws(VaultError) in try store.erase(pseudonym) }
             erased += 1
         }
+        try await self.store.perform { store throws(VaultError) in try store.checkpoint() }
         if erased > 0 {
             self.logger.notice("spiegel.vault.retention_erased", metadata: ["spiegel.coachees": "\(erased)"])
         }

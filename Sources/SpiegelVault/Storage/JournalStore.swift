@@ -132,10 +132,11 @@ final class JournalStore: @unchecked Sendable {
         }
     }
 
-    /// Adds an acknowledged entry to its coachee's journal (written when read or checkpointed).
+    /// Adds an acknowledged entry to its coachee's journal (written when read or checkpointed),
+    /// opening the journal again if a checkpoint closed it.
     private func write(_ entry: WriteAheadLog.Entry) throws(VaultError) {
-        guard self.journals[entry.pseudonym] != nil else {
-            throw VaultError(.io, "the journal of coachee \(entry.pseudonym) is not open")
+        if self.journals[entry.pseudonym] == nil, try self.load(entry.pseudonym, create: false) == nil {
+            throw VaultError(.unknownCoachee, "coachee \(entry.pseudonym) has no journal")
         }
         try self.journals[entry.pseudonym]!.add(entry)
     }
@@ -161,6 +162,10 @@ final class JournalStore: @unchecked Sendable {
         }
         try FileIO.sync(self.walDescriptor, path: self.layout.writeAheadLog)
         self.walOffset = 0
+        // Every journal is written and synced: close them, so thousands of coachees over months
+        // do not hold thousands of files open. The next record opens its journal again.
+        for journal in self.journals.values { Glibc.close(journal.descriptor) }
+        self.journals = [:]
     }
 
     /// Opens (and repairs) a coachee's journal, creating the coachee when `create` is set.
