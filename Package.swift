@@ -98,8 +98,9 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // A loopback HTTP/1.1 server for tests and benchmarks: echo, status, size, hang and sink
-        // routes, and a count of accepted TCP connections.
+        // Test support: a loopback HTTP/1.1 server for tests and benchmarks (echo, status, size,
+        // hang and sink routes, a count of accepted TCP connections), a seeded random generator,
+        // and the way to the package's built executables.
         .target(
             name: "SpiegelTestKit",
             dependencies: [
@@ -125,7 +126,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SpiegelDialogueTests",
-            dependencies: ["SpiegelDialogue"],
+            dependencies: ["SpiegelDialogue", "SpiegelTestKit"],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
@@ -133,6 +134,7 @@ let package = Package(
             name: "SpiegelVaultTests",
             dependencies: [
                 "SpiegelVault",
+                "SpiegelTestKit",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -151,6 +153,7 @@ let package = Package(
             dependencies: [
                 "SpiegelApp",
                 "SpiegelChat",
+                "SpiegelTestKit",
                 "SpiegelVault",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

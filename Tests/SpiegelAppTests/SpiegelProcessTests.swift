@@ -2,20 +2,14 @@ import Foundation
 import HTTPTypes
 import Logging
 import SpiegelChat
+import SpiegelTestKit
 import SpiegelVault
 import Testing
 
 /// The `spiegel` executable as an administrator runs it: a real process, real signals.
 @Suite(.serialized) struct SpiegelProcessTests {
     /// The `spiegel` binary that `swift build` put beside this test bundle.
-    static let executable: URL? = {
-        let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug"),
-        ]
-        return candidates.map { $0.appendingPathComponent("spiegel").standardizedFileURL }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }()
+    static let executable = BuiltExecutable.find("spiegel")
 
     /// A process with its output in files, in a fresh working directory.
     struct Run {

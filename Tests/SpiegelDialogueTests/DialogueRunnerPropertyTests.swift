@@ -1,22 +1,11 @@
 import Foundation
 import SpiegelDialogue
+import SpiegelTestKit
 import Testing
 
 /// Random inputs against random graphs: the runner never crashes, never leaves the graph, and
 /// `back` after an answered question returns to that question.
 @Suite struct DialogueRunnerPropertyTests {
-    /// SplitMix64: reproducible randomness from a seed.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            self.state &+= 0x9E37_79B9_7F4A_7C15
-            var z = self.state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let inputs = [
         "1", "2", "3", "7", "een 7", "zeven", "optie een", "optie twee", "ja", "nee", "terug", "stop", "hervat", "help",
         "herhaal", "wat zei ik", "mijn gegevens", "delen", "", "   ", "🙂", "ik begrijp het niet", "geen zin", "wie leest dit",
@@ -25,7 +14,7 @@ import Testing
 
     static func text(_ words: String) -> LocalizedText { LocalizedText(["nl": words, "en": words]) }
 
-    static func randomGraph(id: String, nodeCount: Int, calls: String?, using random: inout Generator) -> DialogueGraph {
+    static func randomGraph(id: String, nodeCount: Int, calls: String?, using random: inout SeededGenerator) -> DialogueGraph {
         let ids = (0..<nodeCount).map { "\(id)\($0)" }
         func target() -> String { ids.randomElement(using: &random)! }
         let variables = ["v0", "v1", "v2", "v3"]
@@ -70,7 +59,7 @@ import Testing
     /// Runs 60 random inputs against random graphs from `seed`; returns how many times `back` was checked.
     static func exercise(seed: UInt64) throws -> Int {
         var backChecks = 0
-        var random = Generator(state: seed)
+        var random = SeededGenerator(seed: seed)
         let base = Fixtures.library
         let library = DialogueLibrary(
             graphs: [

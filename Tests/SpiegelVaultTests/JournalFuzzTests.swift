@@ -1,20 +1,10 @@
 import Foundation
+import SpiegelTestKit
 import SpiegelVault
 import Testing
 
 /// Mutated journals and logs: the reader reports or repairs, and never crashes.
 @Suite struct JournalFuzzTests {
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            self.state &+= 0x9E37_79B9_7F4A_7C15
-            var z = self.state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func mutatedJournalsAndLogsNeverCrashTheReader() async throws {
         let alice = CoacheeID("@alice:school.example")
         let fixture = VaultFixture()
@@ -28,7 +18,7 @@ import Testing
         let journal = try fixture.bytes(journalPath)
         #expect(journal.count > 8 * 41 && wal.count > 8 * 41)
 
-        var random = Generator(state: 42)
+        var random = SeededGenerator(seed: 42)
         var outcomes = (read: 0, refused: 0)
         for round in 0..<300 {
             var mutatedJournal = journal

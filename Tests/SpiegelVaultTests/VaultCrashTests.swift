@@ -1,4 +1,5 @@
 import Foundation
+import SpiegelTestKit
 import SpiegelVault
 import Synchronization
 import Testing
@@ -6,14 +7,7 @@ import Testing
 /// A writer process killed with SIGKILL at random moments: every record it was told is on disk is
 /// there, intact, and the vault opens. 50 rounds; `SPIEGEL_CRASH_ROUNDS` asks for more.
 @Suite(.serialized) struct VaultCrashTests {
-    static let writer: URL? = {
-        let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug"),
-        ]
-        return candidates.map { $0.appendingPathComponent("spiegel-bench").standardizedFileURL }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }()
+    static let writer = BuiltExecutable.find("spiegel-bench")
 
     /// Collects what the child writes on its pipe, from a thread of its own.
     final class PipeReader: Sendable {
