@@ -8,7 +8,7 @@ struct PromptsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prompts",
         abstract: "Check, draw and test the dialogue graphs in the Prompts directory.",
-        subcommands: [Lint.self, Graph.self, Test.self]
+        subcommands: [Lint.self, Graph.self, Test.self, Classify.self]
     )
 
     /// Loads the library at `path`, or prints every load error and exits 1.
@@ -108,6 +108,26 @@ struct PromptsCommand: ParsableCommand {
             for failure in result.failures { print(failure) }
             print("conversations: \(result.count - result.failures.count) passed, \(result.failures.count) failed")
             if !result.failures.isEmpty || result.count == 0 { throw ExitCode.failure }
+        }
+    }
+
+    struct Classify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Read one utterance per line on standard input; print per line the resistance type (A, B, C or none), a tab and the confidence."
+        )
+
+        @OptionGroup var options: GlobalOptions
+
+        @Option(help: "The Prompts directory. Default: prompts_dir from the configuration (./Prompts).")
+        var prompts: String?
+
+        func run() throws {
+            let library = try PromptsCommand.load(try PromptsCommand.directory(self.prompts, self.options))
+            let classifier = ResistanceClassifier(lexicon: library.resistance)
+            while let line = readLine() {
+                let result = classifier.classify(line)
+                print("\(result.type.rawValue)\t\(String(format: "%.2f", result.confidence))")
+            }
         }
     }
 }

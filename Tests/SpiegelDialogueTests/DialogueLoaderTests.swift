@@ -28,7 +28,7 @@ import Testing
         #expect(kort.nodes["uitleg"]?.increments == ["vast"])
         #expect(kort.nodes["welkom"]?.location == SourceLocation(file: Fixtures.prompts + "/kort.yaml", line: 7, column: 3))
         #expect(library.intents[.stop]?["nl"]?.contains("pauze") == true)
-        #expect(library.resistanceCues[.notTrusting]?["nl"]?.contains("wie leest dit") == true)
+        #expect(library.resistance.cues[.notTrusting]?["nl"]?.contains("wie leest dit") == true)
     }
 
     @Test(arguments: [

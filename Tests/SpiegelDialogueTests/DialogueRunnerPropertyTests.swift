@@ -29,7 +29,7 @@ import Testing
                                options: [ChoiceOption(text: text("optie een"), next: target()), ChoiceOption(text: text("optie twee"), next: target())], reask: nil)
             case 3: kind = .scale(question: text("hoeveel"), store: "v1", range: 1...10, followUps: [ScaleFollowUp(range: 1...4, next: target())], reask: nil, next: target())
             case 4: kind = .branch(rules: [BranchRule(condition: try! Condition("v1 >= 5 or v2 contains 'een'"), next: target())], otherwise: target())
-            case 5: kind = .diagnose(subject: "v0", store: "w", outcomes: [.notUnderstanding: target(), .none: target()])
+            case 5: kind = .diagnose(subject: "v0", store: "w", outcomes: [.notUnderstanding: target(), .none: target()], unsure: Bool.random(using: &random) ? target() : nil)
             case 6: kind = .goto(target: target())
             case 7: kind = calls.map { .call(graph: $0, next: target()) } ?? .goto(target: target())
             case 8: kind = .ask(question: text("datum?"), store: "v3", validation: AnswerValidation(format: .date), reask: text("opnieuw"), next: target())
@@ -66,7 +66,7 @@ import Testing
                 Self.randomGraph(id: "r", nodeCount: Int.random(in: 2...30, using: &random), calls: "s", using: &random),
                 Self.randomGraph(id: "s", nodeCount: Int.random(in: 2...8, using: &random), calls: nil, using: &random),
             ],
-            intents: base.intents, messages: base.messages, resistanceCues: base.resistanceCues, defaultGraph: "r"
+            intents: base.intents, messages: base.messages, resistance: base.resistance, defaultGraph: "r"
         )
         let runner = DialogueRunner(library: library)
         var step = try runner.start(language: ["nl", "en"].randomElement(using: &random)!, now: Fixtures.now)

@@ -1,5 +1,5 @@
-/// Every graph of a Prompts directory, with the global intents, the shared messages and the
-/// resistance cues of `global.yaml`.
+/// Every graph of a Prompts directory, with the global intents and shared messages of
+/// `global.yaml` and the resistance lexicon of `resistance.yaml`.
 public struct DialogueLibrary: Sendable {
     /// Graphs by id.
     public var graphs: [String: DialogueGraph]
@@ -7,8 +7,8 @@ public struct DialogueLibrary: Sendable {
     public var intents: [GlobalIntent: [String: [String]]]
     /// Shared messages by key.
     public var messages: [SharedMessage: LocalizedText]
-    /// Cue phrases per resistance type per language.
-    public var resistanceCues: [Resistance: [String: [String]]]
+    /// What the resistance classifier knows.
+    public var resistance: ResistanceLexicon
     /// The graph a first conversation starts with.
     public var defaultGraph: String?
     /// Where `global.yaml` was read from.
@@ -18,14 +18,14 @@ public struct DialogueLibrary: Sendable {
         graphs: [DialogueGraph],
         intents: [GlobalIntent: [String: [String]]] = [:],
         messages: [SharedMessage: LocalizedText] = [:],
-        resistanceCues: [Resistance: [String: [String]]] = [:],
+        resistance: ResistanceLexicon = ResistanceLexicon(),
         defaultGraph: String? = nil,
         location: SourceLocation? = nil
     ) {
         self.graphs = Dictionary(graphs.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.intents = intents
         self.messages = messages
-        self.resistanceCues = resistanceCues
+        self.resistance = resistance
         self.defaultGraph = defaultGraph
         self.location = location
     }

@@ -36,8 +36,9 @@ public struct DialogueNode: Sendable {
         case scale(question: LocalizedText, store: String, range: ClosedRange<Int>, followUps: [ScaleFollowUp], reask: LocalizedText?, next: String?)
         /// The first rule whose condition holds, else `otherwise`.
         case branch(rules: [BranchRule], otherwise: String?)
-        /// Classifies a stored answer for resistance and goes on by its type.
-        case diagnose(subject: String, store: String?, outcomes: [Resistance: String])
+        /// Classifies a stored answer for resistance and goes on by its type, or to `unsure` when
+        /// the classifier is not confident enough.
+        case diagnose(subject: String, store: String?, outcomes: [Resistance: String], unsure: String?)
         /// Runs another graph from its start; its end returns here, to `next`.
         case call(graph: String, next: String?)
         /// Goes on at `target`.
@@ -79,8 +80,8 @@ public struct DialogueNode: Sendable {
             return followUps.map { ($0.next, "\($0.range.lowerBound)-\($0.range.upperBound)") } + [next].compactMap { $0.map { ($0, "other") } }
         case .branch(let rules, let otherwise):
             return rules.map { ($0.next, $0.condition.source) } + [otherwise].compactMap { $0.map { ($0, "otherwise") } }
-        case .diagnose(_, _, let outcomes):
-            return outcomes.sorted { $0.key.rawValue < $1.key.rawValue }.map { ($1, $0.rawValue) }
+        case .diagnose(_, _, let outcomes, let unsure):
+            return outcomes.sorted { $0.key.rawValue < $1.key.rawValue }.map { ($1, $0.rawValue) } + [unsure].compactMap { $0.map { ($0, "unsure") } }
         case .goto(let target):
             return [(target, nil)]
         case .end:
@@ -93,7 +94,7 @@ public struct DialogueNode: Sendable {
         switch self.kind {
         case .ask(_, let store, _, _, _), .scale(_, let store, _, _, _, _): store
         case .choice(_, let store, _, _): store
-        case .diagnose(_, let store, _): store
+        case .diagnose(_, let store, _, _): store
         default: nil
         }
     }

@@ -60,7 +60,7 @@ public enum DialogueLinter {
         case .scale(_, _, let range, let followUps, _, nil):
             let uncovered = range.filter { score in !followUps.contains { $0.range.contains(score) } }
             return uncovered.isEmpty ? nil : "has no `next` for scores \(uncovered.map(String.init).joined(separator: ", "))"
-        case .diagnose(_, _, let outcomes) where outcomes[.none] == nil && outcomes.count < Resistance.allCases.count:
+        case .diagnose(_, _, let outcomes, _) where outcomes[.none] == nil && outcomes.count < Resistance.allCases.count:
             return "needs an outcome for every type or for `none`"
         default:
             return nil

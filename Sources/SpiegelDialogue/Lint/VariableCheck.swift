@@ -61,7 +61,7 @@ enum VariableCheck {
         var names = node.texts.flatMap { $0.translations.values.flatMap(Interpolation.names(in:)) }
         switch node.kind {
         case .branch(let rules, _): names += rules.flatMap(\.condition.variables)
-        case .diagnose(let subject, _, _): names.append(subject)
+        case .diagnose(let subject, _, _, _): names.append(subject)
         case .end(_, let summary, _): names += summary
         default: break
         }

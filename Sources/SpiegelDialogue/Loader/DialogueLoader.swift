@@ -6,6 +6,8 @@ import Yams
 public enum DialogueLoader {
     /// The file of a Prompts directory that holds what all graphs share.
     public static let globalFile = "global.yaml"
+    /// The file of a Prompts directory that holds the resistance lexicon.
+    public static let resistanceFile = "resistance.yaml"
 
     /// Loads every `*.yaml` file of `directory`.
     /// - Throws: ``DialogueLoadFailure`` with every error found, file by file.
@@ -41,8 +43,12 @@ public enum DialogueLoader {
         var errors: [DialogueLoadError] = []
         for (path, text) in files {
             do {
-                if (path as NSString).lastPathComponent == self.globalFile {
+                let name = (path as NSString).lastPathComponent
+                if name == self.globalFile {
                     try self.readGlobal(text, file: path, into: &library)
+                } else if name == self.resistanceFile {
+                    let reader = YAMLReader(file: path)
+                    library.resistance = try self.readResistance(try self.compose(text, reader: reader), reader: reader)
                 } else {
                     let graph = try self.loadGraph(text, file: path)
                     if let other = graphs.first(where: { $0.id == graph.id }) {
@@ -61,7 +67,7 @@ public enum DialogueLoader {
         guard errors.isEmpty else { throw DialogueLoadFailure(errors: errors) }
         let global = library
         library = DialogueLibrary(
-            graphs: graphs, intents: global.intents, messages: global.messages, resistanceCues: global.resistanceCues,
+            graphs: graphs, intents: global.intents, messages: global.messages, resistance: global.resistance,
             defaultGraph: global.defaultGraph ?? graphs.first?.id, location: global.location
         )
         return library
@@ -146,11 +152,46 @@ public enum DialogueLoader {
             }
         }
         if let resistance = top["resistance"] {
-            let entries = try reader.entries(resistance, allowed: ["A", "B", "C"], in: "resistance")
-            for key in entries.keys {
-                library.resistanceCues[Resistance(rawValue: key)!] = try self.phrasesPerLanguage(entries[key]!, reader: reader, "resistance.\(key)")
-            }
+            library.resistance = try self.readResistance(resistance, reader: reader)
         }
+    }
+
+    /// `threshold`, `negations` and, per type A, B, C, phrases per language plus `strong` phrases.
+    private static func readResistance(_ node: Node, reader: YAMLReader) throws(DialogueLoadError) -> ResistanceLexicon {
+        let entries = try reader.entries(node, allowed: ["threshold", "negations", "A", "B", "C"], in: "resistance")
+        var lexicon = ResistanceLexicon()
+        if let threshold = entries["threshold"] {
+            guard let value = threshold.scalar.flatMap({ Double($0.string) }), (0...1).contains(value) else {
+                throw reader.error(.invalidValue, at: threshold, "resistance.threshold: expected a number from 0 to 1")
+            }
+            lexicon.threshold = value
+        }
+        if let negations = entries["negations"] {
+            lexicon.negations = try reader.stringList(negations, "resistance.negations")
+        }
+        for key in ["A", "B", "C"] {
+            guard let typeNode = entries[key], let mapping = typeNode.mapping else {
+                if let typeNode = entries[key] {
+                    throw reader.error(.invalidValue, at: typeNode, "resistance.\(key): expected phrases per language, such as `nl: [snap het niet]`, and `strong:`")
+                }
+                continue
+            }
+            let type = Resistance(rawValue: key)!
+            var cues: [String: [String]] = [:]
+            for (languageNode, value) in mapping {
+                let language = languageNode.scalar?.string ?? ""
+                if language == "strong" {
+                    lexicon.strongCues[type] = try self.phrasesPerLanguage(value, reader: reader, "resistance.\(key).strong")
+                } else {
+                    guard language.count == 2 else {
+                        throw reader.error(.invalidValue, at: languageNode, "resistance.\(key): expected a two-letter language code or `strong`")
+                    }
+                    cues[language] = try reader.stringList(value, "resistance.\(key).\(language)")
+                }
+            }
+            lexicon.cues[type] = cues
+        }
+        return lexicon
     }
 
     private static func phrasesPerLanguage(_ node: Node, reader: YAMLReader, _ context: String) throws(DialogueLoadError) -> [String: [String]] {

@@ -14,7 +14,7 @@ struct NodeReader {
         "choice": ["store", "options", "reask"],
         "scale": ["store", "range", "follow_ups", "reask", "next"],
         "branch": ["otherwise"],
-        "diagnose": ["store", "outcomes"],
+        "diagnose": ["store", "outcomes", "unsure"],
         "call": ["next"],
         "goto": [],
         "end": ["summary", "follow_up"],
@@ -147,7 +147,10 @@ struct NodeReader {
             for key in outcomeEntries.keys {
                 outcomes[Resistance(rawValue: key)!] = try self.reader.identifier(outcomeEntries[key]!, "\(context).outcomes.\(key)")
             }
-            return .diagnose(subject: try self.reader.identifier(body, "\(context).diagnose"), store: try self.store(entries, context, required: false), outcomes: outcomes)
+            return .diagnose(
+                subject: try self.reader.identifier(body, "\(context).diagnose"), store: try self.store(entries, context, required: false),
+                outcomes: outcomes, unsure: try self.next(entries, context, key: "unsure")
+            )
         case "call":
             return .call(graph: try self.reader.identifier(body, "\(context).call"), next: try self.next(entries, context))
         case "goto":

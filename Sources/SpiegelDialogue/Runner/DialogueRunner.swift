@@ -24,7 +24,7 @@ public struct DialogueRunner: Sendable {
     /// Creates a runner for `library`.
     public init(library: DialogueLibrary) {
         self.library = library
-        self.classifier = ResistanceClassifier(cues: library.resistanceCues)
+        self.classifier = ResistanceClassifier(lexicon: library.resistance)
         var phrases: [(GlobalIntent, String, Int)] = []
         for intent in GlobalIntent.allCases {
             for list in (library.intents[intent] ?? [:]).values {
@@ -194,10 +194,14 @@ public struct DialogueRunner: Sendable {
             case .branch(let rules, let otherwise):
                 let target = rules.first { $0.condition.holds(step.state.value(of:)) }?.next ?? otherwise
                 self.go(to: target, &step)
-            case .diagnose(let subject, let store, let outcomes):
-                let type = self.classifier.classify(step.state.answers[subject] ?? "")
-                if let store { self.store(type.rawValue, as: store, &step) }
-                self.go(to: outcomes[type] ?? outcomes[.none], &step)
+            case .diagnose(let subject, let store, let outcomes, let unsure):
+                let result = self.classifier.classify(step.state.answers[subject] ?? "")
+                if let store { self.store(result.type.rawValue, as: store, &step) }
+                if result.confidence < self.classifier.threshold, let unsure {
+                    self.go(to: unsure, &step)
+                } else {
+                    self.go(to: outcomes[result.type] ?? outcomes[.none], &step)
+                }
             case .call(let graph, _):
                 guard let callee = self.library.graphs[graph] else {
                     self.go(to: nil, &step)
