@@ -18,7 +18,7 @@ import Testing
         let output: URL
         let errorOutput: URL
 
-        init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        init(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) throws {
             let executable = try #require(SpiegelProcessTests.executable, "build the spiegel product first: swift build")
             self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-run-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
@@ -34,6 +34,13 @@ import Testing
             self.process.environment = base
             self.process.standardOutput = try FileHandle(forWritingTo: self.output)
             self.process.standardError = try FileHandle(forWritingTo: self.errorOutput)
+            if let input {
+                let inputFile = self.directory.appendingPathComponent("stdin.txt")
+                try input.write(to: inputFile, atomically: true, encoding: .utf8)
+                self.process.standardInput = try FileHandle(forReadingFrom: inputFile)
+            } else {
+                self.process.standardInput = FileHandle.nullDevice
+            }
             try self.process.run()
         }
 
@@ -163,6 +170,10 @@ import Testing
         #expect(try await unknown.exitStatus() == 1)
         #expect(unknown.standardError.contains("no graph `nope`; there are: kern, kort"))
 
+        let classify = try Run(["prompts", "classify", "--prompts", Self.fixtures + "/Prompts"], input: "ik begrijp het niet\nhet ging goed\nwie leest dit\n")
+        #expect(try await classify.exitStatus() == 0)
+        #expect(classify.standardOutput == "A\t0.67\nnone\t1.00\nC\t0.67\n")
+
         let replay = try Run(["prompts", "test", Self.fixtures + "/Conversations", "--prompts", Self.fixtures + "/Prompts"])
         #expect(try await replay.exitStatus() == 0)
         #expect(replay.standardOutput.contains("conversations: 3 passed, 0 failed"))
@@ -213,6 +224,10 @@ import Testing
         #expect(wrongKey.standardOutput.contains("does not open the vault"))
         #expect(wrongKey.standardOutput.contains("vault.master_key                      (set)"))
         #expect(!wrongKey.standardOutput.contains(stranger))
+
+        let declined = try Run(["forget", "--user", coachee.rawValue], environment: environment, input: "nee\n")
+        #expect(try await declined.exitStatus() == 0)
+        #expect(declined.standardOutput.contains("Nothing was erased."))
 
         let forget = try Run(["forget", "--user", coachee.rawValue, "--yes"], environment: environment)
         #expect(try await forget.exitStatus() == 0)
