@@ -33,14 +33,12 @@ run: build
 	$$($(SWIFT) build --show-bin-path)/spiegel serve
 
 # Every test: the Swift suites (the conversation scripts of the fixtures among them), then the
-# linter and the conversation scripts of Prompts/ once it exists.
+# linter and the conversation scripts of the coaching content in Prompts/.
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
-	@if [ -d Prompts ]; then \
-		bin=$$($(SWIFT) build --show-bin-path); \
-		$$bin/spiegel prompts lint Prompts && $$bin/spiegel prompts test --prompts Prompts; \
-	fi
+	$$($(SWIFT) build --show-bin-path)/spiegel prompts lint Prompts
+	$$($(SWIFT) build --show-bin-path)/spiegel prompts test --prompts Prompts
 
 bench: deps
 	$(SWIFT) build -c release --product spiegel-bench

@@ -8,7 +8,7 @@ struct PromptsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prompts",
         abstract: "Check, draw and test the dialogue graphs in the Prompts directory.",
-        subcommands: [Lint.self, Graph.self, Test.self, Classify.self]
+        subcommands: [Lint.self, Graph.self, Test.self, Record.self, Classify.self]
     )
 
     /// Loads the library at `path`, or prints every load error and exits 1.
@@ -108,6 +108,34 @@ struct PromptsCommand: ParsableCommand {
             for failure in result.failures { print(failure) }
             print("conversations: \(result.count - result.failures.count) passed, \(result.failures.count) failed")
             if !result.failures.isEmpty || result.count == 0 { throw ExitCode.failure }
+        }
+    }
+
+    struct Record: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a script's teacher lines (`>`) through the graphs and print the whole conversation, to read and keep as a golden transcript."
+        )
+
+        @OptionGroup var options: GlobalOptions
+
+        @Argument(help: "The script to record.")
+        var script: String
+
+        @Option(help: "The Prompts directory. Default: prompts_dir from the configuration (./Prompts).")
+        var prompts: String?
+
+        func run() throws {
+            let library = try PromptsCommand.load(try PromptsCommand.directory(self.prompts, self.options))
+            guard let data = FileManager.default.contents(atPath: self.script), let text = String(data: data, encoding: .utf8) else {
+                printToStandardError("spiegel: cannot read \(self.script) as UTF-8 text")
+                throw ExitCode.failure
+            }
+            do {
+                print(try ConversationScript(text, file: self.script).record(with: DialogueRunner(library: library)), terminator: "")
+            } catch {
+                printToStandardError("spiegel: \(error)")
+                throw ExitCode.failure
+            }
         }
     }
 

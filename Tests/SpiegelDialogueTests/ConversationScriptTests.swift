@@ -44,6 +44,30 @@ import Testing
         #expect(failure.message == "expected effect `end`, the step had: store doel")
     }
 
+    @Test func recordingFillsInTheBotAndTheRecordingReplays() throws {
+        let teacherOnly = try ConversationScript("""
+            # Only the teacher's side.
+            @graph kort
+            > Meer rust
+            ! store doel
+            > 4
+            """, file: "teacher.txt")
+        let recorded = try teacherOnly.record(with: self.runner)
+        #expect(recorded == """
+            # Only the teacher's side.
+            @graph kort
+            < Dag! Fijn dat je even tijd maakt.
+            < Wat zou een goede uitkomst van dit gesprek zijn?
+            > Meer rust
+            ! store doel
+            < Op een schaal van 1 tot 10: waar sta je nu met Meer rust?
+            > 4
+            < Wat maakt het een 4 en geen 3?
+
+            """)
+        #expect(try ConversationScript(recorded, file: "recorded.txt").replay(with: self.runner) == nil)
+    }
+
     @Test func aLineThatIsNoInstructionIsRejected() {
         let error = #expect(throws: ConversationFailure.self) { try ConversationScript("< hoi\nhallo\n", file: "bad.txt") }
         #expect(error?.line == 2)

@@ -127,6 +127,35 @@ import Testing
         #expect(!findings.contains { $0.rule == .undefinedVariable })
     }
 
+    @Test func aNameStoredInACalledGraphCanBeReadAfterTheCall() throws {
+        let caller = """
+            id: g
+            languages: [nl, en]
+            start: a
+            nodes:
+              a:
+                call: diep
+                next: b
+              b:
+                end: { nl: "Je ideaal: {ideaal}, {nergens}", en: "Your ideal: {ideaal}, {nergens}" }
+            """
+        let callee = """
+            id: diep
+            languages: [nl, en]
+            start: ideaal
+            nodes:
+              ideaal:
+                ask: { nl: Wat is je ideaal?, en: What is your ideal? }
+                store: ideaal
+                next: klaar
+              klaar:
+                end: ~
+            """
+        let findings = DialogueLinter.lint(try Fixtures.library(with: ["g": caller, "diep": callee]))
+        let names = findings.filter { $0.rule == .undefinedVariable }.map(\.message)
+        #expect(names == ["node `b` uses `nergens`, which no path from `a` stores first (declare facts from earlier sessions under `facts`)"])
+    }
+
     @Test func aMissingTranslationIsAnError() throws {
         let findings = try findings("  a:\n    say: Alleen Nederlands\n    next: b\n  b:\n    end: { nl: Dag }\n")
         #expect(findings.filter { $0.rule == .missingTranslation }.count == 2)

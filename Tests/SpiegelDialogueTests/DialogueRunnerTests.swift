@@ -52,7 +52,7 @@ import Testing
 
     @Test func scaleFollowUpsGoByRange() throws {
         #expect(try converse(["doel", "4"])[2].state.position?.node == "laag")
-        #expect(try converse(["doel", "4"])[2].outputs == ["Wat maakt het een 4 en geen 1?"])
+        #expect(try converse(["doel", "4"])[2].outputs == ["Wat maakt het een 4 en geen 3?"])
         #expect(try converse(["doel", "8"])[2].state.position?.node == "hoog")
     }
 
@@ -150,6 +150,14 @@ import Testing
         let steps = try converse(["wat zei ik", "Rust", "8", "wat zei ik"])
         #expect(steps[1].outputs == ["Je hebt nog niets gezegd."])
         #expect(steps[4].outputs == ["Dit zei je tot nu toe:\n– je doel: Rust\n– cijfer: 8"])
+    }
+
+    @Test func recallLeavesOutWhatAreNotTheCoacheesOwnWords() throws {
+        // `thema` is an unlabelled choice's value, `weerstand` the classifier's reading.
+        let steps = try converse(["Rust", "8", "Een plan", "1", "Prima", "wat zei ik"])
+        #expect(steps[5].state.answers["thema"] == "les")
+        #expect(steps[5].state.answers["weerstand"] == "none")
+        #expect(steps[6].outputs == ["Dit zei je tot nu toe:\n– je doel: Rust\n– cijfer: 8\n– stap: Een plan\n– gevoel: Prima"])
     }
 
     @Test(arguments: [("mijn gegevens", DialogueEffect.requestExport), ("vergeet mij", .requestErasure), ("delen", .requestShare), ("Vergeet mij!", .requestErasure)])

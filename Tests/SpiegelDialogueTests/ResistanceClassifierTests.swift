@@ -82,4 +82,59 @@ import Testing
         #expect(try end("geen tijd en wie leest dit") == ["check"])
         #expect(try end("het ging prima") == ["einde"])
     }
+
+    // MARK: - The real lexicon against labelled teacher utterances
+
+    static let prompts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Prompts").standardizedFileURL.path
+    static let utterances = Fixtures.directory.appendingPathComponent("Resistance/utterances.tsv").path
+
+    struct Labelled {
+        let set: String
+        let label: Resistance
+        let text: String
+    }
+
+    static func labelled() throws -> [Labelled] {
+        try String(contentsOfFile: utterances, encoding: .utf8).split(separator: "\n").compactMap { line in
+            let columns = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard columns.count == 3, let label = Resistance(rawValue: columns[1]) else { return nil }
+            return Labelled(set: columns[0], label: label, text: columns[2])
+        }
+    }
+
+    /// Precision, recall and F1 per type, and their macro average over A, B and C.
+    static func scores(_ items: [Labelled], _ classifier: ResistanceClassifier) -> (perType: [Resistance: (Double, Double, Double)], macroF1: Double) {
+        var perType: [Resistance: (Double, Double, Double)] = [:]
+        for type in [Resistance.notUnderstanding, .notWanting, .notTrusting, .none] {
+            let predicted = items.map { classifier.classify($0.text).type }
+            let truePositives = Double(zip(items, predicted).filter { $0.label == type && $1 == type }.count)
+            let predictedCount = Double(predicted.filter { $0 == type }.count)
+            let actualCount = Double(items.filter { $0.label == type }.count)
+            let precision = predictedCount == 0 ? 0 : truePositives / predictedCount
+            let recall = actualCount == 0 ? 0 : truePositives / actualCount
+            let f1 = precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall)
+            perType[type] = (precision, recall, f1)
+        }
+        let macro = [Resistance.notUnderstanding, .notWanting, .notTrusting].map { perType[$0]!.2 }.reduce(0, +) / 3
+        return (perType, macro)
+    }
+
+    @Test func theLexiconReachesMacroF1OfAtLeast080OnHeldOutUtterances() throws {
+        let library = try DialogueLoader.loadLibrary(directory: Self.prompts)
+        let classifier = ResistanceClassifier(lexicon: library.resistance)
+        let items = try Self.labelled()
+        #expect(items.count >= 150)
+        for set in ["tune", "heldout"] {
+            let part = items.filter { $0.set == set }
+            let (perType, macro) = Self.scores(part, classifier)
+            let lines = [Resistance.notUnderstanding, .notWanting, .notTrusting, .none].map { type in
+                let (p, r, f) = perType[type]!
+                return "\(type.rawValue): precision \(String(format: "%.2f", p)) recall \(String(format: "%.2f", r)) F1 \(String(format: "%.2f", f))"
+            }
+            print("resistance classifier, \(set) (\(part.count) utterances): macro-F1 \(String(format: "%.3f", macro)); " + lines.joined(separator: "; "))
+            if set == "heldout" {
+                #expect(macro >= 0.8, "held-out macro-F1 \(macro): \(lines)")
+            }
+        }
+    }
 }

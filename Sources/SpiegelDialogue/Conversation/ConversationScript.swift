@@ -18,6 +18,8 @@ public struct ConversationScript: Sendable {
     }
 
     public let file: String
+    /// The comment and set-up lines before the first exchange, as written.
+    var header: [String] = []
     var graph: String?
     var language = "nl"
     var facts: [String: String] = [:]
@@ -30,6 +32,7 @@ public struct ConversationScript: Sendable {
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
             let number = index + 1
+            if self.instructions.isEmpty && (line.hasPrefix("#") || line.hasPrefix("@")) { self.header.append(line) }
             if line.isEmpty || line.hasPrefix("#") { continue }
             if line.hasPrefix("@graph ") {
                 self.graph = String(line.dropFirst(7)).trimmingCharacters(in: .whitespaces)
@@ -89,6 +92,41 @@ public struct ConversationScript: Sendable {
             return ConversationFailure(file: self.file, line: (self.instructions.last?.line ?? 0) + 1, message: "the bot said more at the end: “\(unexpected)”")
         }
         return nil
+    }
+
+    /// The script as the graphs run it now: its header, the teacher's lines and the `!` checks as
+    /// written, and every bot line the runner says in between as a `<` line. Content authors write
+    /// only the teacher's side, record, read the result and keep it as a golden transcript.
+    public func record(with runner: DialogueRunner, now: Date = Date(timeIntervalSince1970: 1_800_000_000)) throws(ConversationFailure) -> String {
+        var step: DialogueStep
+        do {
+            step = try runner.start(graph: self.graph, language: self.language, facts: self.facts, now: now)
+        } catch {
+            throw ConversationFailure(file: self.file, line: 1, message: error.description)
+        }
+        var lines = self.header
+        // The bot's lines of the last step, written out before the teacher speaks again, so the
+        // `!` checks of a step stand right under the teacher's line.
+        var pending: [String] = []
+        func said(_ step: DialogueStep) {
+            pending = step.outputs.flatMap { $0.split(separator: "\n", omittingEmptySubsequences: false) }.map { "< \($0)" }
+        }
+        said(step)
+        for (_, instruction) in self.instructions {
+            switch instruction {
+            case .botSays:
+                continue
+            case .teacherSays(let input):
+                lines += pending
+                lines.append("> \(input)")
+                step = runner.advance(step.state, input: input, now: now)
+                said(step)
+            case .effect(let name):
+                lines.append("! \(name)")
+            }
+        }
+        lines += pending
+        return lines.joined(separator: "\n") + "\n"
     }
 
     static func name(of effect: DialogueEffect) -> String {

@@ -3,23 +3,31 @@
 ///
 /// A forward "may be set" analysis: a name is set at a node when some path from the start to it
 /// stores the name, raises it as a counter, or it is a declared fact. A called graph starts with
-/// what may be set at any of its call sites.
+/// what may be set at any of its call sites, and what it may have set when it ends is set after
+/// the call.
 enum VariableCheck {
     static func check(_ library: DialogueLibrary) -> [LintFinding] {
         var seeds: [String: Set<String>] = [:]
+        var exports: [String: Set<String>] = [:]
         var setAt: [String: [String: Set<String>]] = [:]
-        // Calls pass names down; a few rounds settle any realistic nesting.
-        for _ in 0..<4 {
+        // Calls pass names down and back up; a few rounds settle any realistic nesting.
+        for _ in 0..<6 {
             var next: [String: Set<String>] = [:]
+            var nextExports: [String: Set<String>] = [:]
             for graph in library.graphs.values {
-                let result = self.analyse(graph, seed: seeds[graph.id, default: []].union(graph.facts))
+                let result = self.analyse(graph, seed: seeds[graph.id, default: []].union(graph.facts), exports: exports)
                 setAt[graph.id] = result
                 for (id, node) in graph.nodes {
-                    if case .call(let callee, _) = node.kind { next[callee, default: []].formUnion(result[id] ?? []) }
+                    switch node.kind {
+                    case .call(let callee, _): next[callee, default: []].formUnion(result[id] ?? [])
+                    case .end: nextExports[graph.id, default: []].formUnion(result[id] ?? [])
+                    default: break
+                    }
                 }
             }
-            if next == seeds { break }
+            if next == seeds && nextExports == exports { break }
             seeds = next
+            exports = nextExports
         }
         var findings: [LintFinding] = []
         for graph in library.graphs.values.sorted(by: { $0.id < $1.id }) {
@@ -35,7 +43,7 @@ enum VariableCheck {
     }
 
     /// The names that may be set on entering each reachable node.
-    private static func analyse(_ graph: DialogueGraph, seed: Set<String>) -> [String: Set<String>] {
+    private static func analyse(_ graph: DialogueGraph, seed: Set<String>, exports: [String: Set<String>]) -> [String: Set<String>] {
         var setOnEntry: [String: Set<String>] = [:]
         var queue = [graph.start, graph.resume].filter { graph.nodes[$0] != nil }
         for root in queue { setOnEntry[root] = seed }
@@ -44,6 +52,7 @@ enum VariableCheck {
             var leaving = setOnEntry[id] ?? seed
             if let stored = node.storedVariable { leaving.insert(stored) }
             leaving.formUnion(node.increments)
+            if case .call(let callee, _) = node.kind { leaving.formUnion(exports[callee] ?? []) }
             for target in node.edges.map(\.target) where graph.nodes[target] != nil {
                 let before = setOnEntry[target]
                 let after = (before ?? []).union(leaving)

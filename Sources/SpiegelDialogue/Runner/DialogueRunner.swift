@@ -318,8 +318,8 @@ public struct DialogueRunner: Sendable {
             }
             var lines = [self.message(.recallIntro, state)]
             for name in state.answerOrder {
-                guard let value = state.answers[name] else { continue }
-                lines.append("– \(self.label(for: name, state)): \(value)")
+                guard let value = state.answers[name], let label = self.recallLabel(for: name, state) else { continue }
+                lines.append("– \(label): \(value)")
             }
             step.outputs.append(lines.joined(separator: "\n"))
         case .export:
@@ -342,13 +342,25 @@ public struct DialogueRunner: Sendable {
     }
 
     /// The name a stored answer goes by: the `label` of the node that stores it, else its name.
-    private func label(for name: String, _ state: DialogueState) -> String {
-        for graph in self.library.graphs.values {
-            for node in graph.nodes.values where node.storedVariable == name {
+    /// How "wat zei ik?" names a stored answer: its question's `label`, else the name; `nil` for
+    /// what is not the coachee's own words (a `diagnose` result, an unlabelled choice's value).
+    private func recallLabel(for name: String, _ state: DialogueState) -> String? {
+        var recallable = false
+        // The graphs of this conversation first, so another graph's label for the same name does
+        // not win; then the rest in a fixed order.
+        var seen = Set<String>()
+        let order = (state.stack.reversed().map(\.graph) + self.library.graphs.keys.sorted()).filter { seen.insert($0).inserted }
+        for graph in order.compactMap({ self.library.graphs[$0] }) {
+            for id in graph.nodeOrder {
+                guard let node = graph.nodes[id], node.storedVariable == name else { continue }
                 if let label = node.label { return label.text(in: state.language, fallbacks: graph.languages) }
+                switch node.kind {
+                case .ask, .scale: recallable = true
+                default: break
+                }
             }
         }
-        return name
+        return recallable ? name : nil
     }
 
     // MARK: - Text

@@ -136,6 +136,8 @@ enum TextMatching {
 /// Fills `{name}` placeholders with stored answers, so the bot mirrors the coachee's own words.
 enum Interpolation {
     /// `text` with each `{name}` replaced by its value; a name without a value becomes `…`.
+    /// `{name+1}` and `{name-1}` (any whole number) add to a numeric value, so a scaling question
+    /// can say "Wat maakt het een {cijfer} en geen {cijfer-1}?".
     static func fill(_ text: String, values: [String: String]) -> String {
         guard text.contains("{") else { return text }
         var result = ""
@@ -146,8 +148,16 @@ enum Interpolation {
                 result += rest[open...]
                 return result
             }
-            let name = String(rest[rest.index(after: open)..<close]).trimmingCharacters(in: .whitespaces)
-            result += values[name] ?? "…"
+            let placeholder = Self.parse(String(rest[rest.index(after: open)..<close]))
+            if let value = values[placeholder.name] {
+                if placeholder.offset != 0, let number = Int(value) {
+                    result += String(number + placeholder.offset)
+                } else {
+                    result += value
+                }
+            } else {
+                result += "…"
+            }
             rest = rest[rest.index(after: close)...]
         }
         return result + rest
@@ -158,9 +168,19 @@ enum Interpolation {
         var names: [String] = []
         var rest = text[...]
         while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
-            names.append(String(rest[rest.index(after: open)..<close]).trimmingCharacters(in: .whitespaces))
+            names.append(Self.parse(String(rest[rest.index(after: open)..<close])).name)
             rest = rest[rest.index(after: close)...]
         }
         return names
+    }
+
+    /// A placeholder's name and the whole number added to it: `cijfer+1` is (`cijfer`, 1).
+    private static func parse(_ placeholder: String) -> (name: String, offset: Int) {
+        let trimmed = placeholder.trimmingCharacters(in: .whitespaces)
+        guard let sign = trimmed.lastIndex(where: { $0 == "+" || $0 == "-" }), sign != trimmed.startIndex,
+              let amount = Int(trimmed[trimmed.index(after: sign)...].trimmingCharacters(in: .whitespaces))
+        else { return (trimmed, 0) }
+        let name = trimmed[..<sign].trimmingCharacters(in: .whitespaces)
+        return (name, trimmed[sign] == "+" ? amount : -amount)
     }
 }
