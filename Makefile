@@ -4,7 +4,7 @@
 SWIFT ?= swift
 APT_PACKAGES := libcurl4-openssl-dev pkg-config curl
 
-.PHONY: all deps build run test bench leakcheck docs clean
+.PHONY: all deps build run chat test bench leakcheck docs clean
 
 all: build
 
@@ -31,6 +31,10 @@ build: deps
 run: build
 	@echo "Starting Spiegel on its built-in defaults (data in ./.spiegel-data); Ctrl-C stops it."
 	$$($(SWIFT) build --show-bin-path)/spiegel serve
+
+# A whole conversation in the terminal, on the built-in defaults (data in ./.spiegel-data).
+chat: build
+	$$($(SWIFT) build --show-bin-path)/spiegel chat
 
 # Every test: the Swift suites (the conversation scripts of the fixtures among them), then the
 # linter and the conversation scripts of the coaching content in Prompts/.

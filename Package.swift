@@ -56,6 +56,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The coaching service: sessions per coachee over the dialogue graphs and the vault.
+        // Knows nothing of chat transports or HTTP.
+        .target(
+            name: "SpiegelCoach",
+            dependencies: [
+                "SpiegelDialogue",
+                "SpiegelVault",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Chat-facing I/O. For now: the outbound HTTP client on libcurl's multi interface.
         .target(
             name: "SpiegelChat",
@@ -72,6 +83,7 @@ let package = Package(
             name: "SpiegelApp",
             dependencies: [
                 "SpiegelChat",
+                "SpiegelCoach",
                 "SpiegelVault",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -89,6 +101,7 @@ let package = Package(
             name: "spiegel",
             dependencies: [
                 "SpiegelApp",
+                "SpiegelCoach",
                 "SpiegelDialogue",
                 "SpiegelVault",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -114,6 +127,7 @@ let package = Package(
             name: "spiegel-bench",
             dependencies: [
                 "SpiegelChat",
+                "SpiegelCoach",
                 "SpiegelDialogue",
                 "SpiegelVault",
                 "SpiegelTestKit",
@@ -128,6 +142,17 @@ let package = Package(
             name: "SpiegelDialogueTests",
             dependencies: ["SpiegelDialogue", "SpiegelTestKit"],
             exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SpiegelCoachTests",
+            dependencies: [
+                "SpiegelCoach",
+                "SpiegelDialogue",
+                "SpiegelTestKit",
+                "SpiegelVault",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -153,6 +178,7 @@ let package = Package(
             dependencies: [
                 "SpiegelApp",
                 "SpiegelChat",
+                "SpiegelCoach",
                 "SpiegelTestKit",
                 "SpiegelVault",
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SpiegelApp
 import SpiegelChat
+import SpiegelCoach
 import Testing
 
 @Suite struct ConfigurationLoaderTests {
@@ -56,6 +57,13 @@ import Testing
               key_file: /etc/spiegel/master.key
               master_key: c2VjcmV0
               retention: 730d
+            coach:
+              pause_after: 30m
+              max_message_length: 2000
+              rate_limit_burst: 5
+              rate_limit_interval: 3s
+              max_active_sessions: 500
+              language: en
             """
         )
         let loaded = try ConfigurationLoader.load(file: path, environment: [:])
@@ -74,6 +82,12 @@ import Testing
         #expect(configuration.vaultMasterKey == "c2VjcmV0")
         #expect(configuration.vaultDirectory == "/var/lib/spiegel/vault")
         #expect(configuration.vaultRetention == .seconds(730 * 86_400))
+        #expect(configuration.coach.pauseAfter == .seconds(1800))
+        #expect(configuration.coach.maxMessageLength == 2000)
+        #expect(configuration.coach.rateLimitBurst == 5)
+        #expect(configuration.coach.rateLimitInterval == .seconds(3))
+        #expect(configuration.coach.maxActiveSessions == 500)
+        #expect(configuration.coach.defaultLanguage == "en")
         #expect(loaded.origins["server.port"] == .file(path: path, line: 6))
         #expect(Set(loaded.origins.keys) == Set(ConfigurationKey.all.map(\.path)))
     }
@@ -112,6 +126,8 @@ import Testing
         ("http_client:\n  timeout: -5s\n", "http_client.timeout", 2, "a duration"),
         ("http_client:\n  max_response_size: 1MB\n", "http_client.max_response_size", 2, "a size"),
         ("http_client:\n  max_connections_per_host: 0\n", "http_client.max_connections_per_host", 2, "from 1 to 1000"),
+        ("coach:\n  max_message_length: 5\n", "coach.max_message_length", 2, "from 100 to 100000"),
+        ("coach:\n  language: fr\n", "coach.language", 2, "nl or en"),
         ("server: 8080\n", "server", 1, "a mapping"),
         ("server:\n  port:\n    - 1\n", "server.port", 3, "a port number"),
     ])

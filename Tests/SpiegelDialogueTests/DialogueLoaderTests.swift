@@ -79,6 +79,30 @@ import Testing
         #expect(failure?.errors.map(\.location.file) == ["one.yaml", "two.yaml"])
     }
 
+    @Test func flowsCommandsAndServiceLinesAreReadFromGlobal() throws {
+        let global = """
+            flows:
+              g: { nl: [Dieper kijken], en: [look deeper] }
+              nergens: { nl: [nergens] }
+            commands:
+              progress: { nl: [mijn voortgang], en: [my progress] }
+            service:
+              busy: { nl: "Druk, {n} keer", en: "Busy, {n} times" }
+            """
+        let graph = "id: g\nlanguages: [nl, en]\nstart: a\nnodes:\n  a: { end: ~ }\n"
+        let library = try DialogueLoader.loadLibrary(files: [(path: "global.yaml", text: global), (path: "g.yaml", text: graph)])
+        #expect(library.flow(named: "dieper KIJKEN!")?.graph == "g")
+        #expect(library.flow(named: "Look deeper")?.language == "en")
+        #expect(library.flow(named: "ik wil dieper kijken") == nil)
+        #expect(library.command(in: "Mijn voortgang") == "progress")
+        #expect(library.command(in: "voortgang van mijn klas") == nil)
+        #expect(library.serviceMessage("busy", in: "en", fallback: "x", ["n": "3"]) == "Busy, 3 times")
+        #expect(library.serviceMessage("missing", in: "nl", fallback: "Fallback") == "Fallback")
+        let unknown = DialogueLinter.lint(library).filter { $0.rule == .unknownTarget }
+        #expect(unknown.map(\.message) == ["flows: `nergens` is not a graph"])
+        #expect(unknown.first?.location?.line == 3)
+    }
+
     @Test func aMissingDirectoryIsAnError() throws {
         let failure = #expect(throws: DialogueLoadFailure.self) { try DialogueLoader.loadLibrary(directory: "/nonexistent/Prompts") }
         #expect(failure?.errors.first?.message.contains("cannot list") == true)

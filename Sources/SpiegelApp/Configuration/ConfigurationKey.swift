@@ -1,5 +1,6 @@
 import Logging
 import SpiegelChat
+import SpiegelCoach
 
 /// One setting: its dotted key in the YAML file, its environment variable, what it accepts, and
 /// how it reads and writes ``SpiegelConfiguration``.
@@ -99,6 +100,30 @@ public struct ConfigurationKey: Sendable {
         .init(
             "vault.retention", \.vaultRetention, expected: "a duration such as 365d, after which an inactive coachee is erased",
             parse: { ConfigurationValue.duration($0).map { Duration?.some($0) } }, format: { $0.map(ConfigurationValue.formatDuration) }
+        ),
+        .init(
+            "coach.pause_after", \.coach.pauseAfter, expected: "a duration such as 30m or 2h, after which a silent conversation counts as paused",
+            parse: ConfigurationValue.duration, format: ConfigurationValue.formatDuration
+        ),
+        .init(
+            "coach.max_message_length", \.coach.maxMessageLength, expected: "a whole number of characters from 100 to 100000",
+            parse: { ConfigurationValue.integer($0, in: 100...100_000) }, format: { String($0) }
+        ),
+        .init(
+            "coach.rate_limit_burst", \.coach.rateLimitBurst, expected: "a whole number from 1 to 10000: messages a coachee may send at once",
+            parse: { ConfigurationValue.integer($0, in: 1...10_000) }, format: { String($0) }
+        ),
+        .init(
+            "coach.rate_limit_interval", \.coach.rateLimitInterval, expected: "a duration such as 2s: one more message per interval after a burst",
+            parse: ConfigurationValue.duration, format: ConfigurationValue.formatDuration
+        ),
+        .init(
+            "coach.max_active_sessions", \.coach.maxActiveSessions, expected: "a whole number from 1 to 1000000: coachees kept in memory at once",
+            parse: { ConfigurationValue.integer($0, in: 1...1_000_000) }, format: { String($0) }
+        ),
+        .init(
+            "coach.language", \.coach.defaultLanguage, expected: "nl or en: the language of a coachee whose first message does not tell",
+            parse: { ["nl", "en"].contains($0) ? $0 : nil }, format: { $0 }
         ),
         .init(
             "vault.master_key", \.vaultMasterKey, expected: "a master key: 32 bytes of base64", isSecret: true,

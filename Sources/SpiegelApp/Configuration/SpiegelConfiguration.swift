@@ -1,5 +1,6 @@
 public import Logging
 public import SpiegelChat
+public import SpiegelCoach
 
 /// Everything a Spiegel process is configured with.
 ///
@@ -32,6 +33,9 @@ public struct SpiegelConfiguration: Sendable {
     /// The vault's master key as base64; a secret, meant for the environment
     /// (`SPIEGEL_VAULT_MASTER_KEY`) or a systemd credential, not the file.
     public var vaultMasterKey: String?
+
+    /// How the coaching service treats sessions, floods and long messages.
+    public var coach = CoachConfiguration()
 
     /// Coachees with nothing newer than this are erased whole; `nil` keeps everything.
     public var vaultRetention: Duration?

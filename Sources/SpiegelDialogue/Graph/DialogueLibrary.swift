@@ -11,6 +11,16 @@ public struct DialogueLibrary: Sendable {
     public var resistance: ResistanceLexicon
     /// The graph a first conversation starts with.
     public var defaultGraph: String?
+    /// The phrases, per language, that start a graph by name ("voorgesprek", "dieper"), by graph id.
+    public var flows: [String: [String: [String]]] = [:]
+    /// The coaching service's own phrases (such as `restart`, `progress`, `confirm`), per language,
+    /// from `commands:` in `global.yaml`; like intents, they count only as the whole message.
+    public var commands: [String: [String: [String]]] = [:]
+    /// The coaching service's own lines (welcome back, slow down, forget confirmation…), by key,
+    /// from `service:` in `global.yaml`; the service names its keys and has fallbacks.
+    public var serviceMessages: [String: LocalizedText] = [:]
+    /// Where each flow was declared, for the linter.
+    var flowLocations: [String: SourceLocation] = [:]
     /// Where `global.yaml` was read from.
     public var location: SourceLocation?
 
@@ -31,9 +41,39 @@ public struct DialogueLibrary: Sendable {
     }
 
     /// The shared message `key` in `language`, with `{name}` placeholders filled from `values`.
-    func message(_ key: SharedMessage, in language: String, _ values: [String: String] = [:]) -> String {
+    public func message(_ key: SharedMessage, in language: String, _ values: [String: String] = [:]) -> String {
         let text = self.messages[key]?.text(in: language, fallbacks: ["nl", "en"]) ?? key.fallback
         return Interpolation.fill(text, values: values)
+    }
+
+    /// The service message `key` in `language`, with `{name}` placeholders filled from `values`;
+    /// `fallback` (English) when `global.yaml` does not have it.
+    public func serviceMessage(_ key: String, in language: String, fallback: String, _ values: [String: String] = [:]) -> String {
+        let text = self.serviceMessages[key]?.text(in: language, fallbacks: ["nl", "en"]) ?? fallback
+        return Interpolation.fill(text, values: values)
+    }
+
+    /// The service command whose phrase is the whole of `text` (case, accents and punctuation aside).
+    public func command(in text: String) -> String? {
+        let normalized = TextMatching.normalize(text)
+        guard !normalized.isEmpty, normalized.count <= 40 else { return nil }
+        return self.commands.keys.sorted().first { key in
+            self.commands[key]!.values.contains { $0.contains { TextMatching.normalize($0) == normalized } }
+        }
+    }
+
+    /// The graph whose flow phrase is the whole of `text` (case, accents and punctuation aside),
+    /// with the language of the phrase.
+    public func flow(named text: String) -> (graph: String, language: String)? {
+        let normalized = TextMatching.normalize(text)
+        guard !normalized.isEmpty, normalized.count <= 40 else { return nil }
+        for graph in self.flows.keys.sorted() {
+            for (language, phrases) in self.flows[graph]!.sorted(by: { $0.key < $1.key })
+            where phrases.contains(where: { TextMatching.normalize($0) == normalized }) {
+                return (graph, language)
+            }
+        }
+        return nil
     }
 }
 

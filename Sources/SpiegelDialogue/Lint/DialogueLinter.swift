@@ -9,6 +9,9 @@ public enum DialogueLinter {
         if let id = library.defaultGraph, library.graphs[id] == nil {
             findings.append(.init(.error, .unknownTarget, at: library.location, "default_graph `\(id)` is not a graph"))
         }
+        for graph in library.flows.keys.sorted() where library.graphs[graph] == nil {
+            findings.append(.init(.error, .unknownTarget, at: library.flowLocations[graph] ?? library.location, "flows: `\(graph)` is not a graph"))
+        }
         for graph in graphs {
             findings += self.structure(graph, library)
             findings += self.translations(graph)

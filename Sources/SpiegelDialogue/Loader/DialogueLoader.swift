@@ -65,11 +65,8 @@ public enum DialogueLoader {
             }
         }
         guard errors.isEmpty else { throw DialogueLoadFailure(errors: errors) }
-        let global = library
-        library = DialogueLibrary(
-            graphs: graphs, intents: global.intents, messages: global.messages, resistance: global.resistance,
-            defaultGraph: global.defaultGraph ?? graphs.first?.id, location: global.location
-        )
+        library.graphs = Dictionary(graphs.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        library.defaultGraph = library.defaultGraph ?? graphs.first?.id
         return library
     }
 
@@ -135,7 +132,7 @@ public enum DialogueLoader {
     private static func readGlobal(_ text: String, file: String, into library: inout DialogueLibrary) throws(DialogueLoadError) {
         let reader = YAMLReader(file: file)
         let root = try self.compose(text, reader: reader)
-        let top = try reader.entries(root, allowed: ["default_graph", "languages", "intents", "messages", "resistance"], in: "global")
+        let top = try reader.entries(root, allowed: ["default_graph", "languages", "intents", "messages", "flows", "commands", "service", "resistance"], in: "global")
         let languages = try top["languages"].map { node throws(DialogueLoadError) in try reader.stringList(node, "languages") } ?? ["nl", "en"]
         library.location = reader.location(of: root)
         library.defaultGraph = try top["default_graph"].map { node throws(DialogueLoadError) in try reader.identifier(node, "default_graph") }
@@ -149,6 +146,34 @@ public enum DialogueLoader {
             let entries = try reader.entries(messages, allowed: SharedMessage.allCases.map(\.rawValue), in: "messages")
             for key in entries.keys {
                 library.messages[SharedMessage(rawValue: key)!] = try reader.localized(entries[key]!, languages: languages, "messages.\(key)")
+            }
+        }
+        if let flows = top["flows"] {
+            guard let mapping = flows.mapping else {
+                throw reader.error(.invalidValue, at: flows, "flows: expected phrases per graph, such as `voorgesprek: { nl: [voorgesprek] }`")
+            }
+            for (key, value) in mapping {
+                let graph = try reader.identifier(key, "flows")
+                library.flows[graph] = try self.phrasesPerLanguage(value, reader: reader, "flows.\(graph)")
+                library.flowLocations[graph] = reader.location(of: key)
+            }
+        }
+        if let commands = top["commands"] {
+            guard let mapping = commands.mapping else {
+                throw reader.error(.invalidValue, at: commands, "commands: expected phrases per command, such as `progress: { nl: [mijn voortgang] }`")
+            }
+            for (key, value) in mapping {
+                let name = try reader.identifier(key, "commands")
+                library.commands[name] = try self.phrasesPerLanguage(value, reader: reader, "commands.\(name)")
+            }
+        }
+        if let service = top["service"] {
+            guard let mapping = service.mapping else {
+                throw reader.error(.invalidValue, at: service, "service: expected the service's lines by key, each with a text per language")
+            }
+            for (key, value) in mapping {
+                let name = try reader.identifier(key, "service")
+                library.serviceMessages[name] = try reader.localized(value, languages: languages, "service.\(name)")
             }
         }
         if let resistance = top["resistance"] {

@@ -50,6 +50,14 @@ public struct DialogueRunner: Sendable {
         return step
     }
 
+    /// The question the conversation waits at, as it was sent; `nil` when it is paused or ended.
+    public func currentQuestion(_ state: DialogueState) -> String? {
+        guard state.status == .active, let position = state.position,
+              let node = self.library.graphs[position.graph]?.nodes[position.node], node.isQuestion
+        else { return nil }
+        return self.present(node, state)
+    }
+
     /// Takes the coachee's `input` at `state`.
     public func advance(_ state: DialogueState, input: String, now: Date) -> DialogueStep {
         var step = DialogueStep(state: state, outputs: [], effects: [])

@@ -1,0 +1,19 @@
+/// How the coaching service treats sessions, floods and long messages.
+public struct CoachConfiguration: Sendable, Equatable {
+    /// After this long without a message, a conversation counts as paused: the next message is met
+    /// with "welcome back" and the choice to go on or start again.
+    public var pauseAfter: Duration = .seconds(2 * 3600)
+    /// Longer messages are refused with a clear reply, never cut short.
+    public var maxMessageLength: Int = 4000
+    /// How many messages a coachee may send in a burst before the rate limit applies.
+    public var rateLimitBurst: Int = 10
+    /// After a burst, one more message is allowed per this interval.
+    public var rateLimitInterval: Duration = .seconds(2)
+    /// How many coachees are kept in memory at once; beyond it the least recently active idle one
+    /// is evicted (it is on disk), and when every one is busy the newcomer is asked to retry.
+    public var maxActiveSessions: Int = 2000
+    /// The language of a coachee whose first message does not tell.
+    public var defaultLanguage: String = "nl"
+
+    public init() {}
+}

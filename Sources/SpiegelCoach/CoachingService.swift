@@ -1,0 +1,181 @@
+public import Foundation
+public import Logging
+public import SpiegelDialogue
+public import SpiegelVault
+import Synchronization
+
+/// A message from a coachee, as a transport hands it over.
+public struct InboundMessage: Sendable {
+    /// Who wrote it: their chat user id (never logged; the vault names them by pseudonym).
+    public var coachee: CoacheeID
+    /// What they wrote.
+    public var text: String
+    /// The transport's id of the message, when it has one: a redelivered message is processed once.
+    public var id: String?
+    /// A graph to start instead of reading `text` as an answer (a button, a command, a reminder).
+    public var flow: String?
+
+    public init(coachee: CoacheeID, text: String, id: String? = nil, flow: String? = nil) {
+        self.coachee = coachee
+        self.text = text
+        self.id = id
+        self.flow = flow
+    }
+}
+
+/// What the service answers to one message.
+public struct Reply: Sendable, Equatable {
+    /// Why a message got the reply it got.
+    public enum Outcome: String, Sendable {
+        /// Processed and journalled.
+        case processed
+        /// The same message id was processed before; nothing was done again.
+        case duplicate
+        /// Refused before processing: too long, too many too fast, or the service is full.
+        case refused
+        /// The coachee's data was erased at their request.
+        case erased
+    }
+
+    /// The bot's messages, in order; may be empty.
+    public var texts: [String]
+    public var outcome: Outcome
+
+    public init(_ texts: [String], _ outcome: Outcome) {
+        self.texts = texts
+        self.outcome = outcome
+    }
+}
+
+/// The coaching service: one conversation per coachee, run by the dialogue graphs, journalled in the
+/// vault before any reply leaves.
+///
+/// - A coachee's session is loaded from the vault on their first message and kept in memory while
+///   active; at most ``CoachConfiguration/maxActiveSessions`` are kept, the least recently active
+///   idle one is evicted first (its state is on disk).
+/// - Messages of one coachee are handled strictly in order; different coachees in parallel. The
+///   registry's lock is held only to find or add a session, never while a message is handled.
+/// - Every inbound message, every reply and the new state are appended to the coachee's journal in
+///   one write before ``handle(_:)`` returns, so a crash never loses an acknowledged message and
+///   never asks an answered question again.
+public final class CoachingService: Sendable {
+    private struct Entry {
+        let session: CoacheeSession
+        var lastUsed: ContinuousClock.Instant
+        var inFlight: Int
+    }
+
+    private let sessions = Mutex<[CoacheeID: Entry]>([:])
+    private let context: SessionContext
+
+    /// - Parameters:
+    ///   - library: the dialogue graphs and texts.
+    ///   - vault: where every coachee's conversation is kept.
+    ///   - now: the clock (injectable for tests).
+    public init(
+        library: DialogueLibrary, vault: Vault, configuration: CoachConfiguration = .init(), logger: Logger,
+        now: @escaping @Sendable () -> Date = Date.init
+    ) {
+        self.context = SessionContext(
+            library: library, runner: DialogueRunner(library: library), vault: vault,
+            configuration: configuration, logger: logger, now: now
+        )
+    }
+
+    /// How many coachees are in memory now.
+    public var activeSessionCount: Int {
+        self.sessions.withLock { $0.count }
+    }
+
+    /// Handles one message of a coachee and returns what to send back, once it is on disk.
+    /// - Throws: when the vault cannot write (the message is then not acknowledged and may be sent
+    ///   again).
+    public func handle(_ message: InboundMessage) async throws -> Reply {
+        guard let session = self.acquire(message.coachee) else {
+            return Reply([self.context.text("busy", self.context.configuration.defaultLanguage)], .refused)
+        }
+        defer { self.release(message.coachee) }
+        return try await session.handle(message)
+    }
+
+    /// The coachee opens the chat (as `spiegel chat` does): `flow`, or the default graph, starts when
+    /// no conversation is going on; otherwise Spiegel says where the conversation is.
+    public func open(_ coachee: CoacheeID, flow: String? = nil) async throws -> Reply {
+        guard let session = self.acquire(coachee) else {
+            return Reply([self.context.text("busy", self.context.configuration.defaultLanguage)], .refused)
+        }
+        defer { self.release(coachee) }
+        return try await session.open(flow: flow)
+    }
+
+    /// Drops from memory every idle session not used for `idle`; they stay on disk.
+    @discardableResult
+    public func evictIdle(olderThan idle: Duration) -> Int {
+        let cutoff = ContinuousClock.now - idle
+        return self.sessions.withLock { sessions in
+            let stale = sessions.filter { $0.value.inFlight == 0 && $0.value.lastUsed < cutoff }.map(\.key)
+            for coachee in stale { sessions[coachee] = nil }
+            return stale.count
+        }
+    }
+
+    private func acquire(_ coachee: CoacheeID) -> CoacheeSession? {
+        self.sessions.withLock { sessions in
+            if var entry = sessions[coachee] {
+                entry.inFlight += 1
+                entry.lastUsed = .now
+                sessions[coachee] = entry
+                return entry.session
+            }
+            if sessions.count >= self.context.configuration.maxActiveSessions {
+                // Evict the least recently used idle session; with none idle, push back.
+                guard let victim = sessions.filter({ $0.value.inFlight == 0 }).min(by: { $0.value.lastUsed < $1.value.lastUsed })?.key else {
+                    return nil
+                }
+                sessions[victim] = nil
+            }
+            let session = CoacheeSession(coachee: coachee, context: self.context)
+            sessions[coachee] = Entry(session: session, lastUsed: .now, inFlight: 1)
+            return session
+        }
+    }
+
+    private func release(_ coachee: CoacheeID) {
+        self.sessions.withLock { sessions in
+            sessions[coachee]?.inFlight -= 1
+        }
+    }
+}
+
+/// What every session shares.
+struct SessionContext: Sendable {
+    let library: DialogueLibrary
+    let runner: DialogueRunner
+    let vault: Vault
+    let configuration: CoachConfiguration
+    let logger: Logger
+    let now: @Sendable () -> Date
+
+    /// A service line from `global.yaml` (`service:`), or its English fallback.
+    func text(_ key: String, _ language: String, _ values: [String: String] = [:]) -> String {
+        self.library.serviceMessage(key, in: language, fallback: ServiceText.fallback[key] ?? key, values)
+    }
+}
+
+/// English fallbacks of the service's lines, used only when `global.yaml` lacks them.
+enum ServiceText {
+    static let fallback: [String: String] = [
+        "welcome_back": "Welcome back! We were in: {graph}. Say “resume” to go on, or “start again” to begin anew.",
+        "forget_confirm": "Do you really want me to erase everything you wrote here? Answer “yes” to erase it all.",
+        "forgotten": "Done. Everything you wrote here is erased.",
+        "forget_cancelled": "All right, nothing was erased.",
+        "export_intro": "This is everything I keep of you:",
+        "progress_scores": "Your scores over time: {sparkline} ({scores})",
+        "progress_plans": "Your goals and plans:",
+        "progress_nothing": "There is no finished conversation yet.",
+        "slow_down": "That is quick! Wait a moment and send your answer again.",
+        "too_long": "That message is too long for me (more than {max} characters).",
+        "busy": "It is very busy right now. Send your message again in a few minutes.",
+        "share_unavailable": "Sharing with your coach is not available yet. Nothing was shared.",
+    ]
+}

@@ -1,0 +1,112 @@
+public import Foundation
+import SpiegelDialogue
+
+/// What the service keeps of a coachee between messages, journalled (encrypted) as a snapshot after
+/// every message: the conversation, the history across conversations, and the service's own state.
+struct SessionSnapshot: Codable, Sendable {
+    static let currentVersion = 1
+
+    var version = Self.currentVersion
+    /// The current or last conversation; `nil` before the first.
+    var state: DialogueState?
+    /// Finished conversations, oldest first.
+    var history = CoacheeHistory()
+    /// The ids of the latest inbound messages, to process a redelivered message once.
+    var recentMessageIDs: [String] = []
+    /// A question of the service waiting for an answer (`forget`).
+    var pendingConfirmation: String?
+    /// The follow-up the last conversation proposed.
+    var followUp: FollowUpProposal?
+
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.version = try container.decode(Int.self, forKey: .version)
+        guard self.version <= Self.currentVersion else {
+            throw DecodingError.dataCorruptedError(forKey: .version, in: container, debugDescription: "a session snapshot of version \(self.version) is newer than this Spiegel (\(Self.currentVersion))")
+        }
+        self.state = try container.decodeIfPresent(DialogueState.self, forKey: .state)
+        self.history = try container.decodeIfPresent(CoacheeHistory.self, forKey: .history) ?? CoacheeHistory()
+        self.recentMessageIDs = try container.decodeIfPresent([String].self, forKey: .recentMessageIDs) ?? []
+        self.pendingConfirmation = try container.decodeIfPresent(String.self, forKey: .pendingConfirmation)
+        self.followUp = try container.decodeIfPresent(FollowUpProposal.self, forKey: .followUp)
+    }
+}
+
+/// A conversation's proposal to talk again later.
+struct FollowUpProposal: Codable, Sendable, Equatable {
+    var graph: String
+    var due: Date
+}
+
+/// A coachee's finished conversations and what they said in their summaries: the source of the
+/// facts a new conversation starts with (`vorige.plan`, `vorige.cijfer`, `thema.herhaald`…) and of
+/// "mijn voortgang".
+public struct CoacheeHistory: Codable, Sendable, Equatable {
+    /// One finished conversation.
+    public struct Session: Codable, Sendable, Equatable {
+        public var graph: String
+        public var endedAt: Date
+        /// The answers the graph's `end` names for its summary, in the coachee's words.
+        public var summary: [String: String]
+
+        public init(graph: String, endedAt: Date, summary: [String: String]) {
+            self.graph = graph
+            self.endedAt = endedAt
+            self.summary = summary
+        }
+    }
+
+    /// Oldest first; the last 100 are kept.
+    public var sessions: [Session] = []
+
+    public init(sessions: [Session] = []) {
+        self.sessions = sessions
+    }
+
+    mutating func append(_ session: Session) {
+        self.sessions.append(session)
+        if self.sessions.count > 100 { self.sessions.removeFirst(self.sessions.count - 100) }
+    }
+
+    /// The facts a new conversation starts with: the latest goal, plan and score
+    /// (`vorige.doel`, `vorige.plan`, `vorige.cijfer`), how many conversations ended (`sessies`),
+    /// and how many of them share a theme word with the latest one (`thema.herhaald`, from 2 on).
+    public var facts: [String: String] {
+        var facts: [String: String] = [:]
+        if !self.sessions.isEmpty { facts["sessies"] = String(self.sessions.count) }
+        for name in ["doel", "plan", "cijfer"] {
+            if let value = self.sessions.last(where: { $0.summary[name] != nil })?.summary[name] {
+                facts["vorige." + name] = value
+            }
+        }
+        if let latest = self.sessions.last {
+            let theme = Self.themeWords(of: latest)
+            if !theme.isEmpty {
+                let count = self.sessions.filter { !Self.themeWords(of: $0).isDisjoint(with: theme) }.count
+                if count >= 2 { facts["thema.herhaald"] = String(count) }
+            }
+        }
+        return facts
+    }
+
+    /// The scores of the conversations that had one, oldest first, with their dates.
+    public var scores: [(date: Date, score: Int)] {
+        self.sessions.compactMap { session in session.summary["cijfer"].flatMap(Int.init).map { (session.endedAt, $0) } }
+    }
+
+    /// Words of six letters or more from a conversation's goal and challenge: the theme.
+    static func themeWords(of session: Session) -> Set<String> {
+        let text = [session.summary["doel"], session.summary["uitdaging"]].compactMap { $0 }.joined(separator: " ")
+        let words = text.lowercased().folding(options: [.diacriticInsensitive], locale: nil)
+            .split { !$0.isLetter }.map(String.init)
+        return Set(words.filter { $0.count >= 6 && !Self.commonWords.contains($0) })
+    }
+
+    /// Long words that say nothing about a theme.
+    private static let commonWords: Set<String> = [
+        "leerlingen", "leerling", "lessen", "gesprek", "zouden", "kunnen", "willen", "moeten", "eigenlijk",
+        "pupils", "lesson", "lessons", "better", "beter", "should", "would", "conversation",
+    ]
+}

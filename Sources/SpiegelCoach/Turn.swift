@@ -1,0 +1,174 @@
+import Foundation
+import Logging
+import SpiegelDialogue
+import SpiegelVault
+
+/// One message of a coachee through the service: what is said back and how the snapshot changes.
+/// Everything but erasure is pure; the session journals the result.
+struct Turn {
+    let context: SessionContext
+    var snapshot: SessionSnapshot
+    let now: Date
+    var outputs: [String] = []
+    /// The coachee asked for their data ("mijn gegevens"): the session adds the transcript.
+    var wantsExport = false
+
+    init(context: SessionContext, snapshot: SessionSnapshot, now: Date) {
+        self.context = context
+        self.snapshot = snapshot
+        self.now = now
+    }
+
+    var language: String {
+        self.snapshot.state?.language ?? self.context.configuration.defaultLanguage
+    }
+
+    /// Handles the answer to "vergeet mij?": erases on yes (returns true), else clears the question.
+    mutating func confirmErasure(_ text: String, coachee: CoacheeID) async throws -> Bool {
+        guard self.snapshot.pendingConfirmation == "forget" else { return false }
+        self.snapshot.pendingConfirmation = nil
+        if self.context.library.command(in: text) == "confirm" {
+            let language = self.language
+            try await self.context.vault.forget(coachee)
+            self.outputs = [self.context.text("forgotten", language)]
+            return true
+        }
+        self.outputs.append(self.context.text("forget_cancelled", self.language))
+        if self.isAnother(text) {
+            // "nee", "laat maar": only the cancellation, then the question we were at.
+            if let state = self.snapshot.state, let question = self.context.runner.currentQuestion(state) { self.outputs.append(question) }
+            self.outputs.removeAll { $0.isEmpty }
+            self.skipRest = true
+        }
+        return false
+    }
+
+    /// Set when the message was used up by the service itself.
+    private var skipRest = false
+
+    /// Whether `text` is a short refusal rather than something to process.
+    private func isAnother(_ text: String) -> Bool {
+        let words = text.lowercased().split { !$0.isLetter }
+        return words.count <= 3
+    }
+
+    /// Everything but erasure: flows by name, progress, starting, welcome back, the graphs.
+    mutating func respond(to text: String) {
+        if self.skipRest { return }
+        let library = self.context.library
+        if let flow = library.flow(named: text) {
+            self.start(flow.graph, language: flow.language)
+            return
+        }
+        if library.command(in: text) == "progress" {
+            self.outputs += self.progress()
+            if let state = self.snapshot.state, let question = self.context.runner.currentQuestion(state) { self.outputs.append(question) }
+            return
+        }
+        guard var state = self.snapshot.state, state.status != .ended else {
+            self.start(nil, language: Self.language(of: text) ?? self.language)
+            return
+        }
+        let idle = self.now.timeIntervalSince(state.updatedAt)
+        let pauseAfter = Double(self.context.configuration.pauseAfter / .milliseconds(1)) / 1000
+        if idle > pauseAfter && state.status == .active {
+            // Back after a while: the conversation waits; "hervat" picks it up, a flow phrase starts anew.
+            state.status = .paused
+            self.snapshot.state = state
+        }
+        let step = self.context.runner.advance(state, input: text, now: self.now)
+        if idle > pauseAfter && !step.effects.contains(.resume) && step.state.status == .paused {
+            let title = state.position.flatMap { library.graphs[$0.graph]?.title.text(in: state.language, fallbacks: ["nl", "en"]) } ?? ""
+            self.outputs.append(self.context.text("welcome_back", state.language, ["graph": title]))
+            return
+        }
+        self.apply(step)
+    }
+
+    /// The coachee opens the chat: `flow` starts when asked for or when nothing is going on;
+    /// otherwise the question we are at, or "welcome back" after a pause.
+    mutating func open(flow: String?) {
+        guard flow == nil, var state = self.snapshot.state, state.status != .ended else {
+            self.start(flow, language: self.language)
+            return
+        }
+        let pauseAfter = Double(self.context.configuration.pauseAfter / .milliseconds(1)) / 1000
+        if state.status == .active && self.now.timeIntervalSince(state.updatedAt) <= pauseAfter,
+           let question = self.context.runner.currentQuestion(state) {
+            self.outputs.append(question)
+            return
+        }
+        state.status = .paused
+        self.snapshot.state = state
+        let title = state.position.flatMap { self.context.library.graphs[$0.graph]?.title.text(in: state.language, fallbacks: ["nl", "en"]) } ?? ""
+        self.outputs.append(self.context.text("welcome_back", state.language, ["graph": title]))
+    }
+
+    private mutating func start(_ graph: String?, language: String) {
+        do {
+            let step = try self.context.runner.start(graph: graph, language: language, facts: self.snapshot.history.facts, now: self.now)
+            self.apply(step)
+        } catch {
+            self.context.logger.error("a flow could not start", metadata: ["spiegel.graph": "\(graph ?? "default")", "spiegel.error": "\(error)"])
+            self.outputs.append(self.context.library.message(.ended, in: language))
+        }
+    }
+
+    private mutating func apply(_ step: DialogueStep) {
+        self.snapshot.state = step.state
+        self.outputs += step.outputs
+        for effect in step.effects {
+            switch effect {
+            case .end(let graph, let summary):
+                self.snapshot.history.append(.init(graph: graph, endedAt: self.now, summary: summary))
+            case .requestExport:
+                self.wantsExport = true
+            case .requestErasure:
+                self.snapshot.pendingConfirmation = "forget"
+                self.outputs.append(self.context.text("forget_confirm", step.state.language))
+            case .requestShare:
+                self.outputs.append(self.context.text("share_unavailable", step.state.language))
+            case .scheduleFollowUp(let after, let graph):
+                self.snapshot.followUp = FollowUpProposal(graph: graph, due: self.now.addingTimeInterval(TimeInterval(after)))
+            case .storeAnswer, .pause, .resume:
+                break
+            }
+        }
+    }
+
+    /// "mijn voortgang": the scores as a sparkline, and the goals and plans, in the coachee's words.
+    private func progress() -> [String] {
+        let history = self.snapshot.history
+        guard !history.sessions.isEmpty else { return [self.context.text("progress_nothing", self.language)] }
+        var lines: [String] = []
+        let scores = history.scores
+        if !scores.isEmpty {
+            lines.append(self.context.text("progress_scores", self.language, [
+                "sparkline": Self.sparkline(scores.map(\.score)),
+                "scores": scores.map { String($0.score) }.joined(separator: ", "),
+            ]))
+        }
+        let formatter = DateFormatter()
+        formatter.dateFormat = "d/M"
+        formatter.timeZone = TimeZone(identifier: "Europe/Brussels")
+        var plans = [self.context.text("progress_plans", self.language)]
+        for session in history.sessions.suffix(10) {
+            let parts = ["doel", "plan"].compactMap { key in session.summary[key].map { "\(key): \($0)" } }
+            if !parts.isEmpty { plans.append("– \(formatter.string(from: session.endedAt)): " + parts.joined(separator: "; ")) }
+        }
+        if plans.count > 1 { lines.append(plans.joined(separator: "\n")) }
+        return lines
+    }
+
+    /// Scores 1 to 10 as eight block heights: 1 "▁", 4 "▃", 7 "▆", 10 "█".
+    static func sparkline(_ scores: [Int]) -> String {
+        let blocks = Array("▁▂▃▄▅▆▇█")
+        return String(scores.map { blocks[min(7, max(0, Int((Double($0 - 1) * 7 / 9).rounded())))] })
+    }
+
+    /// The language a first message tells, when it does: an English greeting.
+    static func language(of text: String) -> String? {
+        let greeting = text.lowercased().split { !$0.isLetter }.joined(separator: " ")
+        return ["hi", "hello", "hey", "good morning", "good afternoon", "good evening", "hi there", "hello there"].contains(greeting) ? "en" : nil
+    }
+}

@@ -1,0 +1,116 @@
+import ArgumentParser
+import Foundation
+import Histogram
+import Logging
+import SpiegelCoach
+import SpiegelDialogue
+import SpiegelVault
+
+/// `spiegel-bench coach`: messages per second through the coaching service (a dialogue step plus a
+/// durable journal write) with many coachees at once, their latency, and the memory of 10,000
+/// coachees on disk of which 500 are active.
+struct CoachBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coach",
+        abstract: "Messages per second through the coaching service with 1,000 coachees in parallel; memory with 10,000 on disk, 500 active."
+    )
+
+    @Option(help: "Where to write (a fresh folder is made inside and removed after). Default: the system's temporary directory.")
+    var directory: String?
+
+    @Option(help: "The Prompts directory.")
+    var prompts = "Prompts"
+
+    @Option(help: "Coachees talking at once.")
+    var coachees = 1000
+
+    @Option(help: "Coachees on disk for the memory measurement.")
+    var onDisk = 10_000
+
+    @Option(help: "Of those, how many are active at once.")
+    var active = 500
+
+    func run() async throws {
+        let base = (self.directory ?? FileManager.default.temporaryDirectory.path) + "/spiegel-bench-coach-\(getpid())"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let library = try DialogueLoader.loadLibrary(directory: self.prompts)
+        // A whole reflection: the teacher's lines of the golden transcript.
+        let script = try String(contentsOfFile: self.prompts + "/conversations/reflectie-volledig.txt", encoding: .utf8)
+        let answers = ["hallo"] + script.split(separator: "\n").filter { $0.hasPrefix("> ") }.map { String($0.dropFirst(2)) }
+        var configuration = CoachConfiguration()
+        configuration.rateLimitBurst = 10_000
+        configuration.maxActiveSessions = max(self.coachees, self.active)
+        let logger = Logger(label: "bench")
+
+        let vault = try Vault(configuration: VaultConfiguration(directory: base + "/vault"), masterKey: .generate(), logger: logger)
+        let service = CoachingService(library: library, vault: vault, configuration: configuration, logger: logger)
+        print("Coaching service: \(self.coachees) coachees in parallel, each a whole reflection of \(answers.count) messages, in \(base)")
+        let clock = ContinuousClock()
+        let start = clock.now
+        let latencies = try await withThrowingTaskGroup(of: Histogram<UInt64>.self) { group in
+            for index in 0..<self.coachees {
+                group.addTask {
+                    var latencies = Histogram<UInt64>(highestTrackableValue: 60_000_000_000)
+                    let coachee = CoacheeID("bench-\(index)")
+                    for answer in answers {
+                        let before = clock.now
+                        let reply = try await service.handle(InboundMessage(coachee: coachee, text: answer))
+                        precondition(reply.outcome == .processed && !reply.texts.isEmpty, "every message gets a reply")
+                        latencies.record(Self.nanoseconds(clock.now - before))
+                    }
+                    return latencies
+                }
+            }
+            var all = Histogram<UInt64>(highestTrackableValue: 60_000_000_000)
+            for try await latencies in group { all.add(latencies) }
+            return all
+        }
+        let elapsed = Double((clock.now - start) / .milliseconds(1)) / 1000
+        let total = self.coachees * answers.count
+        let milliseconds: (UInt64) -> String = { String(format: "%.2f ms", Double($0) / 1e6) }
+        print("")
+        print("| messages | messages/s | p50 | p99 | p99.9 |")
+        print("|---:|---:|---:|---:|---:|")
+        print("| \(total) | \(String(format: "%.0f", Double(total) / elapsed)) | \(milliseconds(latencies.valueAtPercentile(50))) | "
+              + "\(milliseconds(latencies.valueAtPercentile(99))) | \(milliseconds(latencies.valueAtPercentile(99.9))) |")
+
+        // Memory: everyone on disk, then only `active` of them in memory.
+        service.evictIdle(olderThan: .zero)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for slice in 0..<50 {
+                group.addTask {
+                    for index in stride(from: self.coachees + slice, to: self.onDisk, by: 50) {
+                        _ = try await service.handle(InboundMessage(coachee: CoacheeID("bench-\(index)"), text: "hallo"))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        service.evictIdle(olderThan: .zero)
+        let before = Self.residentMegabytes()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<self.active {
+                group.addTask { _ = try await service.handle(InboundMessage(coachee: CoacheeID("bench-\(index * (self.onDisk / self.active))"), text: "1")) }
+            }
+            try await group.waitForAll()
+        }
+        print("")
+        print("Coachees on disk: \(try Vault.coacheeCount(directory: base + "/vault")); in memory: \(service.activeSessionCount)")
+        print("Resident memory: \(String(format: "%.1f", before)) MiB with none in memory, \(String(format: "%.1f", Self.residentMegabytes())) MiB with \(service.activeSessionCount) active")
+        try await vault.close()
+    }
+
+    static func nanoseconds(_ duration: Duration) -> UInt64 {
+        UInt64(duration.components.seconds) * 1_000_000_000 + UInt64(duration.components.attoseconds / 1_000_000_000)
+    }
+
+    /// VmRSS of this process, from /proc.
+    static func residentMegabytes() -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) })
+        else { return 0 }
+        return kilobytes / 1024
+    }
+}

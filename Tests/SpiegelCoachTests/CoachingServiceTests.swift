@@ -1,0 +1,226 @@
+import Foundation
+import SpiegelCoach
+import SpiegelDialogue
+import SpiegelVault
+import Testing
+
+@Suite struct CoachingServiceTests {
+    @Test func aFullReflectionGoesAsTheGoldenTranscriptAndIsRememberedNextTime() async throws {
+        let fixture = CoachFixture()
+        let vault = try fixture.openVault()
+        let service = fixture.service(vault)
+        let script = try Script(named: "reflectie-volledig.txt")
+        #expect(try await service.say("hallo", as: "@an:school.example") == script.opening)
+        for exchange in script.exchanges {
+            #expect(try await service.say(exchange.teacher, as: "@an:school.example") == exchange.bot, "after “\(exchange.teacher)”")
+        }
+        // The next conversation knows last time's plan and score.
+        fixture.advance(by: 7 * 86400)
+        _ = try await service.say("hallo", as: "@an:school.example")
+        let next = try await service.say("1", as: "@an:school.example")
+        #expect(next.first == "Vorige keer nam je je voor: “Vanaf maandag in 2C, een raadsel of een korte herhalingsvraag op het bord”.")
+        try await vault.close()
+    }
+
+    @Test func aRestartedServiceGoesOnAtTheSameQuestion() async throws {
+        let fixture = CoachFixture()
+        var vault = try fixture.openVault()
+        var service = fixture.service(vault)
+        _ = try await service.say("hallo", as: "an")
+        _ = try await service.say("1", as: "an")
+        #expect(try await service.say("Rust bij de start", as: "an") == ["Welk moment uit je les blijft je het meest bij?"])
+        try await vault.close()
+
+        vault = try fixture.openVault()
+        service = fixture.service(vault)
+        #expect(try await service.say("Het binnenkomen na de pauze", as: "an") == ["Wat wilde jij op dat moment bereiken?"])
+        #expect(try await service.say("wat zei ik", as: "an") == [
+            "Dit zei je tot nu toe:", "– je doel: Rust bij de start", "– het moment: Het binnenkomen na de pauze",
+        ])
+        try await vault.close()
+    }
+
+    @Test func aCoacheeWhoComesBackLaterChoosesToResumeOrStartAgain() async throws {
+        let fixture = CoachFixture()
+        var vault = try fixture.openVault()
+        var service = fixture.service(vault)
+        _ = try await service.say("hallo", as: "an")
+        _ = try await service.say("1", as: "an")
+        _ = try await service.say("Rust bij de start", as: "an")
+        try await vault.close()
+
+        fixture.advance(by: 3 * 86400)
+        vault = try fixture.openVault()
+        service = fixture.service(vault)
+        let back = try await service.say("hoi", as: "an")
+        #expect(back == ["Welkom terug! We waren gebleven in: Reflectie na een les. Zeg “hervat” om verder te gaan waar we waren, of “opnieuw” om een nieuw gesprek te beginnen."])
+        #expect(try await service.say("hervat", as: "an") == ["Fijn dat je er weer bent. We gaan verder.", "Welk moment uit je les blijft je het meest bij?"])
+
+        fixture.advance(by: 3 * 86400)
+        _ = try await service.say("hoi", as: "an")
+        let fresh = try await service.say("opnieuw", as: "an")
+        #expect(fresh.first == "Dag! Fijn dat je na je les even de tijd neemt om terug te blikken.")
+        try await vault.close()
+    }
+
+    @Test func twoCoacheesInterleavedNeverSeeEachOthersWords() async throws {
+        let fixture = CoachFixture()
+        let vault = try fixture.openVault()
+        let service = fixture.service(vault)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (user, goal) in [("an", "Rust bij de start"), ("bert", "Meer differentiatie")] {
+                group.addTask {
+                    _ = try await service.say("hallo", as: user)
+                    _ = try await service.say("1", as: user)
+                    _ = try await service.say(goal, as: user)
+                    _ = try await service.say("Het moment van \(user)", as: user)
+                }
+            }
+            try await group.waitForAll()
+        }
+        let an = try await service.say("wat zei ik", as: "an").joined(separator: "\n")
+        let bert = try await service.say("wat zei ik", as: "bert").joined(separator: "\n")
+        #expect(an.contains("Rust bij de start") && an.contains("Het moment van an"))
+        #expect(!an.contains("differentiatie") && !an.contains("van bert"))
+        #expect(bert.contains("Meer differentiatie") && !bert.contains("Rust"))
+        let anRecords = try await vault.records(for: CoacheeID("an"))
+        #expect(!anRecords.contains { String(decoding: $0.payload, as: UTF8.self).contains("differentiatie") })
+        try await vault.close()
+    }
+
+    @Test func forgetMeAsksFirstThenLeavesNoFileOfTheCoachee() async throws {
+        let fixture = CoachFixture()
+        let vault = try fixture.openVault()
+        let service = fixture.service(vault)
+        _ = try await service.say("hallo", as: "an")
+        _ = try await service.say("1", as: "an")
+        let pseudonym = vault.pseudonym(of: CoacheeID("an")).description
+        #expect(fixture.allFiles().contains { $0.contains(pseudonym) })
+
+        let ask = try await service.say("vergeet mij", as: "an")
+        #expect(ask.last?.hasPrefix("Wil je echt dat ik alles wis") == true)
+        #expect(try await service.say("nee", as: "an") == ["Goed, er is niets gewist.", "Wat zou een goede uitkomst van dit gesprek zijn?"])
+        #expect(vault.contains(CoacheeID("an")))
+
+        _ = try await service.say("vergeet mij", as: "an")
+        let reply = try await service.handle(InboundMessage(coachee: CoacheeID("an"), text: "ja"))
+        #expect(reply.outcome == .erased)
+        #expect(reply.texts.first?.hasPrefix("Gedaan. Alles wat je hier schreef is gewist") == true)
+        #expect(!vault.contains(CoacheeID("an")))
+        #expect(!fixture.allFiles().contains { $0.contains(pseudonym) })
+        // A new message starts from nothing.
+        #expect(try await service.say("hallo", as: "an").first == "Dag! Fijn dat je na je les even de tijd neemt om terug te blikken.")
+        try await vault.close()
+    }
+
+    @Test func myDataShowsWhatWasSaid() async throws {
+        let fixture = CoachFixture()
+        let vault = try fixture.openVault()
+        let service = fixture.service(vault)
+        _ = try await service.say("hallo", as: "an")
+        _ = try await service.say("1", as: "an")
+        _ = try await service.say("Rust bij de start", as: "an")
+        let export = try await service.say("mijn gegevens", as: "an")
+        #expect(export.first == "Dit is alles wat ik van je bewaar, in je eigen woorden:")
+        #expect(export.contains { $0.hasSuffix("jij/you: Rust bij de start") })
+        #expect(export.contains { $0.hasSuffix("Spiegel: Welk moment uit je les blijft je het meest bij?") })
+        #expect(!export.contains { $0.contains("\"state\"") }, "no snapshot internals")
+        try await vault.close()
+    }
+
+    @Test func aRedeliveredMessageIsProcessedOnce() async throws {
+        let fixture = CoachFixture()
+        let vault = try fixture.openVault()
+        let service = fixture.service(vault)
+        _ = try await service.say("hallo", as: "an", id: "m1")
+        _ = try await service.say("1", as: "an", id: "m2")
+        let first = try await service.handle(InboundMessage(coachee: CoacheeID("an"), text: "Rust", id: "m3"))
+        let again = try await service.handle(InboundMessage(coachee: CoacheeID("an"), text: "Rust", id: "m3"))
+        #expect(first.outcome == .processed && again.outcome == .duplicate && again.texts.isEmpty)
+        let count = try await vault.records(for: CoacheeID("an")).filter { $0.type == .messageIn }.count
+        #expect(count == 3)
+        try await vault.close()
+    }
+
+    @Test func aTooLongMessageIsRefusedWholeAndTheQuestionStays() async throws {
+        let fixture = CoachFixture()
+        let vault = try fixture.openVault()
+        var configuration = CoachFixture.configuration
+        configuration.maxMessageLength = 100
+        let service = fixture.service(vault, configuration: configuration)
+        _ = try await service.say("hallo", as: "an")
+        _ = try await service.say("1", as: "an")
+        let reply = try await service.handle(InboundMessage(coachee: CoacheeID("an"), text: String(repeating: "lang ", count: 30)))
+        #expect(reply.outcome == .refused)
+        #expect(reply.texts == ["Dat bericht is te lang voor mij (meer dan 100 tekens). Kan je het in een paar zinnen zeggen? Ik heb het niet bewaard."])
+        #expect(try await service.say("Rust", as: "an") == ["Welk moment uit je les blijft je het meest bij?"])
+        try await vault.close()
+    }
+
+    @Test func aFloodGetsOneSlowDownNotOneReplyPerMessage() async throws {
+        let fixture = CoachFixture()
+        let vault = try fixture.openVault()
+        var configuration = CoachFixture.configuration
+        configuration.rateLimitBurst = 3
+        configuration.rateLimitInterval = .seconds(60)
+        let service = fixture.service(vault, configuration: configuration)
+        var outcomes: [Reply.Outcome] = []
+        var texts: [[String]] = []
+        for index in 0..<8 {
+            let reply = try await service.handle(InboundMessage(coachee: CoacheeID("an"), text: "bericht \(index)"))
+            outcomes.append(reply.outcome)
+            texts.append(reply.texts)
+        }
+        #expect(outcomes == [.processed, .processed, .processed, .refused, .refused, .refused, .refused, .refused])
+        #expect(texts[3].first?.hasPrefix("Dat gaat snel!") == true)
+        #expect(texts[4...].allSatisfy { $0.isEmpty })
+        try await vault.close()
+    }
+
+    @Test func activeSessionsAreBoundedAndAnEvictedCoacheeGoesOnFromDisk() async throws {
+        let fixture = CoachFixture()
+        let vault = try fixture.openVault()
+        var configuration = CoachFixture.configuration
+        configuration.maxActiveSessions = 2
+        let service = fixture.service(vault, configuration: configuration)
+        for user in ["an", "bert", "chris"] {
+            _ = try await service.say("hallo", as: user)
+            _ = try await service.say("1", as: user)
+            #expect(service.activeSessionCount <= 2)
+        }
+        // "an" was evicted first; its conversation continues from the vault.
+        #expect(try await service.say("Rust", as: "an") == ["Welk moment uit je les blijft je het meest bij?"])
+        #expect(service.activeSessionCount == 2)
+        #expect(service.evictIdle(olderThan: .zero) == 2)
+        #expect(service.activeSessionCount == 0)
+        try await vault.close()
+    }
+
+    @Test func aFlowCanBeAskedForByName() async throws {
+        let fixture = CoachFixture()
+        let vault = try fixture.openVault()
+        let service = fixture.service(vault)
+        #expect(try await service.say("voorgesprek", as: "an").first == "Dag! Fijn dat je tijd maakt voor dit voorgesprek.")
+        #expect(try await service.say("Dieper", as: "an").first == "We kijken even dieper: niet naar een volgende stap, maar naar wat jou drijft. Neem je tijd; er zijn geen foute antwoorden.")
+        #expect(try await service.say("hello", as: "en-user").first == "Hi! Good that you take a moment after your lesson to look back.")
+        try await vault.close()
+    }
+
+    @Test func progressShowsScoresAsASparklineAndOwnPlans() async throws {
+        let fixture = CoachFixture()
+        let vault = try fixture.openVault()
+        let service = fixture.service(vault)
+        #expect(try await service.say("mijn voortgang", as: "an").first?.hasPrefix("Er is nog geen afgerond gesprek") == true)
+        for (score, plan) in [("4", "Een timer"), ("7", "Een startopdracht")] {
+            for line in ["hallo", "2", "Het begin", score, "Rustiger", plan] {
+                _ = try await service.say(line, as: "an")
+            }
+            fixture.advance(by: 86400)
+        }
+        let progress = try await service.say("mijn voortgang", as: "an")
+        #expect(progress.first == "Je cijfers over de tijd: ▃▆ (4, 7)")
+        #expect(progress.contains { $0.hasSuffix("plan: Een timer") })
+        #expect(progress.contains { $0.hasSuffix("plan: Een startopdracht") })
+        try await vault.close()
+    }
+}
