@@ -95,7 +95,7 @@ actor CoacheeSession {
     private func journal(_ snapshot: SessionSnapshot, incoming: String?, outgoing: [String], now: Date) async throws {
         var records = incoming.map { [NewRecord(.messageIn, Array($0.utf8), time: now)] } ?? []
         records += outgoing.map { NewRecord(.messageOut, Array($0.utf8), time: now) }
-        records.append(NewRecord(.snapshot, try JSONEncoder().encode(snapshot).map { $0 }, time: now))
+        records.append(NewRecord(.snapshot, [UInt8](try JSONEncoder().encode(snapshot)), time: now))
         _ = try await self.context.vault.append(records, for: self.coachee)
         self.snapshot = snapshot
     }

@@ -21,8 +21,8 @@ struct CoachBenchmark: AsyncParsableCommand {
     @Option(help: "The Prompts directory.")
     var prompts = "Prompts"
 
-    @Option(help: "Coachees talking at once.")
-    var coachees = 1000
+    @Option(help: "Coachees talking at once, one table row each (comma-separated).")
+    var coachees = "1,16,1000"
 
     @Option(help: "Coachees on disk for the memory measurement.")
     var onDisk = 10_000
@@ -38,50 +38,22 @@ struct CoachBenchmark: AsyncParsableCommand {
         // A whole reflection: the teacher's lines of the golden transcript.
         let script = try String(contentsOfFile: self.prompts + "/conversations/reflectie-volledig.txt", encoding: .utf8)
         let answers = ["hallo"] + script.split(separator: "\n").filter { $0.hasPrefix("> ") }.map { String($0.dropFirst(2)) }
+        let loads = self.coachees.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let most = loads.max() ?? 1
         var configuration = CoachConfiguration()
         configuration.rateLimitBurst = 10_000
-        configuration.maxActiveSessions = max(self.coachees, self.active)
+        configuration.maxActiveSessions = max(most, self.active)
         let logger = Logger(label: "bench")
 
         let vault = try Vault(configuration: VaultConfiguration(directory: base + "/vault"), masterKey: .generate(), logger: logger)
         let service = CoachingService(library: library, vault: vault, configuration: configuration, logger: logger)
-        print("Coaching service: \(self.coachees) coachees in parallel, each a whole reflection of \(answers.count) messages, in \(base)")
-        let clock = ContinuousClock()
-        let start = clock.now
-        let latencies = try await withThrowingTaskGroup(of: Histogram<UInt64>.self) { group in
-            for index in 0..<self.coachees {
-                group.addTask {
-                    var latencies = Histogram<UInt64>(highestTrackableValue: 60_000_000_000)
-                    let coachee = CoacheeID("bench-\(index)")
-                    for answer in answers {
-                        let before = clock.now
-                        let reply = try await service.handle(InboundMessage(coachee: coachee, text: answer))
-                        precondition(reply.outcome == .processed && !reply.texts.isEmpty, "every message gets a reply")
-                        latencies.record(Self.nanoseconds(clock.now - before))
-                    }
-                    return latencies
-                }
-            }
-            var all = Histogram<UInt64>(highestTrackableValue: 60_000_000_000)
-            for try await latencies in group { all.add(latencies) }
-            return all
-        }
-        let elapsed = Double((clock.now - start) / .milliseconds(1)) / 1000
-        let total = self.coachees * answers.count
-        let milliseconds: (UInt64) -> String = { String(format: "%.2f ms", Double($0) / 1e6) }
-        print("")
-        print("| messages | messages/s | p50 | p99 | p99.9 |")
-        print("|---:|---:|---:|---:|---:|")
-        print("| \(total) | \(String(format: "%.0f", Double(total) / elapsed)) | \(milliseconds(latencies.valueAtPercentile(50))) | "
-              + "\(milliseconds(latencies.valueAtPercentile(99))) | \(milliseconds(latencies.valueAtPercentile(99.9))) |")
-
-        // Memory: everyone on disk, then only `active` of them in memory.
-        service.evictIdle(olderThan: .zero)
+        // Memory first, before the load tests leave their garbage: everyone on disk, then only
+        // `active` of them in memory.
         try await withThrowingTaskGroup(of: Void.self) { group in
             for slice in 0..<50 {
                 group.addTask {
-                    for index in stride(from: self.coachees + slice, to: self.onDisk, by: 50) {
-                        _ = try await service.handle(InboundMessage(coachee: CoacheeID("bench-\(index)"), text: "hallo"))
+                    for index in stride(from: slice, to: self.onDisk, by: 50) {
+                        _ = try await service.handle(InboundMessage(coachee: CoacheeID("memory-\(index)"), text: "hallo"))
                     }
                 }
             }
@@ -91,13 +63,50 @@ struct CoachBenchmark: AsyncParsableCommand {
         let before = Self.residentMegabytes()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<self.active {
-                group.addTask { _ = try await service.handle(InboundMessage(coachee: CoacheeID("bench-\(index * (self.onDisk / self.active))"), text: "1")) }
+                group.addTask { _ = try await service.handle(InboundMessage(coachee: CoacheeID("memory-\(index * (self.onDisk / self.active))"), text: "1")) }
             }
             try await group.waitForAll()
         }
-        print("")
+        print("Coaching service with \(library.graphs.count) graphs, in \(base)")
         print("Coachees on disk: \(try Vault.coacheeCount(directory: base + "/vault")); in memory: \(service.activeSessionCount)")
         print("Resident memory: \(String(format: "%.1f", before)) MiB with none in memory, \(String(format: "%.1f", Self.residentMegabytes())) MiB with \(service.activeSessionCount) active")
+        service.evictIdle(olderThan: .zero)
+        print("")
+        print("Each coachee a whole reflection of \(answers.count) messages (a dialogue step and a durable journal write each):")
+        print("")
+        print("| coachees at once | messages | messages/s | p50 | p99 | p99.9 |")
+        print("|---:|---:|---:|---:|---:|---:|")
+        var first = 0
+        for load in loads {
+            let clock = ContinuousClock()
+            let start = clock.now
+            let offset = first
+            let latencies = try await withThrowingTaskGroup(of: Histogram<UInt64>.self) { group in
+                for index in 0..<load {
+                    group.addTask {
+                        var latencies = Histogram<UInt64>(highestTrackableValue: 60_000_000_000)
+                        let coachee = CoacheeID("bench-\(offset + index)")
+                        for answer in answers {
+                            let before = clock.now
+                            let reply = try await service.handle(InboundMessage(coachee: coachee, text: answer))
+                            precondition(reply.outcome == .processed && !reply.texts.isEmpty, "every message gets a reply")
+                            latencies.record(Self.nanoseconds(clock.now - before))
+                        }
+                        return latencies
+                    }
+                }
+                var all = Histogram<UInt64>(highestTrackableValue: 60_000_000_000)
+                for try await latencies in group { all.add(latencies) }
+                return all
+            }
+            first += load
+            let elapsed = Double((clock.now - start) / .milliseconds(1)) / 1000
+            let total = load * answers.count
+            let milliseconds: (UInt64) -> String = { String(format: "%.2f ms", Double($0) / 1e6) }
+            print("| \(load) | \(total) | \(String(format: "%.0f", Double(total) / elapsed)) | \(milliseconds(latencies.valueAtPercentile(50))) | "
+                  + "\(milliseconds(latencies.valueAtPercentile(99))) | \(milliseconds(latencies.valueAtPercentile(99.9))) |")
+        }
+
         try await vault.close()
     }
 

@@ -69,9 +69,13 @@ import Testing
             self.input.fileHandleForWriting.write(Data((line + "\n").utf8))
         }
 
-        func kill() {
+        /// SIGKILL, then waits for the exit without blocking a thread of the shared pool (other
+        /// suites run on the same two threads).
+        func kill() async throws {
             Glibc.kill(self.process.processIdentifier, SIGKILL)
-            self.process.waitUntilExit()
+            while self.process.isRunning {
+                try await Task.sleep(for: .milliseconds(5))
+            }
         }
     }
 
@@ -114,13 +118,13 @@ import Testing
             for _ in 0..<answers where at < Self.script.count {
                 chat.send(Self.script[at].answer)
                 if Bool.random(using: &generator) && at + 1 < Self.script.count {
-                    chat.kill()
+                    try await chat.kill()
                     // Unacknowledged: the next start shows this question or the next one.
                     let check = try Chat(directory: directory, environment: environment)
                     let lines = try await check.waitForReply(after: 0)
                     let index = try #require(Self.questionIndex(of: lines))
                     #expect(index == at || index == at + 1, "round \(round): after a kill mid-answer the chat is at \(index), expected \(at) or \(at + 1)")
-                    check.kill()
+                    try await check.kill()
                     at = index
                     break
                 }
@@ -128,7 +132,7 @@ import Testing
                 seen = lines.count
                 at += 1
             }
-            chat.kill()
+            try await chat.kill()
             if at >= Self.script.count - 1 { break }
         }
     }

@@ -194,6 +194,10 @@ import Testing
         let state = try JSONDecoder().decode(DialogueState.self, from: Data(minimal.utf8))
         #expect(state.status == .active)
         #expect(self.runner.advance(state, input: "6", now: Fixtures.now).state.answers["cijfer"] == "6")
+        // Positions are written compactly now, as graph:node, and read back.
+        let written = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
+        #expect(written.contains(#""stack":["kort:cijfer"]"#))
+        #expect(try JSONDecoder().decode(DialogueState.self, from: Data(written.utf8)) == state)
     }
 
     @Test func aRemovedNodeFallsBackToTheResumePoint() throws {

@@ -12,10 +12,17 @@ public struct DialogueLibrary: Sendable {
     /// The graph a first conversation starts with.
     public var defaultGraph: String?
     /// The phrases, per language, that start a graph by name ("voorgesprek", "dieper"), by graph id.
-    public var flows: [String: [String: [String]]] = [:]
+    public var flows: [String: [String: [String]]] = [:] {
+        didSet { self.flowIndex = Self.index(self.flows) }
+    }
     /// The coaching service's own phrases (such as `restart`, `progress`, `confirm`), per language,
     /// from `commands:` in `global.yaml`; like intents, they count only as the whole message.
-    public var commands: [String: [String: [String]]] = [:]
+    public var commands: [String: [String: [String]]] = [:] {
+        didSet { self.commandIndex = Self.index(self.commands) }
+    }
+    /// Normalized phrase to (flow or command, language), so a message is matched by one lookup.
+    private var flowIndex: [String: (String, String)] = [:]
+    private var commandIndex: [String: (String, String)] = [:]
     /// The coaching service's own lines (welcome back, slow down, forget confirmation…), by key,
     /// from `service:` in `global.yaml`; the service names its keys and has fallbacks.
     public var serviceMessages: [String: LocalizedText] = [:]
@@ -55,25 +62,29 @@ public struct DialogueLibrary: Sendable {
 
     /// The service command whose phrase is the whole of `text` (case, accents and punctuation aside).
     public func command(in text: String) -> String? {
-        let normalized = TextMatching.normalize(text)
-        guard !normalized.isEmpty, normalized.count <= 40 else { return nil }
-        return self.commands.keys.sorted().first { key in
-            self.commands[key]!.values.contains { $0.contains { TextMatching.normalize($0) == normalized } }
-        }
+        guard text.utf8.count <= 200 else { return nil }
+        return self.commandIndex[TextMatching.normalize(text)]?.0
     }
 
     /// The graph whose flow phrase is the whole of `text` (case, accents and punctuation aside),
     /// with the language of the phrase.
     public func flow(named text: String) -> (graph: String, language: String)? {
-        let normalized = TextMatching.normalize(text)
-        guard !normalized.isEmpty, normalized.count <= 40 else { return nil }
-        for graph in self.flows.keys.sorted() {
-            for (language, phrases) in self.flows[graph]!.sorted(by: { $0.key < $1.key })
-            where phrases.contains(where: { TextMatching.normalize($0) == normalized }) {
-                return (graph, language)
+        guard text.utf8.count <= 200 else { return nil }
+        return self.flowIndex[TextMatching.normalize(text)].map { (graph: $0.0, language: $0.1) }
+    }
+
+    /// Phrases by their normalized text; on a clash the first key and language in sorted order win.
+    private static func index(_ phrases: [String: [String: [String]]]) -> [String: (String, String)] {
+        var index: [String: (String, String)] = [:]
+        for key in phrases.keys.sorted() {
+            for (language, list) in phrases[key]!.sorted(by: { $0.key < $1.key }) {
+                for phrase in list {
+                    let normalized = TextMatching.normalize(phrase)
+                    if !normalized.isEmpty && index[normalized] == nil { index[normalized] = (key, language) }
+                }
             }
         }
-        return nil
+        return index
     }
 }
 

@@ -6,7 +6,8 @@ public struct DialogueState: Codable, Sendable, Equatable {
     /// The version this build writes; an older state is read, a newer one refused.
     public static let currentVersion = 1
 
-    /// A node in a graph.
+    /// A node in a graph; written as one string, `graph:node` (ids have no colon), because a state
+    /// holds up to fifty stacks of them and is saved after every message.
     public struct Position: Codable, Sendable, Equatable, Hashable {
         public var graph: String
         public var node: String
@@ -14,6 +15,30 @@ public struct DialogueState: Codable, Sendable, Equatable {
         public init(graph: String, node: String) {
             self.graph = graph
             self.node = node
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case graph, node
+        }
+
+        public init(from decoder: any Decoder) throws {
+            if let text = try? decoder.singleValueContainer().decode(String.self) {
+                guard let colon = text.firstIndex(of: ":") else {
+                    throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "expected graph:node"))
+                }
+                self.graph = String(text[..<colon])
+                self.node = String(text[text.index(after: colon)...])
+                return
+            }
+            // Written by an earlier build as an object.
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.graph = try container.decode(String.self, forKey: .graph)
+            self.node = try container.decode(String.self, forKey: .node)
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            try container.encode(self.graph + ":" + self.node)
         }
     }
 
