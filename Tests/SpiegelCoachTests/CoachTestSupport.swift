@@ -48,6 +48,11 @@ final class CoachFixture: Sendable {
 }
 
 extension CoachingService {
+    /// Sends each of `lines` as `user`, in order, when only the last state matters.
+    func sayAll(_ lines: [String], as user: String) async throws {
+        for line in lines { _ = try await self.say(line, as: user) }
+    }
+
     /// Sends `text` as `user` and returns the bot's lines, split at line breaks like a script.
     func say(_ text: String, as user: String, id: String? = nil) async throws -> [String] {
         try await self.handle(InboundMessage(coachee: CoacheeID(user), text: text, id: id)).texts

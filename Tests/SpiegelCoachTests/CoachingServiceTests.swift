@@ -26,8 +26,7 @@ import Testing
         let fixture = CoachFixture()
         var vault = try fixture.openVault()
         var service = fixture.service(vault)
-        _ = try await service.say("hallo", as: "an")
-        _ = try await service.say("1", as: "an")
+        try await service.sayAll(["hallo", "1"], as: "an")
         #expect(try await service.say("Rust bij de start", as: "an") == ["Welk moment uit je les blijft je het meest bij?"])
         try await vault.close()
 
@@ -44,9 +43,7 @@ import Testing
         let fixture = CoachFixture()
         var vault = try fixture.openVault()
         var service = fixture.service(vault)
-        _ = try await service.say("hallo", as: "an")
-        _ = try await service.say("1", as: "an")
-        _ = try await service.say("Rust bij de start", as: "an")
+        try await service.sayAll(["hallo", "1", "Rust bij de start"], as: "an")
         try await vault.close()
 
         fixture.advance(by: 3 * 86400)
@@ -70,10 +67,7 @@ import Testing
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (user, goal) in [("an", "Rust bij de start"), ("bert", "Meer differentiatie")] {
                 group.addTask {
-                    _ = try await service.say("hallo", as: user)
-                    _ = try await service.say("1", as: user)
-                    _ = try await service.say(goal, as: user)
-                    _ = try await service.say("Het moment van \(user)", as: user)
+                    try await service.sayAll(["hallo", "1", goal, "Het moment van \(user)"], as: user)
                 }
             }
             try await group.waitForAll()
@@ -92,8 +86,7 @@ import Testing
         let fixture = CoachFixture()
         let vault = try fixture.openVault()
         let service = fixture.service(vault)
-        _ = try await service.say("hallo", as: "an")
-        _ = try await service.say("1", as: "an")
+        try await service.sayAll(["hallo", "1"], as: "an")
         let pseudonym = vault.pseudonym(of: CoacheeID("an")).description
         #expect(fixture.allFiles().contains { $0.contains(pseudonym) })
 
@@ -117,9 +110,7 @@ import Testing
         let fixture = CoachFixture()
         let vault = try fixture.openVault()
         let service = fixture.service(vault)
-        _ = try await service.say("hallo", as: "an")
-        _ = try await service.say("1", as: "an")
-        _ = try await service.say("Rust bij de start", as: "an")
+        try await service.sayAll(["hallo", "1", "Rust bij de start"], as: "an")
         let export = try await service.say("mijn gegevens", as: "an")
         #expect(export.first == "Dit is alles wat ik van je bewaar, in je eigen woorden:")
         #expect(export.contains { $0.hasSuffix("jij/you: Rust bij de start") })
@@ -148,8 +139,7 @@ import Testing
         var configuration = CoachFixture.configuration
         configuration.maxMessageLength = 100
         let service = fixture.service(vault, configuration: configuration)
-        _ = try await service.say("hallo", as: "an")
-        _ = try await service.say("1", as: "an")
+        try await service.sayAll(["hallo", "1"], as: "an")
         let reply = try await service.handle(InboundMessage(coachee: CoacheeID("an"), text: String(repeating: "lang ", count: 30)))
         #expect(reply.outcome == .refused)
         #expect(reply.texts == ["Dat bericht is te lang voor mij (meer dan 100 tekens). Kan je het in een paar zinnen zeggen? Ik heb het niet bewaard."])
@@ -184,8 +174,7 @@ import Testing
         configuration.maxActiveSessions = 2
         let service = fixture.service(vault, configuration: configuration)
         for user in ["an", "bert", "chris"] {
-            _ = try await service.say("hallo", as: user)
-            _ = try await service.say("1", as: user)
+            try await service.sayAll(["hallo", "1"], as: user)
             #expect(service.activeSessionCount <= 2)
         }
         // "an" was evicted first; its conversation continues from the vault.

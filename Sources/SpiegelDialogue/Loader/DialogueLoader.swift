@@ -148,24 +148,12 @@ public enum DialogueLoader {
                 library.messages[SharedMessage(rawValue: key)!] = try reader.localized(entries[key]!, languages: languages, "messages.\(key)")
             }
         }
-        if let flows = top["flows"] {
-            guard let mapping = flows.mapping else {
-                throw reader.error(.invalidValue, at: flows, "flows: expected phrases per graph, such as `voorgesprek: { nl: [voorgesprek] }`")
-            }
-            for (key, value) in mapping {
-                let graph = try reader.identifier(key, "flows")
-                library.flows[graph] = try self.phrasesPerLanguage(value, reader: reader, "flows.\(graph)")
-                library.flowLocations[graph] = reader.location(of: key)
-            }
+        for (name, table) in try self.namedPhrases(top["flows"], reader: reader, "flows", example: "voorgesprek: { nl: [voorgesprek] }") {
+            library.flows[name] = table.phrases
+            library.flowLocations[name] = table.location
         }
-        if let commands = top["commands"] {
-            guard let mapping = commands.mapping else {
-                throw reader.error(.invalidValue, at: commands, "commands: expected phrases per command, such as `progress: { nl: [mijn voortgang] }`")
-            }
-            for (key, value) in mapping {
-                let name = try reader.identifier(key, "commands")
-                library.commands[name] = try self.phrasesPerLanguage(value, reader: reader, "commands.\(name)")
-            }
+        for (name, table) in try self.namedPhrases(top["commands"], reader: reader, "commands", example: "progress: { nl: [mijn voortgang] }") {
+            library.commands[name] = table.phrases
         }
         if let service = top["service"] {
             guard let mapping = service.mapping else {
@@ -179,6 +167,22 @@ public enum DialogueLoader {
         if let resistance = top["resistance"] {
             library.resistance = try self.readResistance(resistance, reader: reader)
         }
+    }
+
+    /// A mapping of names to phrases per language (`flows:`, `commands:`), with where each name is.
+    private static func namedPhrases(
+        _ node: Node?, reader: YAMLReader, _ context: String, example: String
+    ) throws(DialogueLoadError) -> [(String, (phrases: [String: [String]], location: SourceLocation))] {
+        guard let node else { return [] }
+        guard let mapping = node.mapping else {
+            throw reader.error(.invalidValue, at: node, "\(context): expected phrases per name, such as `\(example)`")
+        }
+        var result: [(String, (phrases: [String: [String]], location: SourceLocation))] = []
+        for (key, value) in mapping {
+            let name = try reader.identifier(key, context)
+            result.append((name, (try self.phrasesPerLanguage(value, reader: reader, "\(context).\(name)"), reader.location(of: key))))
+        }
+        return result
     }
 
     /// `threshold`, `negations` and, per type A, B, C, phrases per language plus `strong` phrases.
