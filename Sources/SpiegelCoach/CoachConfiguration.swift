@@ -14,6 +14,25 @@ public struct CoachConfiguration: Sendable, Equatable {
     public var maxActiveSessions: Int = 2000
     /// The language of a coachee whose first message does not tell.
     public var defaultLanguage: String = "nl"
+    /// After this long without a message in an unfinished conversation, one gentle reminder is
+    /// sent, never more; `nil` (the default) sends none.
+    public var reminderAfter: Duration?
+    /// The time zone of the coachees (IANA), for the quiet hours.
+    public var timeZone: String = "Europe/Brussels"
+    /// No reminder goes out in these hours (local time); one due in between waits for the morning.
+    public var quietHours = QuietHours(from: 21, until: 8)
 
     public init() {}
+}
+
+/// Hours of the day (local time) in which no reminder is sent: from `from` until `until`, across
+/// midnight when `from` is the later hour.
+public struct QuietHours: Sendable, Equatable {
+    public var from: Int
+    public var until: Int
+
+    public init(from: Int, until: Int) {
+        self.from = from
+        self.until = until
+    }
 }

@@ -70,6 +70,7 @@ actor CoacheeSession {
         var turn = Turn(context: self.context, snapshot: snapshot, now: now)
         if try await turn.confirmErasure(message.text, coachee: self.coachee) {
             self.snapshot = SessionSnapshot()
+            try await self.context.reminders?.remove(self.coachee)
             self.context.logger.notice("coachee erased on request", metadata: ["spiegel.coachee": "\(self.context.vault.pseudonym(of: self.coachee))"])
             return Reply(turn.outputs, .erased)
         }
@@ -88,7 +89,28 @@ actor CoacheeSession {
             if snapshot.recentMessageIDs.count > 100 { snapshot.recentMessageIDs.removeFirst() }
         }
         try await self.journal(snapshot, incoming: message.text, outgoing: turn.outputs, now: now)
+        self.scheduleReminder(snapshot, now: now)
         return Reply(turn.outputs, .processed)
+    }
+
+    /// One reminder after the configured silence, for a conversation that is not finished.
+    private func scheduleReminder(_ snapshot: SessionSnapshot, now: Date) {
+        guard let book = self.context.reminders, let after = self.context.configuration.reminderAfter else { return }
+        let open = snapshot.state.map { $0.status != .ended } ?? false
+        book.schedule(self.coachee, at: open ? now.addingTimeInterval(Double(after / .milliseconds(1)) / 1000) : nil)
+    }
+
+    /// The reminder for this coachee's quiet conversation, journalled; `nil` when it has ended
+    /// since.
+    func remind() async throws -> String? {
+        await self.enter()
+        defer { self.leave() }
+        let snapshot = try await self.load()
+        guard let state = snapshot.state, state.status != .ended else { return nil }
+        let title = state.position.flatMap { self.context.library.graphs[$0.graph]?.title.text(in: state.language, fallbacks: ["nl", "en"]) } ?? ""
+        let text = self.context.text("reminder", state.language, ["graph": title])
+        try await self.journal(snapshot, incoming: nil, outgoing: [text], now: self.context.now())
+        return text
     }
 
     /// Appends the message, the replies and the new snapshot in one write, then keeps the snapshot.

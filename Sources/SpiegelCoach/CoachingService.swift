@@ -65,6 +65,9 @@ public final class CoachingService: Sendable {
         var inFlight: Int
     }
 
+    /// Vault names of the service's own journals (the reminder book); no coachee may use them.
+    static let reservedPrefix = "spiegel:"
+
     private let sessions = Mutex<[CoacheeID: Entry]>([:])
     private let context: SessionContext
 
@@ -78,7 +81,8 @@ public final class CoachingService: Sendable {
     ) {
         self.context = SessionContext(
             library: library, runner: DialogueRunner(library: library), vault: vault,
-            configuration: configuration, logger: logger, now: now
+            configuration: configuration, logger: logger, now: now,
+            reminders: configuration.reminderAfter == nil ? nil : ReminderBook(vault: vault)
         )
     }
 
@@ -91,6 +95,7 @@ public final class CoachingService: Sendable {
     /// - Throws: when the vault cannot write (the message is then not acknowledged and may be sent
     ///   again).
     public func handle(_ message: InboundMessage) async throws -> Reply {
+        guard !message.coachee.rawValue.hasPrefix(Self.reservedPrefix) else { return Reply([], .refused) }
         guard let session = self.acquire(message.coachee) else {
             return Reply([self.context.text("busy", self.context.configuration.defaultLanguage)], .refused)
         }
@@ -101,11 +106,59 @@ public final class CoachingService: Sendable {
     /// The coachee opens the chat (as `spiegel chat` does): `flow`, or the default graph, starts when
     /// no conversation is going on; otherwise Spiegel says where the conversation is.
     public func open(_ coachee: CoacheeID, flow: String? = nil) async throws -> Reply {
+        guard !coachee.rawValue.hasPrefix(Self.reservedPrefix) else { return Reply([], .refused) }
         guard let session = self.acquire(coachee) else {
             return Reply([self.context.text("busy", self.context.configuration.defaultLanguage)], .refused)
         }
         defer { self.release(coachee) }
         return try await session.open(flow: flow)
+    }
+
+    /// Sends the reminders that are due: one per quiet, unfinished conversation, never during the
+    /// quiet hours (those wait for the morning), each journalled in the coachee's history. A
+    /// reminder is taken out of the book before it is sent, so a crash can lose one, never repeat it.
+    /// - Parameter send: delivers a text to a coachee's direct chat (the transport's job).
+    /// - Returns: how many were sent.
+    @discardableResult
+    public func sendDueReminders(_ send: @Sendable (CoacheeID, String) async throws -> Void) async throws -> Int {
+        guard let book = self.context.reminders else { return 0 }
+        try await self.loadRemindersOnce(book)
+        let now = self.context.now()
+        var sent = 0
+        if let morning = self.context.endOfQuietHours(after: now) {
+            // Quiet hours: what is due waits for the morning.
+            for coachee in book.takeDue(at: now) { book.postpone(coachee, to: morning) }
+            try await book.save()
+            return 0
+        }
+        let due = book.takeDue(at: now)
+        try await book.save()
+        for coachee in due {
+            guard let session = self.acquire(coachee) else {
+                book.postpone(coachee, to: now.addingTimeInterval(300))
+                continue
+            }
+            defer { self.release(coachee) }
+            if let text = try await session.remind() {
+                try await send(coachee, text)
+                sent += 1
+            }
+        }
+        try await book.save()
+        return sent
+    }
+
+    private let remindersLoaded = Mutex(false)
+
+    private func loadRemindersOnce(_ book: ReminderBook) async throws {
+        guard !self.remindersLoaded.withLock({ $0 }) else { return }
+        try await book.load()
+        self.remindersLoaded.withLock { $0 = true }
+    }
+
+    /// How many reminders wait.
+    public var pendingReminderCount: Int {
+        self.context.reminders?.count ?? 0
     }
 
     /// Drops from memory every idle session not used for `idle`; they stay on disk.
@@ -155,6 +208,19 @@ struct SessionContext: Sendable {
     let configuration: CoachConfiguration
     let logger: Logger
     let now: @Sendable () -> Date
+    /// The reminder book, when reminders are on.
+    let reminders: ReminderBook?
+
+    /// When the quiet hours that `date` falls in end; `nil` outside them.
+    func endOfQuietHours(after date: Date) -> Date? {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: self.configuration.timeZone) ?? TimeZone(identifier: "Europe/Brussels")!
+        let hour = calendar.component(.hour, from: date)
+        let from = self.configuration.quietHours.from, until = self.configuration.quietHours.until
+        let quiet = from > until ? (hour >= from || hour < until) : (hour >= from && hour < until)
+        guard quiet else { return nil }
+        return calendar.nextDate(after: date, matching: DateComponents(hour: until, minute: 0), matchingPolicy: .nextTime)
+    }
 
     /// A service line from `global.yaml` (`service:`), or its English fallback.
     func text(_ key: String, _ language: String, _ values: [String: String] = [:]) -> String {
@@ -177,5 +243,6 @@ enum ServiceText {
         "too_long": "That message is too long for me (more than {max} characters).",
         "busy": "It is very busy right now. Send your message again in a few minutes.",
         "share_unavailable": "Sharing with your coach is not available yet. Nothing was shared.",
+        "reminder": "Your conversation “{graph}” is still open. Say “resume” whenever it suits you.",
     ]
 }

@@ -64,6 +64,9 @@ import Testing
               rate_limit_interval: 3s
               max_active_sessions: 500
               language: en
+              reminder_after: 2d
+              time_zone: Europe/Amsterdam
+              quiet_hours: 22-7
             """
         )
         let loaded = try ConfigurationLoader.load(file: path, environment: [:])
@@ -88,6 +91,9 @@ import Testing
         #expect(configuration.coach.rateLimitInterval == .seconds(3))
         #expect(configuration.coach.maxActiveSessions == 500)
         #expect(configuration.coach.defaultLanguage == "en")
+        #expect(configuration.coach.reminderAfter == .seconds(2 * 86_400))
+        #expect(configuration.coach.timeZone == "Europe/Amsterdam")
+        #expect(configuration.coach.quietHours == QuietHours(from: 22, until: 7))
         #expect(loaded.origins["server.port"] == .file(path: path, line: 6))
         #expect(Set(loaded.origins.keys) == Set(ConfigurationKey.all.map(\.path)))
     }
@@ -128,6 +134,9 @@ import Testing
         ("http_client:\n  max_connections_per_host: 0\n", "http_client.max_connections_per_host", 2, "from 1 to 1000"),
         ("coach:\n  max_message_length: 5\n", "coach.max_message_length", 2, "from 100 to 100000"),
         ("coach:\n  language: fr\n", "coach.language", 2, "nl or en"),
+        ("coach:\n  quiet_hours: 8-8\n", "coach.quiet_hours", 2, "two hours"),
+        ("coach:\n  time_zone: Mars/Olympus\n", "coach.time_zone", 2, "IANA"),
+        ("coach:\n  reminder_after: soon\n", "coach.reminder_after", 2, "off, or a duration"),
         ("server: 8080\n", "server", 1, "a mapping"),
         ("server:\n  port:\n    - 1\n", "server.port", 3, "a port number"),
     ])

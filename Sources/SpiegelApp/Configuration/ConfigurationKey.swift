@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import SpiegelChat
 import SpiegelCoach
@@ -124,6 +125,24 @@ public struct ConfigurationKey: Sendable {
         .init(
             "coach.language", \.coach.defaultLanguage, expected: "nl or en: the language of a coachee whose first message does not tell",
             parse: { ["nl", "en"].contains($0) ? $0 : nil }, format: { $0 }
+        ),
+        .init(
+            "coach.reminder_after", \.coach.reminderAfter, expected: "off, or a duration such as 2d: one gentle reminder after that long without an answer",
+            parse: { text -> Duration?? in text == "off" ? .some(nil) : ConfigurationValue.duration(text).map { Duration?.some($0) } },
+            format: { $0.map(ConfigurationValue.formatDuration) ?? "off" }
+        ),
+        .init(
+            "coach.time_zone", \.coach.timeZone, expected: "an IANA time zone such as Europe/Brussels",
+            parse: { TimeZone(identifier: $0) == nil ? nil : $0 }, format: { $0 }
+        ),
+        .init(
+            "coach.quiet_hours", \.coach.quietHours, expected: "two hours from 0 to 23, such as 21-8: no reminders from the first until the second",
+            parse: { text in
+                let parts = text.split(separator: "-").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+                guard parts.count == 2, parts.allSatisfy({ (0...23).contains($0) }), parts[0] != parts[1] else { return nil }
+                return QuietHours(from: parts[0], until: parts[1])
+            },
+            format: { "\($0.from)-\($0.until)" }
         ),
         .init(
             "vault.master_key", \.vaultMasterKey, expected: "a master key: 32 bytes of base64", isSecret: true,

@@ -1,0 +1,105 @@
+import Foundation
+import SpiegelCoach
+import SpiegelVault
+import Synchronization
+import Testing
+
+/// One gentle reminder after a silence, never during the quiet hours, never twice, kept across a
+/// restart, and gone with the coachee. The fixture's clock starts on Friday 15 January 2027 at
+/// 09:00 in Brussels.
+@Suite struct ReminderTests {
+    /// What the reminders sent, to whom.
+    final class Outbox: Sendable {
+        let sent = Mutex<[(String, String)]>([])
+        var all: [(String, String)] { self.sent.withLock { $0 } }
+        func send(_ coachee: CoacheeID, _ text: String) { self.sent.withLock { $0.append((coachee.rawValue, text)) } }
+    }
+
+    static func configuration(after hours: Double) -> CoachConfiguration {
+        var configuration = CoachFixture.configuration
+        configuration.reminderAfter = .seconds(hours * 3600)
+        return configuration
+    }
+
+    @Test func oneReminderAfterTheSilenceAndNeverMore() async throws {
+        let fixture = CoachFixture()
+        let vault = try fixture.openVault()
+        let service = fixture.service(vault, configuration: Self.configuration(after: 2))
+        let outbox = Outbox()
+        try await service.sayAll(["hallo", "1"], as: "an")
+        fixture.advance(by: 3600)
+        #expect(try await service.sendDueReminders { outbox.send($0, $1) } == 0)
+        fixture.advance(by: 3601)
+        #expect(try await service.sendDueReminders { outbox.send($0, $1) } == 1)
+        #expect(outbox.all.map(\.0) == ["an"])
+        #expect(outbox.all.first?.1 == "Je gesprek “Reflectie na een les” staat nog open. Zin om verder te gaan? Zeg “hervat” wanneer het je past; ik stuur hierover geen herinnering meer.")
+        fixture.advance(by: 86400)
+        #expect(try await service.sendDueReminders { outbox.send($0, $1) } == 0)
+        // The reminder is in the coachee's own history.
+        #expect(try await vault.records(for: CoacheeID("an")).contains { String(decoding: $0.payload, as: UTF8.self).hasPrefix("Je gesprek “Reflectie") })
+        try await vault.close()
+    }
+
+    @Test func noReminderInTheQuietHoursButTheNextMorning() async throws {
+        let fixture = CoachFixture()
+        let vault = try fixture.openVault()
+        let service = fixture.service(vault, configuration: Self.configuration(after: 13))
+        let outbox = Outbox()
+        try await service.sayAll(["hallo", "1"], as: "an")
+        fixture.advance(by: 13 * 3600 + 60)  // 22:01 in Brussels
+        #expect(try await service.sendDueReminders { outbox.send($0, $1) } == 0)
+        #expect(service.pendingReminderCount == 1)
+        fixture.advance(by: 9 * 3600)  // 07:01
+        #expect(try await service.sendDueReminders { outbox.send($0, $1) } == 0)
+        fixture.advance(by: 3600)  // 08:01
+        #expect(try await service.sendDueReminders { outbox.send($0, $1) } == 1)
+        try await vault.close()
+    }
+
+    @Test func anAnswerPostponesItAFinishedConversationGetsNoneAndErasureRemovesIt() async throws {
+        let fixture = CoachFixture()
+        let vault = try fixture.openVault()
+        let service = fixture.service(vault, configuration: Self.configuration(after: 2))
+        let outbox = Outbox()
+        try await service.sayAll(["hallo", "2", "De start", "7", "Rustiger", "Een timer"], as: "done")
+        try await service.sayAll(["hallo", "1"], as: "an")
+        try await service.sayAll(["hallo", "1"], as: "bert")
+        #expect(service.pendingReminderCount == 2)
+        fixture.advance(by: 3600)
+        _ = try await service.say("Rust", as: "an")
+        try await service.sayAll(["vergeet mij", "ja"], as: "bert")
+        #expect(service.pendingReminderCount == 1)
+        fixture.advance(by: 3601)
+        #expect(try await service.sendDueReminders { outbox.send($0, $1) } == 0)
+        fixture.advance(by: 3600)
+        #expect(try await service.sendDueReminders { outbox.send($0, $1) } == 1)
+        #expect(outbox.all.map(\.0) == ["an"])
+        try await vault.close()
+    }
+
+    @Test func nobodyCanTalkAsTheReminderBook() async throws {
+        let fixture = CoachFixture()
+        let vault = try fixture.openVault()
+        let service = fixture.service(vault, configuration: Self.configuration(after: 2))
+        let reply = try await service.handle(InboundMessage(coachee: CoacheeID("spiegel:reminders"), text: "hallo"))
+        #expect(reply == Reply([], .refused))
+        #expect(!vault.contains(CoacheeID("spiegel:reminders")))
+        try await vault.close()
+    }
+
+    @Test func theBookSurvivesARestart() async throws {
+        let fixture = CoachFixture()
+        var vault = try fixture.openVault()
+        var service = fixture.service(vault, configuration: Self.configuration(after: 2))
+        let outbox = Outbox()
+        try await service.sayAll(["hallo", "1"], as: "an")
+        #expect(try await service.sendDueReminders { outbox.send($0, $1) } == 0)  // writes the book
+        try await vault.close()
+
+        vault = try fixture.openVault()
+        service = fixture.service(vault, configuration: Self.configuration(after: 2))
+        fixture.advance(by: 2 * 3600 + 1)
+        #expect(try await service.sendDueReminders { outbox.send($0, $1) } == 1)
+        try await vault.close()
+    }
+}
