@@ -53,7 +53,15 @@ public final class Vault: Sendable {
         try FileIO.makeDirectory(layout.root)
         try FileIO.makeDirectory(layout.coachees)
         let lockDescriptor = try FileIO.open(layout.root + "/lock", flags: O_RDWR, create: 0o600)
-        guard flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 else {
+        // A child process this one starts holds a copy of every descriptor between its fork and
+        // its exec (close-on-exec acts only then), so a lock just released may still be held for
+        // a moment: try for a second before calling the vault taken.
+        var locked = flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0
+        for _ in 0..<100 where !locked {
+            usleep(10_000)
+            locked = flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0
+        }
+        guard locked else {
             Glibc.close(lockDescriptor)
             throw VaultError(.closed, "the vault \(layout.root) is open in another process (a running `spiegel serve`?); stop it first")
         }
