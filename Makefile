@@ -2,18 +2,20 @@
 # `make bench` runs the benchmarks. Each first installs what a fresh Debian machine lacks.
 
 SWIFT ?= swift
-APT_PACKAGES := libcurl4-openssl-dev pkg-config curl
+APT_PACKAGES := libcurl4-openssl-dev pkg-config curl python3
 
 .PHONY: all deps build run chat test bench leakcheck docs clean
 
 all: build
 
-# libcurl's headers (with pkg-config to find them) and the curl tool (the benchmark's
-# yardstick). Installed with apt-get when root; otherwise the exact command.
+# libcurl's headers (with pkg-config to find them), the curl tool (the benchmark's yardstick) and
+# python3 (the reference client in deploy/ is tested). Installed with apt-get when root; otherwise
+# the exact command.
 deps:
 	@missing=""; \
 	pkg-config --exists libcurl 2>/dev/null || missing="$$missing libcurl4-openssl-dev pkg-config"; \
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
+	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "Installing:$$missing"; \

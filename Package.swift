@@ -72,6 +72,7 @@ let package = Package(
             name: "SpiegelChat",
             dependencies: [
                 "CCurl",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
