@@ -67,11 +67,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Chat-facing I/O. For now: the outbound HTTP client on libcurl's multi interface.
+        // Chat-facing I/O: the outbound HTTP client on libcurl's multi interface, the durable
+        // outbox (kept in the vault), the plain webhook protocol's signature.
         .target(
             name: "SpiegelChat",
             dependencies: [
                 "CCurl",
+                "SpiegelVault",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -85,6 +87,7 @@ let package = Package(
             dependencies: [
                 "SpiegelChat",
                 "SpiegelCoach",
+                "SpiegelDialogue",
                 "SpiegelVault",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -54,7 +54,7 @@ actor CoacheeSession {
         let language = snapshot.state?.language ?? self.context.configuration.defaultLanguage
 
         if let id = message.id, snapshot.recentMessageIDs.contains(id) {
-            return Reply([], .duplicate)
+            return Reply(snapshot.recentReplies[id] ?? [], .duplicate)
         }
         if message.text.count > self.context.configuration.maxMessageLength {
             return Reply([self.context.text("too_long", language, ["max": String(self.context.configuration.maxMessageLength)])], .refused)
@@ -87,6 +87,10 @@ actor CoacheeSession {
         if let id = message.id {
             snapshot.recentMessageIDs.append(id)
             if snapshot.recentMessageIDs.count > 100 { snapshot.recentMessageIDs.removeFirst() }
+            snapshot.recentReplies[id] = turn.outputs
+            for old in snapshot.recentReplies.keys where !snapshot.recentMessageIDs.suffix(10).contains(old) {
+                snapshot.recentReplies[old] = nil
+            }
         }
         try await self.journal(snapshot, incoming: message.text, outgoing: turn.outputs, now: now)
         self.scheduleReminder(snapshot, now: now)

@@ -13,6 +13,9 @@ struct SessionSnapshot: Codable, Sendable {
     var history = CoacheeHistory()
     /// The ids of the latest inbound messages, to process a redelivered message once.
     var recentMessageIDs: [String] = []
+    /// The replies to the last few of them, given again for a redelivered message (its sender may
+    /// not have received them: the transport was cut off after the journal write).
+    var recentReplies: [String: [String]] = [:]
     /// A question of the service waiting for an answer (`forget`).
     var pendingConfirmation: String?
     /// The follow-up the last conversation proposed.
@@ -29,6 +32,7 @@ struct SessionSnapshot: Codable, Sendable {
         self.state = try container.decodeIfPresent(DialogueState.self, forKey: .state)
         self.history = try container.decodeIfPresent(CoacheeHistory.self, forKey: .history) ?? CoacheeHistory()
         self.recentMessageIDs = try container.decodeIfPresent([String].self, forKey: .recentMessageIDs) ?? []
+        self.recentReplies = try container.decodeIfPresent([String: [String]].self, forKey: .recentReplies) ?? [:]
         self.pendingConfirmation = try container.decodeIfPresent(String.self, forKey: .pendingConfirmation)
         self.followUp = try container.decodeIfPresent(FollowUpProposal.self, forKey: .followUp)
     }

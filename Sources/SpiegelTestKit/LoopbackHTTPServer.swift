@@ -13,6 +13,8 @@ import Synchronization
 /// - `/redirect`: 302 to `/echo`.
 /// - `/delay/<ms>`: 200 with an empty body after ms milliseconds.
 /// - `/hang`: never answers.
+/// - `/inbox`: records the request (see ``received``) and answers ``inboxStatus`` (200 unless set),
+///   recording only what it answers with a 2xx: a receiver that is down keeps nothing.
 /// - `/sink` (and anything else): 200, empty body.
 ///
 /// ``acceptedConnections`` counts the TCP connections accepted so far.
@@ -22,6 +24,22 @@ public final class LoopbackHTTPServer: Sendable {
     private let channel: any Channel
     private let group: MultiThreadedEventLoopGroup
     private let connectionCount: ConnectionCounter
+    private let inbox: Inbox
+
+    /// A request `/inbox` kept: its headers (names in lower case) and body.
+    public struct ReceivedRequest: Sendable {
+        public let headers: [String: String]
+        public let body: [UInt8]
+    }
+
+    /// What `/inbox` accepted, in order of arrival.
+    public var received: [ReceivedRequest] { self.inbox.requests.withLock { $0 } }
+
+    /// The status `/inbox` answers with; a non-2xx status keeps the request out of ``received``.
+    public var inboxStatus: Int {
+        get { self.inbox.status.load(ordering: .relaxed) }
+        set { self.inbox.status.store(newValue, ordering: .relaxed) }
+    }
 
     /// A URL on this server, for example `url("/echo")`.
     public func url(_ path: String) -> String { "http://127.0.0.1:\(self.port)\(path)" }
@@ -29,17 +47,19 @@ public final class LoopbackHTTPServer: Sendable {
     /// The TCP connections accepted since start.
     public var acceptedConnections: Int { self.connectionCount.value.load(ordering: .relaxed) }
 
-    private init(port: Int, channel: any Channel, group: MultiThreadedEventLoopGroup, connectionCount: ConnectionCounter) {
+    private init(port: Int, channel: any Channel, group: MultiThreadedEventLoopGroup, connectionCount: ConnectionCounter, inbox: Inbox) {
         self.port = port
         self.channel = channel
         self.group = group
         self.connectionCount = connectionCount
+        self.inbox = inbox
     }
 
     /// Starts a server on `threads` event-loop threads.
     public static func start(threads: Int = 1) async throws -> LoopbackHTTPServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let counter = ConnectionCounter()
+        let inbox = Inbox()
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -47,13 +67,13 @@ public final class LoopbackHTTPServer: Sendable {
             .childChannelInitializer { channel in
                 counter.value.add(1, ordering: .relaxed)
                 return channel.pipeline.configureHTTPServerPipeline().flatMapThrowing {
-                    try channel.pipeline.syncOperations.addHandler(RouteHandler())
+                    try channel.pipeline.syncOperations.addHandler(RouteHandler(inbox: inbox))
                 }
             }
             .bind(host: "127.0.0.1", port: 0)
             .get()
         let port = channel.localAddress?.port ?? 0
-        return LoopbackHTTPServer(port: port, channel: channel, group: group, connectionCount: counter)
+        return LoopbackHTTPServer(port: port, channel: channel, group: group, connectionCount: counter, inbox: inbox)
     }
 
     /// Closes the listening socket and every connection.
@@ -68,6 +88,12 @@ private final class ConnectionCounter: Sendable {
     let value = Atomic<Int>(0)
 }
 
+/// What `/inbox` keeps, shared by every connection.
+private final class Inbox: Sendable {
+    let requests = Mutex<[LoopbackHTTPServer.ReceivedRequest]>([])
+    let status = Atomic<Int>(200)
+}
+
 /// Answers one connection's requests by path.
 private final class RouteHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
@@ -75,6 +101,11 @@ private final class RouteHandler: ChannelInboundHandler {
 
     private var head: HTTPRequestHead?
     private var body = ByteBuffer()
+    private let inbox: Inbox
+
+    init(inbox: Inbox) {
+        self.inbox = inbox
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch self.unwrapInboundIn(data) {
@@ -126,6 +157,15 @@ private final class RouteHandler: ChannelInboundHandler {
             }
         case "hang":
             break
+        case "inbox":
+            let status = self.inbox.status.load(ordering: .relaxed)
+            if (200..<300).contains(status) {
+                var fields: [String: String] = [:]
+                for (name, value) in request.headers { fields[name.lowercased()] = value }
+                let bytes = self.body.getBytes(at: self.body.readerIndex, length: self.body.readableBytes) ?? []
+                self.inbox.requests.withLock { $0.append(.init(headers: fields, body: bytes)) }
+            }
+            self.write(HTTPResponseStatus(statusCode: status), headers: headers, body: ByteBuffer(), context: context)
         default:
             self.write(.ok, headers: headers, body: ByteBuffer(), context: context)
         }

@@ -36,6 +36,9 @@ struct ServeCommand: AsyncParsableCommand {
         } catch let error as VaultError {
             printToStandardError("spiegel: \(error.message)")
             throw ExitCode.failure
+        } catch let error as SpiegelServerError {
+            printToStandardError("spiegel: \(error.message)")
+            throw ExitCode.failure
         }
         printNow("Spiegel stopped.")
     }

@@ -67,6 +67,10 @@ import Testing
               reminder_after: 2d
               time_zone: Europe/Amsterdam
               quiet_hours: 22-7
+            plain:
+              secret: a-shared-secret-of-the-bridge
+              outbound_url: https://bridge.school.example/spiegel
+              team_rooms: "!team-a, !team-b"
             """
         )
         let loaded = try ConfigurationLoader.load(file: path, environment: [:])
@@ -94,6 +98,9 @@ import Testing
         #expect(configuration.coach.reminderAfter == .seconds(2 * 86_400))
         #expect(configuration.coach.timeZone == "Europe/Amsterdam")
         #expect(configuration.coach.quietHours == QuietHours(from: 22, until: 7))
+        #expect(configuration.plain.secret == "a-shared-secret-of-the-bridge")
+        #expect(configuration.plain.outboundURL == "https://bridge.school.example/spiegel")
+        #expect(configuration.plain.teamRooms == ["!team-a", "!team-b"])
         #expect(loaded.origins["server.port"] == .file(path: path, line: 6))
         #expect(Set(loaded.origins.keys) == Set(ConfigurationKey.all.map(\.path)))
     }
@@ -135,6 +142,8 @@ import Testing
         ("coach:\n  max_message_length: 5\n", "coach.max_message_length", 2, "from 100 to 100000"),
         ("coach:\n  language: fr\n", "coach.language", 2, "nl or en"),
         ("coach:\n  quiet_hours: 8-8\n", "coach.quiet_hours", 2, "two hours"),
+        ("plain:\n  secret: short\n", "plain.secret", 2, "16 characters or more"),
+        ("plain:\n  outbound_url: ftp://x\n", "plain.outbound_url", 2, "an http or https URL"),
         ("coach:\n  time_zone: Mars/Olympus\n", "coach.time_zone", 2, "IANA"),
         ("coach:\n  reminder_after: soon\n", "coach.reminder_after", 2, "off, or a duration"),
         ("server: 8080\n", "server", 1, "a mapping"),

@@ -127,7 +127,8 @@ import Testing
         _ = try await service.say("1", as: "an", id: "m2")
         let first = try await service.handle(InboundMessage(coachee: CoacheeID("an"), text: "Rust", id: "m3"))
         let again = try await service.handle(InboundMessage(coachee: CoacheeID("an"), text: "Rust", id: "m3"))
-        #expect(first.outcome == .processed && again.outcome == .duplicate && again.texts.isEmpty)
+        // The same replies again (the transport may have lost them), nothing processed twice.
+        #expect(first.outcome == .processed && again.outcome == .duplicate && again.texts == first.texts)
         let count = try await vault.records(for: CoacheeID("an")).filter { $0.type == .messageIn }.count
         #expect(count == 3)
         try await vault.close()

@@ -145,6 +145,19 @@ public struct ConfigurationKey: Sendable {
             format: { "\($0.from)-\($0.until)" }
         ),
         .init(
+            "plain.secret", \.plain.secret, expected: "the plain webhook's shared secret, 16 characters or more", isSecret: true,
+            parse: { $0.isEmpty ? String??.none : ($0.utf8.count >= 16 ? .some($0) : nil) }, format: { $0 }
+        ),
+        .init(
+            "plain.outbound_url", \.plain.outboundURL, expected: "an http or https URL where the bridge receives replies",
+            parse: { $0.hasPrefix("http://") || $0.hasPrefix("https://") ? String??.some($0) : nil }, format: { $0 }
+        ),
+        .init(
+            "plain.team_rooms", \.plain.teamRooms, expected: "room ids separated by commas",
+            parse: { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } },
+            format: { $0.joined(separator: ",") }
+        ),
+        .init(
             "vault.master_key", \.vaultMasterKey, expected: "a master key: 32 bytes of base64", isSecret: true,
             parse: { $0.isEmpty ? String??.none : .some($0) }, format: { $0 }
         ),

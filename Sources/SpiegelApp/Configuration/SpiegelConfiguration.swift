@@ -37,6 +37,22 @@ public struct SpiegelConfiguration: Sendable {
     /// How the coaching service treats sessions, floods and long messages.
     public var coach = CoachConfiguration()
 
+    /// The plain webhook protocol (`docs/plain-protocol.md`): on when both the secret and the
+    /// outbound URL are set.
+    public struct PlainWebhook: Sendable {
+        /// The secret shared with the bridge; a secret, meant for the environment.
+        public var secret: String?
+        /// Where replies are POSTed.
+        public var outboundURL: String?
+        /// Rooms shared by a team: Spiegel does not coach there and sends no conversation there.
+        public var teamRooms: [String] = []
+
+        public init() {}
+    }
+
+    /// The plain webhook protocol.
+    public var plain = PlainWebhook()
+
     /// Coachees with nothing newer than this are erased whole; `nil` keeps everything.
     public var vaultRetention: Duration?
 

@@ -5,6 +5,9 @@ public import Prometheus
 public import ServiceLifecycle
 import UnixSignals
 public import SpiegelChat
+import Foundation
+import SpiegelCoach
+import SpiegelDialogue
 
 /// The long-running Spiegel process: the HTTP server and the services behind it, in one
 /// `ServiceGroup` that drains on SIGTERM and SIGINT.
@@ -47,23 +50,50 @@ public struct SpiegelServer: Sendable {
                 metadata: ["spiegel.hint": "chmod 700 the data directory: group and others can enter it"]
             )
         }
+        let plain = self.configuration.plain
+        if (plain.secret == nil) != (plain.outboundURL == nil) {
+            throw SpiegelServerError(message: "the plain webhook needs both plain.secret and plain.outbound_url (or neither)")
+        }
         let vault = try VaultKeys.openVault(self.configuration, create: true, logger: self.logger)
         let httpClient = CurlHTTPClient(configuration: self.configuration.httpClient, logger: self.logger)
-        let application = self.makeApplication(dataDirectory: dataDirectory, onListening: onListening)
         var services: [any Service] = [VaultService(vault: vault)]
         if let retention = self.configuration.vaultRetention {
             services.append(RetentionService(vault: vault, retention: retention, logger: self.logger))
         }
-        return (services + [httpClient, application], httpClient)
+        services.append(httpClient)
+        var plainRoutes: PlainWebhookRoutes?
+        if let secret = plain.secret, let url = plain.outboundURL {
+            let library: DialogueLibrary
+            do {
+                library = try DialogueLoader.loadLibrary(directory: self.configuration.promptsDirectory)
+            } catch {
+                throw SpiegelServerError(message: "the dialogue graphs do not load: " + error.errors.map { "\($0.location): \($0.message)" }.joined(separator: "; "))
+            }
+            let signature = PlainSignature(secret: Array(secret.utf8))
+            var outboxConfiguration = Outbox.Configuration()
+            outboxConfiguration.teamRooms = Set(plain.teamRooms)
+            let outbox = Outbox(vault: vault, client: httpClient, configuration: outboxConfiguration, logger: self.logger) { entry in
+                PlainWebhookRoutes.request(for: entry, url: url, signature: signature, now: Date())
+            }
+            let coaching = CoachingService(library: library, vault: vault, configuration: self.configuration.coach, logger: self.logger)
+            services.append(outbox)
+            plainRoutes = PlainWebhookRoutes(
+                signature: signature, coaching: coaching, outbox: outbox, teamRooms: Set(plain.teamRooms), logger: self.logger, now: Date.init
+            )
+        }
+        let application = self.makeApplication(dataDirectory: dataDirectory, plain: plainRoutes, onListening: onListening)
+        return (services + [application], httpClient)
     }
 
     private func makeApplication(
         dataDirectory: DataDirectory,
+        plain: PlainWebhookRoutes?,
         onListening: @escaping @Sendable (String, Int) async -> Void
     ) -> some ApplicationProtocol {
         let router = Router()
         router.add(middleware: MetricsMiddleware())
         OperationsRoutes(dataDirectory: dataDirectory, registry: self.registry).add(to: router)
+        plain?.add(to: router)
         let logger = self.logger
         let host = self.configuration.server.host
         return Application(
@@ -77,4 +107,10 @@ public struct SpiegelServer: Sendable {
             logger: logger
         )
     }
+}
+
+/// A configuration the server cannot start with.
+public struct SpiegelServerError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public var description: String { self.message }
 }

@@ -1,0 +1,248 @@
+import Foundation
+import HTTPTypes
+public import Logging
+public import ServiceLifecycle
+public import SpiegelVault
+import Synchronization
+
+/// A message waiting to go out to a chat.
+public struct OutboxEntry: Codable, Sendable, Equatable {
+    /// The idempotency key: the same message enqueued twice (a redelivered inbound message) is sent
+    /// once, and the receiver sees the same key on a retry.
+    public var key: String
+    /// Where it goes.
+    public var room: String
+    public var text: String
+    /// Whether it carries what a coachee wrote or what was said to them: such a message never goes
+    /// to a team room.
+    public var isPrivate: Bool
+    /// The inbound message it answers, if any.
+    public var replyTo: String?
+
+    public init(key: String, room: String, text: String, isPrivate: Bool = true, replyTo: String? = nil) {
+        self.key = key
+        self.room = room
+        self.text = text
+        self.isPrivate = isPrivate
+        self.replyTo = replyTo
+    }
+}
+
+/// Why an entry was refused.
+public struct OutboxError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let message: String
+    public var description: String { self.message }
+}
+
+/// The durable outbox: every outgoing message is written (encrypted, in the vault under the
+/// reserved name `spiegel:outbox`) before the first try; delivery is in order per room; connect
+/// errors, timeouts, 429 (honouring `Retry-After`) and 5xx are retried with exponential backoff
+/// and full jitter; other 4xx are dropped (logged and counted); what is pending survives restarts.
+public final class Outbox: Service, Sendable {
+    /// How the outbox delivers.
+    public struct Configuration: Sendable {
+        /// Rooms shared by a team: private entries are refused for them.
+        public var teamRooms: Set<String> = []
+        /// The first retry waits up to this long; each next one up to twice as long…
+        public var baseDelay: Duration = .milliseconds(500)
+        /// …but never longer than this.
+        public var maxDelay: Duration = .seconds(300)
+
+        public init() {}
+    }
+
+    /// The vault name of the outbox journal.
+    public static let owner = CoacheeID("spiegel:outbox")
+
+    private struct State {
+        var queues: [String: [OutboxEntry]] = [:]
+        /// Keys enqueued or delivered lately, to take a repeated enqueue once.
+        var known: Set<String> = []
+        var knownOrder: [String] = []
+        var workers: [String: Task<Void, Never>] = [:]
+        var isStopping = false
+        var delivered = 0
+        var dropped = 0
+    }
+
+    private let vault: Vault
+    private let client: any HTTPClient
+    private let configuration: Configuration
+    private let logger: Logger
+    private let makeRequest: @Sendable (OutboxEntry) -> HTTPClientRequest
+    private let state = Mutex(State())
+
+    /// - Parameter makeRequest: the HTTP request that delivers an entry (URL, body, signature).
+    public init(
+        vault: Vault, client: any HTTPClient, configuration: Configuration = .init(), logger: Logger,
+        makeRequest: @escaping @Sendable (OutboxEntry) -> HTTPClientRequest
+    ) {
+        self.vault = vault
+        self.client = client
+        self.configuration = configuration
+        self.logger = logger
+        self.makeRequest = makeRequest
+    }
+
+    /// How many entries wait.
+    public var depth: Int {
+        self.state.withLock { $0.queues.values.reduce(0) { $0 + $1.count } }
+    }
+
+    /// Delivered and dropped so far, since start.
+    public var counts: (delivered: Int, dropped: Int) {
+        self.state.withLock { ($0.delivered, $0.dropped) }
+    }
+
+    /// Reads what is pending from the vault and starts delivering it.
+    public func load() async throws {
+        var queued: [OutboxEntry] = []
+        var done: Set<String> = []
+        for record in try await self.vault.records(for: Self.owner) {
+            switch record.type {
+            case .outboxQueued: queued.append(try JSONDecoder().decode(OutboxEntry.self, from: Data(record.payload)))
+            case .outboxDelivered: done.insert(String(decoding: record.payload, as: UTF8.self))
+            default: break
+            }
+        }
+        let rooms: [String] = self.state.withLock { state in
+            for entry in queued {
+                self.remember(entry.key, in: &state)
+                if !done.contains(entry.key) { state.queues[entry.room, default: []].append(entry) }
+            }
+            return Array(state.queues.keys)
+        }
+        for room in rooms { self.startWorker(for: room) }
+    }
+
+    /// Writes `entries` durably and hands them to delivery; an entry whose key was seen is skipped.
+    /// - Throws: ``OutboxError`` for a private entry to a team room (nothing is written then), or
+    ///   the vault's error.
+    public func enqueue(_ entries: [OutboxEntry]) async throws {
+        if let leak = entries.first(where: { $0.isPrivate && self.configuration.teamRooms.contains($0.room) }) {
+            throw OutboxError(message: "a coachee's conversation may not go to the team room \(leak.room)")
+        }
+        let fresh = self.state.withLock { state in entries.filter { !state.known.contains($0.key) } }
+        guard !fresh.isEmpty else { return }
+        let records = try fresh.map { NewRecord(.outboxQueued, [UInt8](try JSONEncoder().encode($0))) }
+        _ = try await self.vault.append(records, for: Self.owner)
+        let rooms: [String] = self.state.withLock { state in
+            var rooms: [String] = []
+            for entry in fresh where !state.known.contains(entry.key) {
+                self.remember(entry.key, in: &state)
+                state.queues[entry.room, default: []].append(entry)
+                rooms.append(entry.room)
+            }
+            return rooms
+        }
+        for room in Set(rooms) { self.startWorker(for: room) }
+    }
+
+    /// Delivers until graceful shutdown; what is still pending then stays in the vault.
+    public func run() async throws {
+        try await self.load()
+        try? await gracefulShutdown()
+        let workers = self.state.withLock { state in
+            state.isStopping = true
+            return Array(state.workers.values)
+        }
+        for worker in workers { worker.cancel() }
+        for worker in workers { await worker.value }
+    }
+
+    private func remember(_ key: String, in state: inout State) {
+        guard state.known.insert(key).inserted else { return }
+        state.knownOrder.append(key)
+        if state.knownOrder.count > 100_000 {
+            state.known.remove(state.knownOrder.removeFirst())
+        }
+    }
+
+    private func startWorker(for room: String) {
+        self.state.withLock { state in
+            guard !state.isStopping, state.workers[room] == nil, !(state.queues[room] ?? []).isEmpty else { return }
+            state.workers[room] = Task { await self.deliver(room: room) }
+        }
+    }
+
+    /// Sends the room's entries one by one, in order, until it is empty.
+    private func deliver(room: String) async {
+        var attempt = 0
+        while !Task.isCancelled {
+            guard let entry = self.state.withLock({ state -> OutboxEntry? in
+                guard let next = state.queues[room]?.first else {
+                    state.queues[room] = nil
+                    state.workers[room] = nil
+                    return nil
+                }
+                return next
+            }) else { return }
+            switch await self.send(entry) {
+            case .delivered, .dropped:
+                attempt = 0
+            case .retry(let after):
+                attempt += 1
+                let delay = after ?? self.backoff(attempt: attempt)
+                do { try await Task.sleep(for: delay) } catch { break }
+            }
+        }
+        self.state.withLock { $0.workers[room] = nil }
+    }
+
+    private enum Outcome {
+        case delivered, dropped, retry(after: Duration?)
+    }
+
+    private func send(_ entry: OutboxEntry) async -> Outcome {
+        let response: HTTPClientResponse
+        do {
+            response = try await self.client.execute(self.makeRequest(entry))
+        } catch is CancellationError {
+            return .retry(after: nil)
+        } catch let error as HTTPClientError where error.code == .invalidRequest {
+            await self.finish(entry, delivered: false, reason: "invalid request")
+            return .dropped
+        } catch {
+            // Connection refused, DNS, timeout, TLS, transport: the receiver may come back.
+            return .retry(after: nil)
+        }
+        switch response.status.code {
+        case 200..<300:
+            await self.finish(entry, delivered: true, reason: nil)
+            return .delivered
+        case 429:
+            let seconds = response.headerFields[.retryAfter].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            return .retry(after: seconds.map { .seconds(min(max($0, 0), 3600)) })
+        case 500..<600, 408:
+            return .retry(after: nil)
+        default:
+            await self.finish(entry, delivered: false, reason: "HTTP \(response.status.code)")
+            return .dropped
+        }
+    }
+
+    /// Marks an entry done in the vault and takes it off its queue.
+    private func finish(_ entry: OutboxEntry, delivered: Bool, reason: String?) async {
+        do {
+            _ = try await self.vault.append([NewRecord(.outboxDelivered, Array(entry.key.utf8))], for: Self.owner)
+        } catch {
+            // Not marked: after a restart it is sent again, with the same key.
+            self.logger.error("spiegel.outbox.mark_failed", metadata: ["spiegel.error": "\(error)"])
+        }
+        self.state.withLock { state in
+            if state.queues[entry.room]?.first?.key == entry.key { state.queues[entry.room]?.removeFirst() }
+            if delivered { state.delivered += 1 } else { state.dropped += 1 }
+        }
+        if let reason {
+            self.logger.warning("spiegel.outbox.dropped", metadata: ["spiegel.reason": "\(reason)"])
+        }
+    }
+
+    /// Full jitter: a random wait up to the exponential bound.
+    private func backoff(attempt: Int) -> Duration {
+        let base = Double(self.configuration.baseDelay / .milliseconds(1))
+        let cap = Double(self.configuration.maxDelay / .milliseconds(1))
+        let bound = min(cap, base * pow(2, Double(min(attempt - 1, 30))))
+        return .milliseconds(Int(Double.random(in: 0...bound)))
+    }
+}

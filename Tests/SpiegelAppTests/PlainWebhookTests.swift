@@ -1,0 +1,168 @@
+import Foundation
+import HTTPTypes
+import Logging
+import ServiceLifecycle
+import SpiegelApp
+import SpiegelChat
+import SpiegelCoach
+import SpiegelTestKit
+import SpiegelVault
+import Testing
+
+/// The plain webhook end to end: the real server on loopback, signed requests with the real
+/// libcurl client, and a real receiving server for the replies.
+@Suite struct PlainWebhookTests {
+    static let prompts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Prompts").standardizedFileURL.path
+    static let secret = "a-shared-secret-of-the-bridge"
+
+    struct Bridge {
+        let baseURL: String
+        let client: CurlHTTPClient
+        let receiver: LoopbackHTTPServer
+        let signature = PlainSignature(secret: Array(PlainWebhookTests.secret.utf8))
+
+        /// POSTs a message, signed unless told otherwise.
+        func post(
+            id: String, user: String = "@an:school.example", room: String = "!an-dm", text: String,
+            body: [UInt8]? = nil, contentType: String = "application/json", signedAt: Date = Date(), sign: Bool = true
+        ) async throws -> (status: Int, body: String) {
+            let object: [String: Any] = ["id": id, "user": user, "room": room, "text": text, "ts": Int(signedAt.timeIntervalSince1970)]
+            let bytes = try body ?? [UInt8](JSONSerialization.data(withJSONObject: object))
+            var headers: HTTPFields = [.contentType: contentType]
+            let signed = self.signature.sign(bytes, at: signedAt)
+            headers[HTTPField.Name(PlainSignature.timestampHeader)!] = signed.timestamp
+            headers[HTTPField.Name(PlainSignature.signatureHeader)!] = sign ? signed.signature : "v1=" + String(repeating: "0", count: 64)
+            let response = try await self.client.execute(HTTPClientRequest(method: .post, url: self.baseURL + "/hooks/plain", headerFields: headers, body: bytes))
+            return (Int(response.status.code), String(decoding: response.body, as: UTF8.self))
+        }
+
+        /// The texts the receiver accepted, after checking each request's signature.
+        func receivedTexts() throws -> [String] {
+            try self.receiver.received.map { request in
+                let verified = self.signature.verify(
+                    timestamp: request.headers["x-spiegel-timestamp"], signature: request.headers["x-spiegel-signature"],
+                    body: request.body, now: Date()
+                )
+                try verified.get()
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(request.body)) as? [String: String])
+                return object["text"] ?? ""
+            }
+        }
+
+        /// Waits up to 10 s for the receiver to hold `count` messages.
+        func waitForReceived(_ count: Int) async throws -> [String] {
+            for _ in 0..<500 {
+                if self.receiver.received.count >= count { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            return try self.receivedTexts()
+        }
+    }
+
+    /// Runs a server with the plain webhook on, on a fresh data directory (or `dataDirectory`).
+    func withBridge(dataDirectory: String? = nil, key: MasterKey = .generate(), _ body: (Bridge) async throws -> Void) async throws {
+        let receiver = try await LoopbackHTTPServer.start()
+        var configuration = SpiegelConfiguration()
+        configuration.server.port = 0
+        configuration.dataDirectory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-plain-\(UUID().uuidString)").path
+        configuration.vaultMasterKey = key.base64Encoded
+        configuration.promptsDirectory = Self.prompts
+        configuration.plain.secret = Self.secret
+        configuration.plain.outboundURL = receiver.url("/inbox")
+        configuration.plain.teamRooms = ["!team"]
+        configuration.coach.rateLimitBurst = 1000
+        let logger = Logger(label: "test.plain")
+        let server = SpiegelServer(configuration: configuration, registry: SpiegelServerTests.registry, logger: logger)
+        let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let (services, client) = try server.makeServices { _, port in portContinuation.yield(port) }
+        let group = ServiceGroup(services: services, logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var ports = portStream.makeAsyncIterator()
+            let port = try #require(await ports.next())
+            try await body(Bridge(baseURL: "http://127.0.0.1:\(port)", client: client, receiver: receiver))
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        try await receiver.stop()
+    }
+
+    @Test func aConversationGoesInAndItsRepliesComeOutSignedAndInOrder() async throws {
+        try await withBridge { bridge in
+            #expect(try await bridge.post(id: "m1", text: "hallo").status == 200)
+            let opening = try await bridge.waitForReceived(3)
+            #expect(opening.first == "Dag! Fijn dat je na je les even de tijd neemt om terug te blikken.")
+            #expect(opening.last?.hasPrefix("Hoeveel tijd heb je nu?") == true)
+            #expect(try await bridge.post(id: "m2", text: "1").status == 200)
+            #expect(try await bridge.waitForReceived(4).last == "Wat zou een goede uitkomst van dit gesprek zijn?")
+            // The same message again is answered 200, processed once, and its replies keep their keys.
+            let again = try await bridge.post(id: "m2", text: "1")
+            #expect(again.status == 200 && again.body.contains("duplicate"))
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try bridge.receivedTexts().count == 4)
+            let keys = bridge.receiver.received.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: String])?["key"] }
+            #expect(keys == ["m1#0", "m1#1", "m1#2", "m2#0"])
+        }
+    }
+
+    @Test(arguments: [
+        ("a forged signature", 401, "signature"),
+        ("wrong content type", 415, "content type"),
+        ("oversize body", 413, "over"),
+        ("invalid JSON", 400, "JSON object"),
+        ("invalid UTF-8", 400, "UTF-8"),
+        ("a missing field", 400, "\"field\":\"room\""),
+        ("an old timestamp", 200, "stale"),
+        ("a team room", 200, "team room"),
+    ])
+    func badRequestsGetTheirStatusAndChangeNothing(what: String, status: Int, says: String) async throws {
+        try await withBridge { bridge in
+            let result: (status: Int, body: String)
+            switch what {
+            case "a forged signature": result = try await bridge.post(id: "x", text: "hallo", sign: false)
+            case "wrong content type": result = try await bridge.post(id: "x", text: "hallo", contentType: "text/plain")
+            case "oversize body": result = try await bridge.post(id: "x", text: String(repeating: "a", count: 70_000))
+            case "invalid JSON": result = try await bridge.post(id: "x", text: "", body: Array("{\"id\": ".utf8))
+            case "invalid UTF-8": result = try await bridge.post(id: "x", text: "", body: [0x7B, 0xFF, 0xFE, 0x7D])
+            case "a missing field": result = try await bridge.post(id: "x", text: "", body: Array(#"{"id":"x","user":"@an:s","text":"hallo","ts":1}"#.utf8))
+            case "an old timestamp": result = try await bridge.post(id: "x", text: "hallo", signedAt: Date().addingTimeInterval(-600))
+            default: result = try await bridge.post(id: "x", room: "!team", text: "hallo")
+            }
+            #expect(result.status == status, "\(what): \(result.body)")
+            #expect(result.body.contains(says), "\(what): \(result.body)")
+            #expect(!result.body.contains("hallo"), "no message text in a response")
+            // Nothing was processed: the next real message still starts the conversation.
+            #expect(try await bridge.post(id: "m1", text: "hallo").status == 200)
+            #expect(try await bridge.waitForReceived(3).first == "Dag! Fijn dat je na je les even de tijd neemt om terug te blikken.")
+        }
+    }
+
+    @Test func aReceiverThatIsDownGetsEveryMessageOnceInOrderWhenItIsBack() async throws {
+        try await withBridge { bridge in
+            bridge.receiver.inboxStatus = 503
+            #expect(try await bridge.post(id: "m1", text: "hallo").status == 200)
+            #expect(try await bridge.post(id: "m2", text: "1").status == 200)
+            #expect(try await bridge.post(id: "m3", text: "Rust bij de start").status == 200)
+            try await Task.sleep(for: .milliseconds(700))
+            #expect(bridge.receiver.received.isEmpty)
+            bridge.receiver.inboxStatus = 200
+            let texts = try await bridge.waitForReceived(5)
+            #expect(texts.count == 5)  // three for the opening, one answer each after
+            #expect(Array(texts.suffix(2)) == ["Wat zou een goede uitkomst van dit gesprek zijn?", "Welk moment uit je les blijft je het meest bij?"])
+        }
+    }
+
+    @Test func whatWasPendingAtShutdownIsDeliveredAfterARestart() async throws {
+        let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-plain-\(UUID().uuidString)").path
+        let key = MasterKey.generate()
+        try await withBridge(dataDirectory: dataDirectory, key: key) { (bridge: Bridge) async throws in
+            bridge.receiver.inboxStatus = 503
+            #expect(try await bridge.post(id: "m1", text: "hallo").status == 200)
+        }
+        try await withBridge(dataDirectory: dataDirectory, key: key) { bridge in
+            let texts = try await bridge.waitForReceived(3)
+            #expect(texts.first == "Dag! Fijn dat je na je les even de tijd neemt om terug te blikken.")
+            #expect(texts.count == 3)
+        }
+    }
+}
