@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import HTTPTypes
 import Logging
 import ServiceLifecycle
@@ -102,6 +103,13 @@ import Testing
             #expect(try bridge.receivedTexts().count == 4)
             let keys = bridge.receiver.received.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: String])?["key"] }
             #expect(keys == ["m1#0", "m1#1", "m1#2", "m2#0"])
+            // Counted per transport, without a word of the conversation.
+            let metrics = String(decoding: try await bridge.client.execute(HTTPClientRequest(url: bridge.baseURL + "/metrics")).body, as: UTF8.self)
+            #expect(metrics.contains(#"spiegel_messages_in_total{transport="plain",outcome="processed"}"#) || metrics.contains(#"spiegel_messages_in_total{outcome="processed",transport="plain"}"#))
+            for name in ["spiegel_messages_out_total", "spiegel_outbox_depth", "spiegel_outbox_oldest_age_seconds", "spiegel_outbox_delivery_seconds"] {
+                #expect(metrics.contains(name), "\(name)")
+            }
+            #expect(!metrics.contains("uitkomst") && !metrics.contains("an:school"))
         }
     }
 
@@ -164,5 +172,60 @@ import Testing
             #expect(texts.first == "Dag! Fijn dat je na je les even de tijd neemt om terug te blikken.")
             #expect(texts.count == 3)
         }
+    }
+}
+
+/// `spiegel serve` with the plain webhook, killed with SIGKILL mid-conversation while the receiver
+/// is down: after the restart the outbox delivers what was pending, in order, and the conversation
+/// goes on.
+@Suite(.serialized) struct PlainWebhookCrashTests {
+    @Test func aKilledBotDeliversItsOutboxAfterTheRestartAndContinues() async throws {
+        let receiver = try await LoopbackHTTPServer.start()
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-plain-crash-\(UUID().uuidString)").path
+        let environment = [
+            "SPIEGEL_DATA_DIR": data, "SPIEGEL_VAULT_MASTER_KEY": MasterKey.generate().base64Encoded,
+            "SPIEGEL_PROMPTS_DIR": PlainWebhookTests.prompts, "SPIEGEL_SERVER_PORT": "0",
+            "SPIEGEL_PLAIN_SECRET": PlainWebhookTests.secret, "SPIEGEL_PLAIN_OUTBOUND_URL": receiver.url("/inbox"),
+        ]
+        let client = CurlHTTPClient(configuration: .init(), logger: Logger(label: "test"))
+        let signature = PlainSignature(secret: Array(PlainWebhookTests.secret.utf8))
+        func post(_ port: Int, id: String, text: String) async throws -> Int {
+            let body = [UInt8](try JSONSerialization.data(withJSONObject: ["id": id, "user": "@an:school.example", "room": "!an-dm", "text": text, "ts": 1] as [String: Any]))
+            let signed = signature.sign(body, at: Date())
+            var headers: HTTPFields = [.contentType: "application/json"]
+            headers[HTTPField.Name(PlainSignature.timestampHeader)!] = signed.timestamp
+            headers[HTTPField.Name(PlainSignature.signatureHeader)!] = signed.signature
+            return Int(try await client.execute(HTTPClientRequest(method: .post, url: "http://127.0.0.1:\(port)/hooks/plain", headerFields: headers, body: body)).status.code)
+        }
+
+        receiver.inboxStatus = 503
+        let first = try SpiegelProcessTests.Run(["serve"], environment: environment)
+        let port = try await first.listeningPort()
+        #expect(try await post(port, id: "m1", text: "hallo") == 200)
+        #expect(try await post(port, id: "m2", text: "1") == 200)
+        kill(first.process.processIdentifier, SIGKILL)
+        while first.process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(receiver.received.isEmpty)
+
+        receiver.inboxStatus = 200
+        let second = try SpiegelProcessTests.Run(["serve"], environment: environment)
+        let again = try await second.listeningPort()
+        for _ in 0..<500 where receiver.received.count < 4 { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(try await post(again, id: "m3", text: "Rust bij de start") == 200)
+        for _ in 0..<500 where receiver.received.count < 5 { try await Task.sleep(for: .milliseconds(20)) }
+        // Exactly once in effect: a receiver that keeps the first of each key sees each reply once, in order.
+        var seen = Set<String>()
+        let texts = receiver.received.compactMap { request -> String? in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: String],
+                  let key = object["key"], seen.insert(key).inserted else { return nil }
+            return object["text"]
+        }
+        #expect(texts.count == 5, "\(texts)")
+        #expect(texts.first == "Dag! Fijn dat je na je les even de tijd neemt om terug te blikken.")
+        #expect(Array(texts.suffix(2)) == ["Wat zou een goede uitkomst van dit gesprek zijn?", "Welk moment uit je les blijft je het meest bij?"])
+        second.process.terminate()
+        _ = try await second.exitStatus()
+        await client.shutdown()
+        try await receiver.stop()
     }
 }

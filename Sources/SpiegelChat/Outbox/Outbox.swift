@@ -1,6 +1,7 @@
-import Foundation
+public import Foundation
 import HTTPTypes
 public import Logging
+import Metrics
 public import ServiceLifecycle
 public import SpiegelVault
 import Synchronization
@@ -18,6 +19,8 @@ public struct OutboxEntry: Codable, Sendable, Equatable {
     public var isPrivate: Bool
     /// The inbound message it answers, if any.
     public var replyTo: String?
+    /// When it was enqueued (set by the outbox), for the delivery latency and the age of the oldest.
+    public var queuedAt: Date?
 
     public init(key: String, room: String, text: String, isPrivate: Bool = true, replyTo: String? = nil) {
         self.key = key
@@ -47,6 +50,8 @@ public final class Outbox: Service, Sendable {
         public var baseDelay: Duration = .milliseconds(500)
         /// …but never longer than this.
         public var maxDelay: Duration = .seconds(300)
+        /// The `transport` label of the metrics.
+        public var transport = "plain"
 
         public init() {}
     }
@@ -113,6 +118,7 @@ public final class Outbox: Service, Sendable {
             return Array(state.queues.keys)
         }
         for room in rooms { self.startWorker(for: room) }
+        self.updateGauges()
     }
 
     /// Writes `entries` durably and hands them to delivery; an entry whose key was seen is skipped.
@@ -122,7 +128,12 @@ public final class Outbox: Service, Sendable {
         if let leak = entries.first(where: { $0.isPrivate && self.configuration.teamRooms.contains($0.room) }) {
             throw OutboxError(message: "a coachee's conversation may not go to the team room \(leak.room)")
         }
-        let fresh = self.state.withLock { state in entries.filter { !state.known.contains($0.key) } }
+        let now = Date()
+        let fresh = self.state.withLock { state in entries.filter { !state.known.contains($0.key) } }.map { entry in
+            var entry = entry
+            entry.queuedAt = now
+            return entry
+        }
         guard !fresh.isEmpty else { return }
         let records = try fresh.map { NewRecord(.outboxQueued, [UInt8](try JSONEncoder().encode($0))) }
         _ = try await self.vault.append(records, for: Self.owner)
@@ -136,6 +147,7 @@ public final class Outbox: Service, Sendable {
             return rooms
         }
         for room in Set(rooms) { self.startWorker(for: room) }
+        self.updateGauges()
     }
 
     /// Delivers until graceful shutdown; what is still pending then stays in the vault.
@@ -182,6 +194,7 @@ public final class Outbox: Service, Sendable {
                 attempt = 0
             case .retry(let after):
                 attempt += 1
+                self.updateGauges()
                 let delay = after ?? self.backoff(attempt: attempt)
                 do { try await Task.sleep(for: delay) } catch { break }
             }
@@ -233,9 +246,26 @@ public final class Outbox: Service, Sendable {
             if state.queues[entry.room]?.first?.key == entry.key { state.queues[entry.room]?.removeFirst() }
             if delivered { state.delivered += 1 } else { state.dropped += 1 }
         }
+        let transport = self.configuration.transport
+        Counter(label: "spiegel_messages_out_total", dimensions: [("transport", transport), ("outcome", delivered ? "delivered" : "dropped")]).increment()
+        if delivered, let queuedAt = entry.queuedAt {
+            Timer(label: "spiegel_outbox_delivery_seconds", dimensions: [("transport", transport)], preferredDisplayUnit: .seconds)
+                .recordNanoseconds(Int64(max(0, Date().timeIntervalSince(queuedAt)) * 1e9))
+        }
+        self.updateGauges()
         if let reason {
             self.logger.warning("spiegel.outbox.dropped", metadata: ["spiegel.reason": "\(reason)"])
         }
+    }
+
+    /// The depth of the outbox and the age of its oldest entry, for `/metrics`.
+    private func updateGauges() {
+        let (depth, oldest) = self.state.withLock { state in
+            (state.queues.values.reduce(0) { $0 + $1.count }, state.queues.values.compactMap { $0.first?.queuedAt }.min())
+        }
+        let transport = self.configuration.transport
+        Gauge(label: "spiegel_outbox_depth", dimensions: [("transport", transport)]).record(depth)
+        Gauge(label: "spiegel_outbox_oldest_age_seconds", dimensions: [("transport", transport)]).record(oldest.map { Date().timeIntervalSince($0) } ?? 0)
     }
 
     /// Full jitter: a random wait up to the exponential bound.
