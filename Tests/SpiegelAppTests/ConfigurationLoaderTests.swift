@@ -71,6 +71,11 @@ import Testing
               secret: a-shared-secret-of-the-bridge
               outbound_url: https://bridge.school.example/spiegel
               team_rooms: "!team-a, !team-b"
+            mattermost:
+              token: mm-token
+              incoming_webhook_url: https://chat.school.example/hooks/abc
+              username: Spiegel-bot
+              team_channels: town-square
             """
         )
         let loaded = try ConfigurationLoader.load(file: path, environment: [:])
@@ -101,6 +106,10 @@ import Testing
         #expect(configuration.plain.secret == "a-shared-secret-of-the-bridge")
         #expect(configuration.plain.outboundURL == "https://bridge.school.example/spiegel")
         #expect(configuration.plain.teamRooms == ["!team-a", "!team-b"])
+        #expect(configuration.mattermost.token == "mm-token")
+        #expect(configuration.mattermost.incomingWebhookURL == "https://chat.school.example/hooks/abc")
+        #expect(configuration.mattermost.username == "Spiegel-bot")
+        #expect(configuration.mattermost.teamChannels == ["town-square"])
         #expect(loaded.origins["server.port"] == .file(path: path, line: 6))
         #expect(Set(loaded.origins.keys) == Set(ConfigurationKey.all.map(\.path)))
     }

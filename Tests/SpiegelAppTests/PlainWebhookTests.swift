@@ -71,6 +71,9 @@ import Testing
         configuration.plain.secret = Self.secret
         configuration.plain.outboundURL = receiver.url("/inbox")
         configuration.plain.teamRooms = ["!team"]
+        configuration.mattermost.token = "mattermost-token-123"
+        configuration.mattermost.incomingWebhookURL = receiver.url("/inbox")
+        configuration.mattermost.teamChannels = ["town-square"]
         configuration.coach.rateLimitBurst = 1000
         let logger = Logger(label: "test.plain")
         let server = SpiegelServer(configuration: configuration, registry: SpiegelServerTests.registry, logger: logger)
@@ -142,6 +145,44 @@ import Testing
             // Nothing was processed: the next real message still starts the conversation.
             #expect(try await bridge.post(id: "m1", text: "hallo").status == 200)
             #expect(try await bridge.waitForReceived(3).first == "Dag! Fijn dat je na je les even de tijd neemt om terug te blikken.")
+        }
+    }
+
+    /// POSTs a Mattermost outgoing-webhook form.
+    func mattermost(_ bridge: Bridge, _ fields: [(String, String)], contentType: String = "application/x-www-form-urlencoded") async throws -> (status: Int, body: String) {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        let form = fields.map { "\($0)=\($1.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&")
+        let response = try await bridge.client.execute(HTTPClientRequest(
+            method: .post, url: bridge.baseURL + "/hooks/mattermost", headerFields: [.contentType: contentType], body: Array(form.utf8)
+        ))
+        return (Int(response.status.code), String(decoding: response.body, as: UTF8.self))
+    }
+
+    @Test func mattermostOutgoingWebhooksGetRepliesInTheDirectChat() async throws {
+        try await withBridge { bridge in
+            let post: [(String, String)] = [
+                ("token", "mattermost-token-123"), ("team_id", "t1"), ("channel_id", "dm-an"), ("channel_name", "an__spiegel"),
+                ("user_id", "u-an"), ("user_name", "an"), ("post_id", "p1"), ("text", "hallo daar & welkom"), ("timestamp", "1800000000000"),
+            ]
+            #expect(try await mattermost(bridge, post).status == 200)
+            for _ in 0..<250 where bridge.receiver.received.count < 3 { try await Task.sleep(for: .milliseconds(20)) }
+            let replies = bridge.receiver.received.compactMap { try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: String] }
+            #expect(replies.count == 3)
+            #expect(replies.allSatisfy { $0["channel"] == "@an" && $0["username"] == "Spiegel" })
+            #expect(replies.first?["text"] == "Dag! Fijn dat je na je les even de tijd neemt om terug te blikken.")
+            #expect(bridge.receiver.received.first?.headers["idempotency-key"] == "p1#0")
+
+            let wrongToken = post.map { $0.0 == "token" ? ("token", "mattermost-token-124") : $0 }
+            #expect(try await mattermost(bridge, wrongToken).status == 401)
+            let teamChannel = post.map { $0.0 == "channel_name" ? ("channel_name", "town-square") : ($0.0 == "post_id" ? ("post_id", "p2") : $0) }
+            #expect(try await mattermost(bridge, teamChannel).body.contains("ignored"))
+            #expect(try await mattermost(bridge, post, contentType: "application/json").status == 415)
+            let noUser = post.filter { $0.0 != "user_id" }
+            let missing = try await mattermost(bridge, noUser)
+            #expect(missing.status == 400 && missing.body.contains("user_id"))
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(bridge.receiver.received.count == 3, "nothing more was sent")
         }
     }
 

@@ -158,6 +158,23 @@ public struct ConfigurationKey: Sendable {
             format: { $0.joined(separator: ",") }
         ),
         .init(
+            "mattermost.token", \.mattermost.token, expected: "the outgoing webhook's token", isSecret: true,
+            parse: { $0.isEmpty ? String??.none : .some($0) }, format: { $0 }
+        ),
+        .init(
+            "mattermost.incoming_webhook_url", \.mattermost.incomingWebhookURL, expected: "the http or https URL of the incoming webhook for replies",
+            parse: { $0.hasPrefix("http://") || $0.hasPrefix("https://") ? String??.some($0) : nil }, format: { $0 }
+        ),
+        .init(
+            "mattermost.username", \.mattermost.username, expected: "the name replies are posted under",
+            parse: ConfigurationValue.nonEmpty, format: { $0 }
+        ),
+        .init(
+            "mattermost.team_channels", \.mattermost.teamChannels, expected: "channel ids or names separated by commas",
+            parse: { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } },
+            format: { $0.joined(separator: ",") }
+        ),
+        .init(
             "vault.master_key", \.vaultMasterKey, expected: "a master key: 32 bytes of base64", isSecret: true,
             parse: { $0.isEmpty ? String??.none : .some($0) }, format: { $0 }
         ),

@@ -53,6 +53,24 @@ public struct SpiegelConfiguration: Sendable {
     /// The plain webhook protocol.
     public var plain = PlainWebhook()
 
+    /// The Mattermost/Slack-compatible webhooks: on when both the token and the incoming-webhook
+    /// URL are set.
+    public struct Mattermost: Sendable {
+        /// The outgoing webhook's token; a secret, meant for the environment.
+        public var token: String?
+        /// The incoming webhook replies are posted to.
+        public var incomingWebhookURL: String?
+        /// The name replies are posted under; messages by this name are ignored.
+        public var username = "Spiegel"
+        /// Team channels (ids or names): no coaching there, and no conversation is sent there.
+        public var teamChannels: [String] = []
+
+        public init() {}
+    }
+
+    /// The Mattermost/Slack-compatible webhooks.
+    public var mattermost = Mattermost()
+
     /// Coachees with nothing newer than this are erased whole; `nil` keeps everything.
     public var vaultRetention: Duration?
 

@@ -77,15 +77,11 @@ struct PlainWebhookRoutes {
     }
 
     private func refuse(_ status: HTTPResponse.Status, _ reason: String, _ message: String, field: String? = nil) -> Response {
-        Counter(label: "spiegel_inbound_rejected_total", dimensions: [("transport", "plain"), ("reason", reason)]).increment()
-        var object: [String: String] = ["error": message]
-        if let field { object["field"] = field }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        WebhookResponse.refuse(status, transport: "plain", reason: reason, message, field: field)
     }
 
     static func json(_ status: HTTPResponse.Status, _ text: String) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+        WebhookResponse.json(status, text)
     }
 
     /// The signed POST that delivers an outbox entry to the bridge.

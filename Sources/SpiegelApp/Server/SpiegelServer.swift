@@ -8,6 +8,7 @@ public import SpiegelChat
 import Foundation
 import SpiegelCoach
 import SpiegelDialogue
+import SpiegelVault
 
 /// The long-running Spiegel process: the HTTP server and the services behind it, in one
 /// `ServiceGroup` that drains on SIGTERM and SIGINT.
@@ -50,9 +51,12 @@ public struct SpiegelServer: Sendable {
                 metadata: ["spiegel.hint": "chmod 700 the data directory: group and others can enter it"]
             )
         }
-        let plain = self.configuration.plain
+        let plain = self.configuration.plain, mattermost = self.configuration.mattermost
         if (plain.secret == nil) != (plain.outboundURL == nil) {
             throw SpiegelServerError(message: "the plain webhook needs both plain.secret and plain.outbound_url (or neither)")
+        }
+        if (mattermost.token == nil) != (mattermost.incomingWebhookURL == nil) {
+            throw SpiegelServerError(message: "the Mattermost webhooks need both mattermost.token and mattermost.incoming_webhook_url (or neither)")
         }
         let vault = try VaultKeys.openVault(self.configuration, create: true, logger: self.logger)
         let httpClient = CurlHTTPClient(configuration: self.configuration.httpClient, logger: self.logger)
@@ -61,39 +65,66 @@ public struct SpiegelServer: Sendable {
             services.append(RetentionService(vault: vault, retention: retention, logger: self.logger))
         }
         services.append(httpClient)
-        var plainRoutes: PlainWebhookRoutes?
-        if let secret = plain.secret, let url = plain.outboundURL {
-            let library: DialogueLibrary
-            do {
-                library = try DialogueLoader.loadLibrary(directory: self.configuration.promptsDirectory)
-            } catch {
-                throw SpiegelServerError(message: "the dialogue graphs do not load: " + error.errors.map { "\($0.location): \($0.message)" }.joined(separator: "; "))
+        var routes: [(Router<BasicRequestContext>) -> Void] = []
+        if plain.secret != nil || mattermost.token != nil {
+            let coaching = try self.makeCoachingService(vault: vault)
+            if let secret = plain.secret, let url = plain.outboundURL {
+                let signature = PlainSignature(secret: Array(secret.utf8))
+                let outbox = self.makeOutbox(vault: vault, client: httpClient, transport: "plain", teamRooms: plain.teamRooms) { entry in
+                    PlainWebhookRoutes.request(for: entry, url: url, signature: signature, now: Date())
+                }
+                services.append(outbox)
+                let route = PlainWebhookRoutes(
+                    signature: signature, coaching: coaching, outbox: outbox, teamRooms: Set(plain.teamRooms), logger: self.logger, now: Date.init
+                )
+                routes.append(route.add(to:))
             }
-            let signature = PlainSignature(secret: Array(secret.utf8))
-            var outboxConfiguration = Outbox.Configuration()
-            outboxConfiguration.teamRooms = Set(plain.teamRooms)
-            let outbox = Outbox(vault: vault, client: httpClient, configuration: outboxConfiguration, logger: self.logger) { entry in
-                PlainWebhookRoutes.request(for: entry, url: url, signature: signature, now: Date())
+            if let token = mattermost.token, let url = mattermost.incomingWebhookURL {
+                let name = mattermost.username
+                let outbox = self.makeOutbox(vault: vault, client: httpClient, transport: "mattermost", teamRooms: mattermost.teamChannels) { entry in
+                    MattermostRoutes.request(for: entry, url: url, botName: name)
+                }
+                services.append(outbox)
+                let route = MattermostRoutes(
+                    token: token, coaching: coaching, outbox: outbox, teamChannels: Set(mattermost.teamChannels), botName: name, logger: self.logger
+                )
+                routes.append(route.add(to:))
             }
-            let coaching = CoachingService(library: library, vault: vault, configuration: self.configuration.coach, logger: self.logger)
-            services.append(outbox)
-            plainRoutes = PlainWebhookRoutes(
-                signature: signature, coaching: coaching, outbox: outbox, teamRooms: Set(plain.teamRooms), logger: self.logger, now: Date.init
-            )
         }
-        let application = self.makeApplication(dataDirectory: dataDirectory, plain: plainRoutes, onListening: onListening)
+        let application = self.makeApplication(dataDirectory: dataDirectory, routes: routes, onListening: onListening)
         return (services + [application], httpClient)
+    }
+
+    /// The coaching service over the graphs in `prompts_dir`.
+    private func makeCoachingService(vault: Vault) throws -> CoachingService {
+        let library: DialogueLibrary
+        do {
+            library = try DialogueLoader.loadLibrary(directory: self.configuration.promptsDirectory)
+        } catch {
+            throw SpiegelServerError(message: "the dialogue graphs do not load: " + error.errors.map { "\($0.location): \($0.message)" }.joined(separator: "; "))
+        }
+        return CoachingService(library: library, vault: vault, configuration: self.configuration.coach, logger: self.logger)
+    }
+
+    private func makeOutbox(
+        vault: Vault, client: CurlHTTPClient, transport: String, teamRooms: [String],
+        makeRequest: @escaping @Sendable (OutboxEntry) -> HTTPClientRequest
+    ) -> Outbox {
+        var configuration = Outbox.Configuration()
+        configuration.teamRooms = Set(teamRooms)
+        configuration.transport = transport
+        return Outbox(vault: vault, client: client, configuration: configuration, logger: self.logger, makeRequest: makeRequest)
     }
 
     private func makeApplication(
         dataDirectory: DataDirectory,
-        plain: PlainWebhookRoutes?,
+        routes: [(Router<BasicRequestContext>) -> Void],
         onListening: @escaping @Sendable (String, Int) async -> Void
     ) -> some ApplicationProtocol {
         let router = Router()
         router.add(middleware: MetricsMiddleware())
         OperationsRoutes(dataDirectory: dataDirectory, registry: self.registry).add(to: router)
-        plain?.add(to: router)
+        for add in routes { add(router) }
         let logger = self.logger
         let host = self.configuration.server.host
         return Application(

@@ -38,7 +38,7 @@ public struct OutboxError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The durable outbox: every outgoing message is written (encrypted, in the vault under the
-/// reserved name `spiegel:outbox`) before the first try; delivery is in order per room; connect
+/// reserved name `spiegel:outbox:<transport>`) before the first try; delivery is in order per room; connect
 /// errors, timeouts, 429 (honouring `Retry-After`) and 5xx are retried with exponential backoff
 /// and full jitter; other 4xx are dropped (logged and counted); what is pending survives restarts.
 public final class Outbox: Service, Sendable {
@@ -56,8 +56,8 @@ public final class Outbox: Service, Sendable {
         public init() {}
     }
 
-    /// The vault name of the outbox journal.
-    public static let owner = CoacheeID("spiegel:outbox")
+    /// The vault name of this outbox's journal: one per transport.
+    private var owner: CoacheeID { CoacheeID("spiegel:outbox:" + self.configuration.transport) }
 
     private struct State {
         var queues: [String: [OutboxEntry]] = [:]
@@ -103,7 +103,7 @@ public final class Outbox: Service, Sendable {
     public func load() async throws {
         var queued: [OutboxEntry] = []
         var done: Set<String> = []
-        for record in try await self.vault.records(for: Self.owner) {
+        for record in try await self.vault.records(for: self.owner) {
             switch record.type {
             case .outboxQueued: queued.append(try JSONDecoder().decode(OutboxEntry.self, from: Data(record.payload)))
             case .outboxDelivered: done.insert(String(decoding: record.payload, as: UTF8.self))
@@ -136,7 +136,7 @@ public final class Outbox: Service, Sendable {
         }
         guard !fresh.isEmpty else { return }
         let records = try fresh.map { NewRecord(.outboxQueued, [UInt8](try JSONEncoder().encode($0))) }
-        _ = try await self.vault.append(records, for: Self.owner)
+        _ = try await self.vault.append(records, for: self.owner)
         let rooms: [String] = self.state.withLock { state in
             var rooms: [String] = []
             for entry in fresh where !state.known.contains(entry.key) {
@@ -237,7 +237,7 @@ public final class Outbox: Service, Sendable {
     /// Marks an entry done in the vault and takes it off its queue.
     private func finish(_ entry: OutboxEntry, delivered: Bool, reason: String?) async {
         do {
-            _ = try await self.vault.append([NewRecord(.outboxDelivered, Array(entry.key.utf8))], for: Self.owner)
+            _ = try await self.vault.append([NewRecord(.outboxDelivered, Array(entry.key.utf8))], for: self.owner)
         } catch {
             // Not marked: after a restart it is sent again, with the same key.
             self.logger.error("spiegel.outbox.mark_failed", metadata: ["spiegel.error": "\(error)"])

@@ -1,0 +1,124 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+import SpiegelChat
+import SpiegelCoach
+import SpiegelVault
+
+/// `POST /hooks/mattermost`: a Mattermost (or Slack) outgoing webhook's form post (`token`,
+/// `user_id`, `user_name`, `channel_id`, `channel_name`, `text`, `post_id`, `timestamp`). The token
+/// is compared in constant time before any other field is read. Replies go through the outbox to
+/// the incoming webhook as `{"text", "channel": "@<user_name>", "username"}`: the teacher's direct
+/// chat with the bot. Nothing is answered in a team channel.
+struct MattermostRoutes {
+    let token: String
+    let coaching: CoachingService
+    let outbox: Outbox
+    let teamChannels: Set<String>
+    let botName: String
+    let logger: Logger
+
+    func add(to router: Router<BasicRequestContext>) {
+        router.post("/hooks/mattermost") { request, _ in
+            try await self.handle(request)
+        }
+    }
+
+    func handle(_ request: Request) async throws -> Response {
+        guard let contentType = request.headers[.contentType]?.lowercased(), contentType.hasPrefix("application/x-www-form-urlencoded") else {
+            return WebhookResponse.refuse(.unsupportedMediaType, transport: "mattermost", reason: "unsupported_media_type", "the content type must be application/x-www-form-urlencoded")
+        }
+        let body: [UInt8]
+        do {
+            body = Array(try await request.body.collect(upTo: PlainWebhookRoutes.maxBodySize).readableBytesView)
+        } catch {
+            return WebhookResponse.refuse(.contentTooLarge, transport: "mattermost", reason: "too_large", "the body is over \(PlainWebhookRoutes.maxBodySize) bytes")
+        }
+        guard let form = FormFields(body) else {
+            return WebhookResponse.refuse(.badRequest, transport: "mattermost", reason: "invalid_body", "the body is not a form in UTF-8", field: "body")
+        }
+        guard let given = form["token"], WebhookResponse.constantTimeEqual(Array(given.utf8), Array(self.token.utf8)) else {
+            return WebhookResponse.refuse(.unauthorized, transport: "mattermost", reason: "token", "the token is missing or wrong")
+        }
+        for field in ["user_id", "user_name", "channel_id", "text"] where form[field] == nil || (field != "text" && form[field]!.isEmpty) {
+            return WebhookResponse.refuse(.badRequest, transport: "mattermost", reason: "invalid_\(field)", "\(field) is missing", field: field)
+        }
+        let userName = form["user_name"]!
+        if self.teamChannels.contains(form["channel_id"]!) || self.teamChannels.contains(form["channel_name"] ?? "") || userName == self.botName {
+            return WebhookResponse.json(.ok, #"{"status":"ignored"}"#)
+        }
+        // Slack sends no post id: its timestamp is unique per channel.
+        let id = form["post_id"].flatMap { $0.isEmpty ? nil : $0 } ?? "\(form["channel_id"]!):\(form["timestamp"] ?? "")"
+        do {
+            let coachee = CoacheeID("mattermost:" + form["user_id"]!)
+            let reply = try await self.coaching.handle(InboundMessage(coachee: coachee, text: form["text"]!, id: id))
+            let room = "@" + userName
+            try await self.outbox.enqueue(reply.texts.enumerated().map { index, text in
+                OutboxEntry(key: "\(id)#\(index)", room: room, text: text, isPrivate: true, replyTo: id)
+            })
+            Counter(label: "spiegel_messages_in_total", dimensions: [("transport", "mattermost"), ("outcome", reply.outcome.rawValue)]).increment()
+            return WebhookResponse.json(.ok, reply.outcome == .duplicate ? #"{"status":"duplicate"}"# : #"{"status":"accepted"}"#)
+        } catch {
+            self.logger.error("spiegel.mattermost.not_accepted", metadata: ["spiegel.error": "\(Swift.type(of: error))"])
+            return WebhookResponse.refuse(.serviceUnavailable, transport: "mattermost", reason: "unavailable", "the message could not be stored; send it again later")
+        }
+    }
+
+    /// The incoming-webhook POST that delivers an outbox entry.
+    static func request(for entry: OutboxEntry, url: String, botName: String) -> HTTPClientRequest {
+        let object = ["text": entry.text, "channel": entry.room, "username": botName]
+        let body = [UInt8]((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data())
+        var headers: HTTPFields = [.contentType: "application/json"]
+        headers[HTTPField.Name("Idempotency-Key")!] = entry.key
+        return HTTPClientRequest(method: .post, url: url, headerFields: headers, body: body, timeout: .seconds(15))
+    }
+}
+
+/// `application/x-www-form-urlencoded` fields; the first of a repeated name wins.
+struct FormFields {
+    private var fields: [String: String] = [:]
+
+    init?(_ body: [UInt8]) {
+        guard let text = String(validating: body, as: UTF8.self) else { return nil }
+        for pair in text.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = Self.decode(parts[0]) else { return nil }
+            let value = parts.count > 1 ? Self.decode(parts[1]) : ""
+            guard let value else { return nil }
+            if self.fields[name] == nil { self.fields[name] = value }
+        }
+    }
+
+    subscript(name: String) -> String? { self.fields[name] }
+
+    private static func decode(_ part: Substring) -> String? {
+        part.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+    }
+}
+
+/// The answers every webhook route shares: JSON, with the reason counted, never a message's text.
+enum WebhookResponse {
+    static func json(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func refuse(_ status: HTTPResponse.Status, transport: String, reason: String, _ message: String, field: String? = nil) -> Response {
+        Counter(label: "spiegel_inbound_rejected_total", dimensions: [("transport", transport), ("reason", reason)]).increment()
+        var object: [String: String] = ["error": message]
+        if let field { object["field"] = field }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// Whether two secrets are equal, in time that does not depend on where they differ.
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        for index in 0..<max(a.count, b.count) {
+            difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+        }
+        return difference == 0
+    }
+}
