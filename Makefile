@@ -52,6 +52,7 @@ bench: deps
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench dialogue
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench vault --directory .build
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench coach --directory .build
+	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench webhook --directory .build
 
 # A short benchmark run under LeakSanitizer (AddressSanitizer's leak check at exit): every curl
 # handle and buffer is freed. Its own build folder, since the whole tree is instrumented.

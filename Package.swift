@@ -131,6 +131,7 @@ let package = Package(
         .executableTarget(
             name: "spiegel-bench",
             dependencies: [
+                "SpiegelApp",
                 "SpiegelChat",
                 "SpiegelCoach",
                 "SpiegelDialogue",
@@ -140,6 +141,8 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

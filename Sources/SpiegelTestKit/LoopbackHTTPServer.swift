@@ -30,6 +30,8 @@ public final class LoopbackHTTPServer: Sendable {
     public struct ReceivedRequest: Sendable {
         public let headers: [String: String]
         public let body: [UInt8]
+        /// When its last byte arrived.
+        public let receivedAt: ContinuousClock.Instant
     }
 
     /// What `/inbox` accepted, in order of arrival.
@@ -163,7 +165,7 @@ private final class RouteHandler: ChannelInboundHandler {
                 var fields: [String: String] = [:]
                 for (name, value) in request.headers { fields[name.lowercased()] = value }
                 let bytes = self.body.getBytes(at: self.body.readerIndex, length: self.body.readableBytes) ?? []
-                self.inbox.requests.withLock { $0.append(.init(headers: fields, body: bytes)) }
+                self.inbox.requests.withLock { $0.append(.init(headers: fields, body: bytes, receivedAt: .now)) }
             }
             self.write(HTTPResponseStatus(statusCode: status), headers: headers, body: ByteBuffer(), context: context)
         default:
