@@ -84,6 +84,7 @@ actor CoacheeSession {
             turn.outputs += [self.context.text("export_intro", turn.language), Self.transcript(records)]
         }
         snapshot = turn.snapshot
+        if let address = message.address { snapshot.address = address }
         if let id = message.id {
             snapshot.recentMessageIDs.append(id)
             if snapshot.recentMessageIDs.count > 100 { snapshot.recentMessageIDs.removeFirst() }
@@ -106,7 +107,7 @@ actor CoacheeSession {
 
     /// The reminder for this coachee's quiet conversation, journalled; `nil` when it has ended
     /// since.
-    func remind() async throws -> String? {
+    func remind() async throws -> (String, ReplyAddress?)? {
         await self.enter()
         defer { self.leave() }
         let snapshot = try await self.load()
@@ -114,7 +115,7 @@ actor CoacheeSession {
         let title = state.position.flatMap { self.context.library.graphs[$0.graph]?.title.text(in: state.language, fallbacks: ["nl", "en"]) } ?? ""
         let text = self.context.text("reminder", state.language, ["graph": title])
         try await self.journal(snapshot, incoming: nil, outgoing: [text], now: self.context.now())
-        return text
+        return (text, snapshot.address)
     }
 
     /// Appends the message, the replies and the new snapshot in one write, then keeps the snapshot.

@@ -14,13 +14,35 @@ public struct InboundMessage: Sendable {
     public var id: String?
     /// A graph to start instead of reading `text` as an answer (a button, a command, a reminder).
     public var flow: String?
+    /// Where the coachee can be reached (their direct chat), kept for a later reminder.
+    public var address: ReplyAddress?
 
-    public init(coachee: CoacheeID, text: String, id: String? = nil, flow: String? = nil) {
+    public init(coachee: CoacheeID, text: String, id: String? = nil, flow: String? = nil, address: ReplyAddress? = nil) {
         self.coachee = coachee
         self.text = text
         self.id = id
         self.flow = flow
+        self.address = address
     }
+}
+
+/// A coachee's direct chat: the transport and the room there.
+public struct ReplyAddress: Codable, Sendable, Equatable {
+    public var transport: String
+    public var room: String
+
+    public init(transport: String, room: String) {
+        self.transport = transport
+        self.room = room
+    }
+}
+
+/// A reminder to send.
+public struct DueReminder: Sendable, Equatable {
+    public var coachee: CoacheeID
+    public var text: String
+    /// Where the coachee last wrote from; `nil` for the console.
+    public var address: ReplyAddress?
 }
 
 /// What the service answers to one message.
@@ -120,7 +142,7 @@ public final class CoachingService: Sendable {
     /// - Parameter send: delivers a text to a coachee's direct chat (the transport's job).
     /// - Returns: how many were sent.
     @discardableResult
-    public func sendDueReminders(_ send: @Sendable (CoacheeID, String) async throws -> Void) async throws -> Int {
+    public func sendDueReminders(_ send: @Sendable (DueReminder) async throws -> Void) async throws -> Int {
         guard let book = self.context.reminders else { return 0 }
         try await self.loadRemindersOnce(book)
         let now = self.context.now()
@@ -139,8 +161,8 @@ public final class CoachingService: Sendable {
                 continue
             }
             defer { self.release(coachee) }
-            if let text = try await session.remind() {
-                try await send(coachee, text)
+            if let (text, address) = try await session.remind() {
+                try await send(DueReminder(coachee: coachee, text: text, address: address))
                 sent += 1
             }
         }

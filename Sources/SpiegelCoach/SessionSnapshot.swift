@@ -20,6 +20,8 @@ struct SessionSnapshot: Codable, Sendable {
     var pendingConfirmation: String?
     /// The follow-up the last conversation proposed.
     var followUp: FollowUpProposal?
+    /// Where the coachee last wrote from.
+    var address: ReplyAddress?
 
     init() {}
 
@@ -35,6 +37,7 @@ struct SessionSnapshot: Codable, Sendable {
         self.recentReplies = try container.decodeIfPresent([String: [String]].self, forKey: .recentReplies) ?? [:]
         self.pendingConfirmation = try container.decodeIfPresent(String.self, forKey: .pendingConfirmation)
         self.followUp = try container.decodeIfPresent(FollowUpProposal.self, forKey: .followUp)
+        self.address = try container.decodeIfPresent(ReplyAddress.self, forKey: .address)
     }
 }
 

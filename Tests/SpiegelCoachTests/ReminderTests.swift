@@ -12,7 +12,7 @@ import Testing
     final class Outbox: Sendable {
         let sent = Mutex<[(String, String)]>([])
         var all: [(String, String)] { self.sent.withLock { $0 } }
-        func send(_ coachee: CoacheeID, _ text: String) { self.sent.withLock { $0.append((coachee.rawValue, text)) } }
+        func send(_ reminder: DueReminder) { self.sent.withLock { $0.append((reminder.coachee.rawValue, reminder.text)) } }
     }
 
     static func configuration(after hours: Double) -> CoachConfiguration {
@@ -28,13 +28,13 @@ import Testing
         let outbox = Outbox()
         try await service.sayAll(["hallo", "1"], as: "an")
         fixture.advance(by: 3600)
-        #expect(try await service.sendDueReminders { outbox.send($0, $1) } == 0)
+        #expect(try await service.sendDueReminders { outbox.send($0) } == 0)
         fixture.advance(by: 3601)
-        #expect(try await service.sendDueReminders { outbox.send($0, $1) } == 1)
+        #expect(try await service.sendDueReminders { outbox.send($0) } == 1)
         #expect(outbox.all.map(\.0) == ["an"])
         #expect(outbox.all.first?.1 == "Je gesprek “Reflectie na een les” staat nog open. Zin om verder te gaan? Zeg “hervat” wanneer het je past; ik stuur hierover geen herinnering meer.")
         fixture.advance(by: 86400)
-        #expect(try await service.sendDueReminders { outbox.send($0, $1) } == 0)
+        #expect(try await service.sendDueReminders { outbox.send($0) } == 0)
         // The reminder is in the coachee's own history.
         #expect(try await vault.records(for: CoacheeID("an")).contains { String(decoding: $0.payload, as: UTF8.self).hasPrefix("Je gesprek “Reflectie") })
         try await vault.close()
@@ -47,12 +47,12 @@ import Testing
         let outbox = Outbox()
         try await service.sayAll(["hallo", "1"], as: "an")
         fixture.advance(by: 13 * 3600 + 60)  // 22:01 in Brussels
-        #expect(try await service.sendDueReminders { outbox.send($0, $1) } == 0)
+        #expect(try await service.sendDueReminders { outbox.send($0) } == 0)
         #expect(service.pendingReminderCount == 1)
         fixture.advance(by: 9 * 3600)  // 07:01
-        #expect(try await service.sendDueReminders { outbox.send($0, $1) } == 0)
+        #expect(try await service.sendDueReminders { outbox.send($0) } == 0)
         fixture.advance(by: 3600)  // 08:01
-        #expect(try await service.sendDueReminders { outbox.send($0, $1) } == 1)
+        #expect(try await service.sendDueReminders { outbox.send($0) } == 1)
         try await vault.close()
     }
 
@@ -70,10 +70,25 @@ import Testing
         try await service.sayAll(["vergeet mij", "ja"], as: "bert")
         #expect(service.pendingReminderCount == 1)
         fixture.advance(by: 3601)
-        #expect(try await service.sendDueReminders { outbox.send($0, $1) } == 0)
+        #expect(try await service.sendDueReminders { outbox.send($0) } == 0)
         fixture.advance(by: 3600)
-        #expect(try await service.sendDueReminders { outbox.send($0, $1) } == 1)
+        #expect(try await service.sendDueReminders { outbox.send($0) } == 1)
         #expect(outbox.all.map(\.0) == ["an"])
+        try await vault.close()
+    }
+
+    @Test func aReminderGoesWhereTheCoacheeLastWrote() async throws {
+        let fixture = CoachFixture()
+        let vault = try fixture.openVault()
+        let service = fixture.service(vault, configuration: Self.configuration(after: 2))
+        let address = ReplyAddress(transport: "plain", room: "!an-dm")
+        for text in ["hallo", "1"] {
+            _ = try await service.handle(InboundMessage(coachee: CoacheeID("an"), text: text, id: text, address: address))
+        }
+        fixture.advance(by: 2 * 3600 + 1)
+        let sent = Mutex<[DueReminder]>([])
+        #expect(try await service.sendDueReminders { reminder in sent.withLock { $0.append(reminder) } } == 1)
+        #expect(sent.withLock { $0.map(\.address) } == [address])
         try await vault.close()
     }
 
@@ -93,13 +108,13 @@ import Testing
         var service = fixture.service(vault, configuration: Self.configuration(after: 2))
         let outbox = Outbox()
         try await service.sayAll(["hallo", "1"], as: "an")
-        #expect(try await service.sendDueReminders { outbox.send($0, $1) } == 0)  // writes the book
+        #expect(try await service.sendDueReminders { outbox.send($0) } == 0)  // writes the book
         try await vault.close()
 
         vault = try fixture.openVault()
         service = fixture.service(vault, configuration: Self.configuration(after: 2))
         fixture.advance(by: 2 * 3600 + 1)
-        #expect(try await service.sendDueReminders { outbox.send($0, $1) } == 1)
+        #expect(try await service.sendDueReminders { outbox.send($0) } == 1)
         try await vault.close()
     }
 }

@@ -15,8 +15,7 @@ import SpiegelVault
 /// chat with the bot. Nothing is answered in a team channel.
 struct MattermostRoutes {
     let token: String
-    let coaching: CoachingService
-    let outbox: Outbox
+    let gateway: ChatGateway
     let teamChannels: Set<String>
     let botName: String
     let logger: Logger
@@ -53,14 +52,10 @@ struct MattermostRoutes {
         // Slack sends no post id: its timestamp is unique per channel.
         let id = form["post_id"].flatMap { $0.isEmpty ? nil : $0 } ?? "\(form["channel_id"]!):\(form["timestamp"] ?? "")"
         do {
-            let coachee = CoacheeID("mattermost:" + form["user_id"]!)
-            let reply = try await self.coaching.handle(InboundMessage(coachee: coachee, text: form["text"]!, id: id))
-            let room = "@" + userName
-            try await self.outbox.enqueue(reply.texts.enumerated().map { index, text in
-                OutboxEntry(key: "\(id)#\(index)", room: room, text: text, isPrivate: true, replyTo: id)
-            })
-            Counter(label: "spiegel_messages_in_total", dimensions: [("transport", "mattermost"), ("outcome", reply.outcome.rawValue)]).increment()
-            return WebhookResponse.json(.ok, reply.outcome == .duplicate ? #"{"status":"duplicate"}"# : #"{"status":"accepted"}"#)
+            // The reply goes to the teacher's direct chat, named by user for the incoming webhook.
+            let event = ChatEvent.message(ChatMessage(id: id, user: "mattermost:" + form["user_id"]!, room: "@" + userName, text: form["text"]!))
+            let outcome = try await self.gateway.receive(event)
+            return WebhookResponse.json(.ok, #"{"status":"\#(outcome.rawValue)"}"#)
         } catch {
             self.logger.error("spiegel.mattermost.not_accepted", metadata: ["spiegel.error": "\(Swift.type(of: error))"])
             return WebhookResponse.refuse(.serviceUnavailable, transport: "mattermost", reason: "unavailable", "the message could not be stored; send it again later")

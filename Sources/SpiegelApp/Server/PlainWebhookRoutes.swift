@@ -17,9 +17,7 @@ struct PlainWebhookRoutes {
     static let maxBodySize = 64 * 1024
 
     let signature: PlainSignature
-    let coaching: CoachingService
-    let outbox: Outbox
-    let teamRooms: Set<String>
+    let gateway: ChatGateway
     let logger: Logger
     let now: @Sendable () -> Date
 
@@ -58,20 +56,15 @@ struct PlainWebhookRoutes {
         case .success(let parsed): message = parsed
         case .failure(let problem): return self.refuse(.badRequest, "invalid_\(problem.field)", problem.message, field: problem.field)
         }
-        if self.teamRooms.contains(message.room) {
-            Counter(label: "spiegel_inbound_rejected_total", dimensions: [("transport", "plain"), ("reason", "team_room")]).increment()
-            return Self.json(.ok, #"{"status":"ignored","reason":"team room"}"#)
-        }
         do {
-            let reply = try await self.coaching.handle(InboundMessage(coachee: CoacheeID(message.user), text: message.text, id: message.id))
-            let entries = reply.texts.enumerated().map { index, text in
-                OutboxEntry(key: "\(message.id)#\(index)", room: message.room, text: text, isPrivate: true, replyTo: message.id)
+            let event = ChatEvent.message(ChatMessage(id: message.id, user: message.user, room: message.room, text: message.text))
+            switch try await self.gateway.receive(event) {
+            case .accepted: return Self.json(.ok, #"{"status":"accepted"}"#)
+            case .duplicate: return Self.json(.ok, #"{"status":"duplicate"}"#)
+            case .ignored: return Self.json(.ok, #"{"status":"ignored","reason":"team room"}"#)
             }
-            try await self.outbox.enqueue(entries)
-            Counter(label: "spiegel_messages_in_total", dimensions: [("transport", "plain"), ("outcome", reply.outcome.rawValue)]).increment()
-            return Self.json(.ok, reply.outcome == .duplicate ? #"{"status":"duplicate"}"# : #"{"status":"accepted"}"#)
         } catch {
-            self.logger.error("spiegel.plain.not_accepted", metadata: ["spiegel.error": "\(type(of: error))"])
+            self.logger.error("spiegel.plain.not_accepted", metadata: ["spiegel.error": "\(Swift.type(of: error))"])
             return self.refuse(.serviceUnavailable, "unavailable", "the message could not be stored; send it again later")
         }
     }

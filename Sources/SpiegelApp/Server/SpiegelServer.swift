@@ -66,29 +66,29 @@ public struct SpiegelServer: Sendable {
         }
         services.append(httpClient)
         var routes: [(Router<BasicRequestContext>) -> Void] = []
+        var gateways: [ChatGateway] = []
         if plain.secret != nil || mattermost.token != nil {
             let coaching = try self.makeCoachingService(vault: vault)
             if let secret = plain.secret, let url = plain.outboundURL {
                 let signature = PlainSignature(secret: Array(secret.utf8))
-                let outbox = self.makeOutbox(vault: vault, client: httpClient, transport: "plain", teamRooms: plain.teamRooms) { entry in
-                    PlainWebhookRoutes.request(for: entry, url: url, signature: signature, now: Date())
-                }
+                let transport = PlainTransport(teamRooms: Set(plain.teamRooms), url: url, signature: signature)
+                let outbox = Outbox(vault: vault, client: httpClient, transport: transport, logger: self.logger)
                 services.append(outbox)
-                let route = PlainWebhookRoutes(
-                    signature: signature, coaching: coaching, outbox: outbox, teamRooms: Set(plain.teamRooms), logger: self.logger, now: Date.init
+                gateways.append(ChatGateway(coaching: coaching, outbox: outbox, logger: self.logger))
+                routes.append(PlainWebhookRoutes(signature: signature, gateway: gateways.last!, logger: self.logger, now: Date.init).add(to:))
+            }
+            if let token = mattermost.token, let url = mattermost.incomingWebhookURL {
+                let transport = MattermostTransport(teamRooms: Set(mattermost.teamChannels), url: url, botName: mattermost.username)
+                let outbox = Outbox(vault: vault, client: httpClient, transport: transport, logger: self.logger)
+                services.append(outbox)
+                gateways.append(ChatGateway(coaching: coaching, outbox: outbox, logger: self.logger))
+                let route = MattermostRoutes(
+                    token: token, gateway: gateways.last!, teamChannels: Set(mattermost.teamChannels), botName: mattermost.username, logger: self.logger
                 )
                 routes.append(route.add(to:))
             }
-            if let token = mattermost.token, let url = mattermost.incomingWebhookURL {
-                let name = mattermost.username
-                let outbox = self.makeOutbox(vault: vault, client: httpClient, transport: "mattermost", teamRooms: mattermost.teamChannels) { entry in
-                    MattermostRoutes.request(for: entry, url: url, botName: name)
-                }
-                services.append(outbox)
-                let route = MattermostRoutes(
-                    token: token, coaching: coaching, outbox: outbox, teamChannels: Set(mattermost.teamChannels), botName: name, logger: self.logger
-                )
-                routes.append(route.add(to:))
+            if self.configuration.coach.reminderAfter != nil {
+                services.append(ReminderService(coaching: coaching, gateways: gateways, logger: self.logger))
             }
         }
         let application = self.makeApplication(dataDirectory: dataDirectory, routes: routes, onListening: onListening)
@@ -104,16 +104,6 @@ public struct SpiegelServer: Sendable {
             throw SpiegelServerError(message: "the dialogue graphs do not load: " + error.errors.map { "\($0.location): \($0.message)" }.joined(separator: "; "))
         }
         return CoachingService(library: library, vault: vault, configuration: self.configuration.coach, logger: self.logger)
-    }
-
-    private func makeOutbox(
-        vault: Vault, client: CurlHTTPClient, transport: String, teamRooms: [String],
-        makeRequest: @escaping @Sendable (OutboxEntry) -> HTTPClientRequest
-    ) -> Outbox {
-        var configuration = Outbox.Configuration()
-        configuration.teamRooms = Set(teamRooms)
-        configuration.transport = transport
-        return Outbox(vault: vault, client: client, configuration: configuration, logger: self.logger, makeRequest: makeRequest)
     }
 
     private func makeApplication(

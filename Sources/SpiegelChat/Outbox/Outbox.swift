@@ -42,22 +42,18 @@ public struct OutboxError: Error, Sendable, Equatable, CustomStringConvertible {
 /// errors, timeouts, 429 (honouring `Retry-After`) and 5xx are retried with exponential backoff
 /// and full jitter; other 4xx are dropped (logged and counted); what is pending survives restarts.
 public final class Outbox: Service, Sendable {
-    /// How the outbox delivers.
+    /// How the outbox retries.
     public struct Configuration: Sendable {
-        /// Rooms shared by a team: private entries are refused for them.
-        public var teamRooms: Set<String> = []
         /// The first retry waits up to this long; each next one up to twice as long…
         public var baseDelay: Duration = .milliseconds(500)
         /// …but never longer than this.
         public var maxDelay: Duration = .seconds(300)
-        /// The `transport` label of the metrics.
-        public var transport = "plain"
 
         public init() {}
     }
 
     /// The vault name of this outbox's journal: one per transport.
-    private var owner: CoacheeID { CoacheeID("spiegel:outbox:" + self.configuration.transport) }
+    private var owner: CoacheeID { CoacheeID("spiegel:outbox:" + self.transport.name) }
 
     private struct State {
         var queues: [String: [OutboxEntry]] = [:]
@@ -72,21 +68,18 @@ public final class Outbox: Service, Sendable {
 
     private let vault: Vault
     private let client: any HTTPClient
+    /// The chat the entries go to: how they are sent, and which rooms are a team's.
+    public let transport: any ChatTransport
     private let configuration: Configuration
     private let logger: Logger
-    private let makeRequest: @Sendable (OutboxEntry) -> HTTPClientRequest
     private let state = Mutex(State())
 
-    /// - Parameter makeRequest: the HTTP request that delivers an entry (URL, body, signature).
-    public init(
-        vault: Vault, client: any HTTPClient, configuration: Configuration = .init(), logger: Logger,
-        makeRequest: @escaping @Sendable (OutboxEntry) -> HTTPClientRequest
-    ) {
+    public init(vault: Vault, client: any HTTPClient, transport: any ChatTransport, configuration: Configuration = .init(), logger: Logger) {
         self.vault = vault
         self.client = client
+        self.transport = transport
         self.configuration = configuration
         self.logger = logger
-        self.makeRequest = makeRequest
     }
 
     /// How many entries wait.
@@ -125,7 +118,7 @@ public final class Outbox: Service, Sendable {
     /// - Throws: ``OutboxError`` for a private entry to a team room (nothing is written then), or
     ///   the vault's error.
     public func enqueue(_ entries: [OutboxEntry]) async throws {
-        if let leak = entries.first(where: { $0.isPrivate && self.configuration.teamRooms.contains($0.room) }) {
+        if let leak = entries.first(where: { $0.isPrivate && self.transport.teamRooms.contains($0.room) }) {
             throw OutboxError(message: "a coachee's conversation may not go to the team room \(leak.room)")
         }
         let now = Date()
@@ -209,7 +202,7 @@ public final class Outbox: Service, Sendable {
     private func send(_ entry: OutboxEntry) async -> Outcome {
         let response: HTTPClientResponse
         do {
-            response = try await self.client.execute(self.makeRequest(entry))
+            response = try await self.client.execute(self.transport.request(for: entry))
         } catch is CancellationError {
             return .retry(after: nil)
         } catch let error as HTTPClientError where error.code == .invalidRequest {
@@ -246,7 +239,7 @@ public final class Outbox: Service, Sendable {
             if state.queues[entry.room]?.first?.key == entry.key { state.queues[entry.room]?.removeFirst() }
             if delivered { state.delivered += 1 } else { state.dropped += 1 }
         }
-        let transport = self.configuration.transport
+        let transport = self.transport.name
         Counter(label: "spiegel_messages_out_total", dimensions: [("transport", transport), ("outcome", delivered ? "delivered" : "dropped")]).increment()
         if delivered, let queuedAt = entry.queuedAt {
             Timer(label: "spiegel_outbox_delivery_seconds", dimensions: [("transport", transport)], preferredDisplayUnit: .seconds)
@@ -263,7 +256,7 @@ public final class Outbox: Service, Sendable {
         let (depth, oldest) = self.state.withLock { state in
             (state.queues.values.reduce(0) { $0 + $1.count }, state.queues.values.compactMap { $0.first?.queuedAt }.min())
         }
-        let transport = self.configuration.transport
+        let transport = self.transport.name
         Gauge(label: "spiegel_outbox_depth", dimensions: [("transport", transport)]).record(depth)
         Gauge(label: "spiegel_outbox_oldest_age_seconds", dimensions: [("transport", transport)]).record(oldest.map { Date().timeIntervalSince($0) } ?? 0)
     }

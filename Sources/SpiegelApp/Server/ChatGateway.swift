@@ -1,0 +1,65 @@
+import Foundation
+import Logging
+import Metrics
+import SpiegelChat
+import SpiegelCoach
+import SpiegelVault
+
+/// Where every transport's events meet the coaching service: a message in a team room is ignored;
+/// any other message is coached, and its replies are in the transport's outbox before the event
+/// counts as accepted (so the chat's retry after a crash is safe: a redelivered message is
+/// processed once and its replies are queued again under the same keys).
+struct ChatGateway: Sendable {
+    enum Outcome: String {
+        case accepted, duplicate, ignored
+    }
+
+    let coaching: CoachingService
+    let outbox: Outbox
+    let logger: Logger
+
+    var transport: any ChatTransport { self.outbox.transport }
+
+    func receive(_ event: ChatEvent) async throws -> Outcome {
+        guard case .message(let message) = event else {
+            // Invites, joins and leaves matter to Matrix; the webhook chats send none.
+            return .ignored
+        }
+        if self.transport.teamRooms.contains(message.room) {
+            Counter(label: "spiegel_inbound_rejected_total", dimensions: [("transport", self.transport.name), ("reason", "team_room")]).increment()
+            return .ignored
+        }
+        let reply = try await self.coaching.handle(InboundMessage(
+            coachee: CoacheeID(message.user), text: message.text, id: message.id, address: .init(transport: self.transport.name, room: message.room)
+        ))
+        try await self.outbox.enqueue(reply.texts.enumerated().map { index, text in
+            OutboxEntry(key: "\(message.id)#\(index)", room: message.room, text: text, isPrivate: true, replyTo: message.id)
+        })
+        Counter(label: "spiegel_messages_in_total", dimensions: [("transport", self.transport.name), ("outcome", reply.outcome.rawValue)]).increment()
+        return reply.outcome == .duplicate ? .duplicate : .accepted
+    }
+}
+
+/// The plain webhook protocol's outbound side: a signed JSON POST to the bridge.
+struct PlainTransport: ChatTransport {
+    let name = "plain"
+    let teamRooms: Set<String>
+    let url: String
+    let signature: PlainSignature
+
+    func request(for entry: OutboxEntry) -> HTTPClientRequest {
+        PlainWebhookRoutes.request(for: entry, url: self.url, signature: self.signature, now: Date())
+    }
+}
+
+/// Mattermost's (or Slack's) incoming webhook.
+struct MattermostTransport: ChatTransport {
+    let name = "mattermost"
+    let teamRooms: Set<String>
+    let url: String
+    let botName: String
+
+    func request(for entry: OutboxEntry) -> HTTPClientRequest {
+        MattermostRoutes.request(for: entry, url: self.url, botName: self.botName)
+    }
+}
