@@ -13,7 +13,7 @@ import Synchronization
 /// - `/redirect`: 302 to `/echo`.
 /// - `/delay/<ms>`: 200 with an empty body after ms milliseconds.
 /// - `/hang`: never answers.
-/// - `/inbox`: records the request (see ``received``) and answers ``inboxStatus`` (200 unless set),
+/// - `/inbox` (and `/inbox/<anything>`): records the request (see ``received``) and answers ``inboxStatus`` (200 unless set),
 ///   recording only what it answers with a 2xx: a receiver that is down keeps nothing.
 /// - `/sink` (and anything else): 200, empty body.
 ///
@@ -28,6 +28,8 @@ public final class LoopbackHTTPServer: Sendable {
 
     /// A request `/inbox` kept: its headers (names in lower case) and body.
     public struct ReceivedRequest: Sendable {
+        /// The request's path, such as `/inbox` or `/inbox/bert`.
+        public let path: String
         public let headers: [String: String]
         public let body: [UInt8]
         /// When its last byte arrived.
@@ -165,7 +167,8 @@ private final class RouteHandler: ChannelInboundHandler {
                 var fields: [String: String] = [:]
                 for (name, value) in request.headers { fields[name.lowercased()] = value }
                 let bytes = self.body.getBytes(at: self.body.readerIndex, length: self.body.readableBytes) ?? []
-                self.inbox.requests.withLock { $0.append(.init(headers: fields, body: bytes, receivedAt: .now)) }
+                let path = String(request.uri.split(separator: "?", maxSplits: 1)[0])
+                self.inbox.requests.withLock { $0.append(.init(path: path, headers: fields, body: bytes, receivedAt: .now)) }
             }
             self.write(HTTPResponseStatus(statusCode: status), headers: headers, body: ByteBuffer(), context: context)
         default:

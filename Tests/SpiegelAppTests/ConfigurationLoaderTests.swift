@@ -76,6 +76,7 @@ import Testing
               incoming_webhook_url: https://chat.school.example/hooks/abc
               username: Spiegel-bot
               team_channels: town-square
+              room_webhook_urls: "@an=https://hooks.example/a, @bert=https://hooks.example/b"
             """
         )
         let loaded = try ConfigurationLoader.load(file: path, environment: [:])
@@ -110,6 +111,7 @@ import Testing
         #expect(configuration.mattermost.incomingWebhookURL == "https://chat.school.example/hooks/abc")
         #expect(configuration.mattermost.username == "Spiegel-bot")
         #expect(configuration.mattermost.teamChannels == ["town-square"])
+        #expect(configuration.mattermost.roomWebhookURLs == ["@an": "https://hooks.example/a", "@bert": "https://hooks.example/b"])
         #expect(loaded.origins["server.port"] == .file(path: path, line: 6))
         #expect(Set(loaded.origins.keys) == Set(ConfigurationKey.all.map(\.path)))
     }
@@ -152,6 +154,7 @@ import Testing
         ("coach:\n  language: fr\n", "coach.language", 2, "nl or en"),
         ("coach:\n  quiet_hours: 8-8\n", "coach.quiet_hours", 2, "two hours"),
         ("plain:\n  secret: short\n", "plain.secret", 2, "16 characters or more"),
+        ("mattermost:\n  room_webhook_urls: \"@an\"\n", "mattermost.room_webhook_urls", 2, "room=URL pairs"),
         ("plain:\n  outbound_url: ftp://x\n", "plain.outbound_url", 2, "an http or https URL"),
         ("coach:\n  time_zone: Mars/Olympus\n", "coach.time_zone", 2, "IANA"),
         ("coach:\n  reminder_after: soon\n", "coach.reminder_after", 2, "off, or a duration"),

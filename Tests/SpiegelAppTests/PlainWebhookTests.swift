@@ -74,6 +74,7 @@ import Testing
         configuration.mattermost.token = "mattermost-token-123"
         configuration.mattermost.incomingWebhookURL = receiver.url("/inbox")
         configuration.mattermost.teamChannels = ["town-square"]
+        configuration.mattermost.roomWebhookURLs = ["@bert": receiver.url("/inbox/bert")]
         configuration.coach.rateLimitBurst = 1000
         let logger = Logger(label: "test.plain")
         let server = SpiegelServer(configuration: configuration, registry: SpiegelServerTests.registry, logger: logger)
@@ -183,6 +184,11 @@ import Testing
             #expect(missing.status == 400 && missing.body.contains("user_id"))
             try await Task.sleep(for: .milliseconds(200))
             #expect(bridge.receiver.received.count == 3, "nothing more was sent")
+            // A room with a webhook of its own gets its replies there.
+            let bert = post.map { $0.0 == "user_name" ? ("user_name", "bert") : ($0.0 == "user_id" ? ("user_id", "u-bert") : ($0.0 == "post_id" ? ("post_id", "b1") : $0)) }
+            #expect(try await mattermost(bridge, bert).status == 200)
+            for _ in 0..<250 where bridge.receiver.received.count < 6 { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(bridge.receiver.received.suffix(3).allSatisfy { $0.path == "/inbox/bert" })
         }
     }
 

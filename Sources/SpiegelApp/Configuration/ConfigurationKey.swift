@@ -166,6 +166,20 @@ public struct ConfigurationKey: Sendable {
             parse: { $0.hasPrefix("http://") || $0.hasPrefix("https://") ? String??.some($0) : nil }, format: { $0 }
         ),
         .init(
+            "mattermost.room_webhook_urls", \.mattermost.roomWebhookURLs,
+            expected: "room=URL pairs separated by commas, such as \"@an=https://hooks.example/a, @bert=https://hooks.example/b\"",
+            parse: { text in
+                var map: [String: String] = [:]
+                for pair in text.split(separator: ",") {
+                    let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                    guard parts.count == 2, !parts[0].isEmpty, parts[1].hasPrefix("http://") || parts[1].hasPrefix("https://") else { return nil }
+                    map[parts[0]] = parts[1]
+                }
+                return map
+            },
+            format: { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") }
+        ),
+        .init(
             "mattermost.username", \.mattermost.username, expected: "the name replies are posted under",
             parse: ConfigurationValue.nonEmpty, format: { $0 }
         ),

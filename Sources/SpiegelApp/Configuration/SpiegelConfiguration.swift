@@ -60,6 +60,9 @@ public struct SpiegelConfiguration: Sendable {
         public var token: String?
         /// The incoming webhook replies are posted to.
         public var incomingWebhookURL: String?
+        /// Incoming webhooks of their own for some rooms (Slack binds a webhook to one channel):
+        /// room to URL; the rest use ``incomingWebhookURL``.
+        public var roomWebhookURLs: [String: String] = [:]
         /// The name replies are posted under; messages by this name are ignored.
         public var username = "Spiegel"
         /// Team channels (ids or names): no coaching there, and no conversation is sent there.

@@ -57,9 +57,11 @@ struct MattermostTransport: ChatTransport {
     let name = "mattermost"
     let teamRooms: Set<String>
     let url: String
+    /// Rooms with an incoming webhook of their own.
+    let roomURLs: [String: String]
     let botName: String
 
     func request(for entry: OutboxEntry) -> HTTPClientRequest {
-        MattermostRoutes.request(for: entry, url: self.url, botName: self.botName)
+        MattermostRoutes.request(for: entry, url: self.roomURLs[entry.room] ?? self.url, botName: self.botName)
     }
 }

@@ -78,7 +78,9 @@ public struct SpiegelServer: Sendable {
                 routes.append(PlainWebhookRoutes(signature: signature, gateway: gateways.last!, logger: self.logger, now: Date.init).add(to:))
             }
             if let token = mattermost.token, let url = mattermost.incomingWebhookURL {
-                let transport = MattermostTransport(teamRooms: Set(mattermost.teamChannels), url: url, botName: mattermost.username)
+                let transport = MattermostTransport(
+                    teamRooms: Set(mattermost.teamChannels), url: url, roomURLs: mattermost.roomWebhookURLs, botName: mattermost.username
+                )
                 let outbox = Outbox(vault: vault, client: httpClient, transport: transport, logger: self.logger)
                 services.append(outbox)
                 gateways.append(ChatGateway(coaching: coaching, outbox: outbox, logger: self.logger))
