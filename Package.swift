@@ -177,6 +177,8 @@ let package = Package(
             dependencies: [
                 "SpiegelChat",
                 "SpiegelTestKit",
+                "SpiegelVault",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: swiftSettings

@@ -73,6 +73,8 @@ public final class Outbox: Service, Sendable {
     private let configuration: Configuration
     private let logger: Logger
     private let state = Mutex(State())
+    /// Orders the writes to the outbox journal, so emptying it never races an enqueue.
+    private let journalLock = AsyncLock()
 
     public init(vault: Vault, client: any HTTPClient, transport: any ChatTransport, configuration: Configuration = .init(), logger: Logger) {
         self.vault = vault
@@ -129,6 +131,8 @@ public final class Outbox: Service, Sendable {
         }
         guard !fresh.isEmpty else { return }
         let records = try fresh.map { NewRecord(.outboxQueued, [UInt8](try JSONEncoder().encode($0))) }
+        await self.journalLock.lock()
+        defer { self.journalLock.unlock() }
         _ = try await self.vault.append(records, for: self.owner)
         let rooms: [String] = self.state.withLock { state in
             var rooms: [String] = []
@@ -229,16 +233,28 @@ public final class Outbox: Service, Sendable {
 
     /// Marks an entry done in the vault and takes it off its queue.
     private func finish(_ entry: OutboxEntry, delivered: Bool, reason: String?) async {
+        await self.journalLock.lock()
         do {
             _ = try await self.vault.append([NewRecord(.outboxDelivered, Array(entry.key.utf8))], for: self.owner)
         } catch {
             // Not marked: after a restart it is sent again, with the same key.
             self.logger.error("spiegel.outbox.mark_failed", metadata: ["spiegel.error": "\(error)"])
         }
-        self.state.withLock { state in
+        let isEmpty = self.state.withLock { state in
             if state.queues[entry.room]?.first?.key == entry.key { state.queues[entry.room]?.removeFirst() }
             if delivered { state.delivered += 1 } else { state.dropped += 1 }
+            return state.queues.values.allSatisfy(\.isEmpty)
         }
+        if isEmpty {
+            // Nothing waits: erase the journal (its key first), so no copy of a conversation
+            // outlives its delivery, and a coachee's erasure is not undone by the outbox.
+            do {
+                try await self.vault.forget(self.owner)
+            } catch {
+                self.logger.error("spiegel.outbox.compaction_failed", metadata: ["spiegel.error": "\(error)"])
+            }
+        }
+        self.journalLock.unlock()
         let transport = self.transport.name
         Counter(label: "spiegel_messages_out_total", dimensions: [("transport", transport), ("outcome", delivered ? "delivered" : "dropped")]).increment()
         if delivered, let queuedAt = entry.queuedAt {
@@ -267,5 +283,36 @@ public final class Outbox: Service, Sendable {
         let cap = Double(self.configuration.maxDelay / .milliseconds(1))
         let bound = min(cap, base * pow(2, Double(min(attempt - 1, 30))))
         return .milliseconds(Int(Double.random(in: 0...bound)))
+    }
+}
+
+/// A lock for async code: waiters go on in arrival order; never held across a suspension by
+/// anything but the journal writes it orders.
+final class AsyncLock: Sendable {
+    private let state = Mutex<(locked: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func lock() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let acquired = self.state.withLock { state -> Bool in
+                if state.locked {
+                    state.waiters.append(continuation)
+                    return false
+                }
+                state.locked = true
+                return true
+            }
+            if acquired { continuation.resume() }
+        }
+    }
+
+    func unlock() {
+        let next = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if state.waiters.isEmpty {
+                state.locked = false
+                return nil
+            }
+            return state.waiters.removeFirst()
+        }
+        next?.resume()
     }
 }

@@ -1,0 +1,84 @@
+import Foundation
+import HTTPTypes
+import Logging
+import SpiegelChat
+import SpiegelTestKit
+import SpiegelVault
+import Testing
+
+/// The outbox with a real vault and a real receiving server.
+@Suite struct OutboxTests {
+    struct Inbox: ChatTransport {
+        let name = "test"
+        let teamRooms: Set<String> = ["!team"]
+        let url: String
+
+        func request(for entry: OutboxEntry) -> HTTPClientRequest {
+            HTTPClientRequest(method: .post, url: self.url + "/" + entry.key, body: Array(entry.text.utf8))
+        }
+    }
+
+    static func withOutbox(_ body: (Outbox, Vault, LoopbackHTTPServer) async throws -> Void) async throws {
+        let receiver = try await LoopbackHTTPServer.start()
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-outbox-\(UUID().uuidString)/vault").path
+        let vault = try Vault(configuration: VaultConfiguration(directory: root), masterKey: .generate(), logger: Logger(label: "test"))
+        let client = CurlHTTPClient(configuration: .init(), logger: Logger(label: "test"))
+        var configuration = Outbox.Configuration()
+        configuration.baseDelay = .milliseconds(20)
+        configuration.maxDelay = .milliseconds(100)
+        let outbox = Outbox(vault: vault, client: client, transport: Inbox(url: receiver.url("/inbox")), configuration: configuration, logger: Logger(label: "test"))
+        try await body(outbox, vault, receiver)
+        await client.shutdown()
+        try await vault.close()
+        try await receiver.stop()
+    }
+
+    static func waitUntil(_ condition: () -> Bool) async throws {
+        for _ in 0..<250 where !condition() { try await Task.sleep(for: .milliseconds(20)) }
+    }
+
+    @Test func deliveredInOrderThenTheJournalIsErased() async throws {
+        try await Self.withOutbox { outbox, vault, receiver in
+            try await outbox.enqueue((0..<5).map { OutboxEntry(key: "k\($0)", room: "!dm", text: "bericht \($0)") })
+            #expect(vault.contains(CoacheeID("spiegel:outbox:test")))
+            try await Self.waitUntil { outbox.depth == 0 && outbox.counts.delivered == 5 }
+            #expect(receiver.received.map { String(decoding: $0.body, as: UTF8.self) } == (0..<5).map { "bericht \($0)" })
+            // Nothing waits, so no copy of a conversation stays behind.
+            try await Self.waitUntil { !vault.contains(CoacheeID("spiegel:outbox:test")) }
+            #expect(!vault.contains(CoacheeID("spiegel:outbox:test")))
+            // A key seen before is not sent again.
+            try await outbox.enqueue([OutboxEntry(key: "k0", room: "!dm", text: "bericht 0")])
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(receiver.received.count == 5)
+        }
+    }
+
+    @Test func aPrivateEntryForATeamRoomIsRefusedAndNothingIsWritten() async throws {
+        try await Self.withOutbox { outbox, vault, _ in
+            await #expect(throws: OutboxError.self) {
+                try await outbox.enqueue([OutboxEntry(key: "a", room: "!dm", text: "ok"), OutboxEntry(key: "b", room: "!team", text: "mijn les")])
+            }
+            #expect(outbox.depth == 0)
+            #expect(!vault.contains(CoacheeID("spiegel:outbox:test")))
+            try await outbox.enqueue([OutboxEntry(key: "c", room: "!team", text: "Intervisie volgende week", isPrivate: false)])
+            try await Self.waitUntil { outbox.counts.delivered == 1 }
+            #expect(outbox.counts.delivered == 1)
+        }
+    }
+
+    @Test func aServerErrorIsRetriedAndAClientErrorDropped() async throws {
+        try await Self.withOutbox { outbox, _, receiver in
+            receiver.inboxStatus = 503
+            try await outbox.enqueue([OutboxEntry(key: "r1", room: "!dm", text: "later")])
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(outbox.depth == 1 && receiver.received.isEmpty)
+            receiver.inboxStatus = 200
+            try await Self.waitUntil { outbox.counts.delivered == 1 }
+            #expect(receiver.received.count == 1)
+            receiver.inboxStatus = 400
+            try await outbox.enqueue([OutboxEntry(key: "r2", room: "!dm", text: "nooit")])
+            try await Self.waitUntil { outbox.counts.dropped == 1 }
+            #expect(outbox.counts.dropped == 1 && outbox.depth == 0)
+        }
+    }
+}
