@@ -12,6 +12,8 @@ struct Turn {
     var outputs: [String] = []
     /// The coachee asked for their data ("mijn gegevens"): the session adds the transcript.
     var wantsExport = false
+    /// The message was used up by the service itself ("nee" to "vergeet mij?").
+    private var isAnswered = false
 
     init(context: SessionContext, snapshot: SessionSnapshot, now: Date) {
         self.context = context
@@ -34,27 +36,23 @@ struct Turn {
             return true
         }
         self.outputs.append(self.context.text("forget_cancelled", self.language))
-        if self.isAnother(text) {
-            // "nee", "laat maar": only the cancellation, then the question we were at.
+        if Self.isShortReply(text) {
+            // "nee", "laat maar": only the cancellation, then the question we were at; a longer
+            // message is taken as the answer to that question.
             if let state = self.snapshot.state, let question = self.context.runner.currentQuestion(state) { self.outputs.append(question) }
-            self.outputs.removeAll { $0.isEmpty }
-            self.skipRest = true
+            self.isAnswered = true
         }
         return false
     }
 
-    /// Set when the message was used up by the service itself.
-    private var skipRest = false
-
-    /// Whether `text` is a short refusal rather than something to process.
-    private func isAnother(_ text: String) -> Bool {
-        let words = text.lowercased().split { !$0.isLetter }
-        return words.count <= 3
+    /// Whether `text` is a short reply ("nee", "laat maar") rather than an answer to process.
+    private static func isShortReply(_ text: String) -> Bool {
+        text.split { !$0.isLetter }.count <= 3
     }
 
     /// Everything but erasure: flows by name, progress, starting, welcome back, the graphs.
     mutating func respond(to text: String) {
-        if self.skipRest { return }
+        if self.isAnswered { return }
         let library = self.context.library
         if let flow = library.flow(named: text) {
             self.start(flow.graph, language: flow.language)
