@@ -64,7 +64,6 @@ import Testing
     func withBridge(dataDirectory: String? = nil, key: MasterKey = .generate(), _ body: (Bridge) async throws -> Void) async throws {
         let receiver = try await LoopbackHTTPServer.start()
         var configuration = SpiegelConfiguration()
-        configuration.server.port = 0
         configuration.dataDirectory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-plain-\(UUID().uuidString)").path
         configuration.vaultMasterKey = key.base64Encoded
         configuration.promptsDirectory = Self.prompts
@@ -76,18 +75,8 @@ import Testing
         configuration.mattermost.teamChannels = ["town-square"]
         configuration.mattermost.roomWebhookURLs = ["@bert": receiver.url("/inbox/bert")]
         configuration.coach.rateLimitBurst = 1000
-        let logger = Logger(label: "test.plain")
-        let server = SpiegelServer(configuration: configuration, registry: SpiegelServerTests.registry, logger: logger)
-        let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let (services, client) = try server.makeServices { _, port in portContinuation.yield(port) }
-        let group = ServiceGroup(services: services, logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            var ports = portStream.makeAsyncIterator()
-            let port = try #require(await ports.next())
-            try await body(Bridge(baseURL: "http://127.0.0.1:\(port)", client: client, receiver: receiver))
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
+        try await SpiegelServerTests.run(configuration) { baseURL, client in
+            try await body(Bridge(baseURL: baseURL, client: client, receiver: receiver))
         }
         try await receiver.stop()
     }

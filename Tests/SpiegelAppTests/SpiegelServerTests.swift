@@ -25,9 +25,16 @@ import Testing
     ) async throws {
         let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-data-\(UUID().uuidString)").path
         var configuration = SpiegelConfiguration()
-        configuration.server.port = 0
         configuration.dataDirectory = dataDirectory
         configuration.vaultMasterKey = MasterKey.generate().base64Encoded
+        try await Self.run(configuration) { baseURL, client in try await body(baseURL, client, dataDirectory) }
+    }
+
+    /// Runs a server with `configuration` on a port the kernel picks until `body` returns, then
+    /// shuts it down gracefully.
+    static func run(_ configuration: SpiegelConfiguration, _ body: (_ baseURL: String, _ client: CurlHTTPClient) async throws -> Void) async throws {
+        var configuration = configuration
+        configuration.server.port = 0
         let logger = Logger(label: "test.server")
         let server = SpiegelServer(configuration: configuration, registry: Self.registry, logger: logger)
         let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
@@ -37,7 +44,7 @@ import Testing
             tasks.addTask { try await group.run() }
             var ports = portStream.makeAsyncIterator()
             let port = try #require(await ports.next())
-            try await body("http://127.0.0.1:\(port)", client, dataDirectory)
+            try await body("http://127.0.0.1:\(port)", client)
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }

@@ -53,6 +53,19 @@ import Testing
         }
     }
 
+    @Test func whatWasEnqueuedBeforeTheLoadIsQueuedOnce() async throws {
+        try await Self.withOutbox { outbox, _, receiver in
+            receiver.inboxStatus = 503
+            try await outbox.enqueue([OutboxEntry(key: "early", room: "!dm", text: "vroeg")])
+            try await outbox.load()
+            #expect(outbox.depth == 1)
+            receiver.inboxStatus = 200
+            try await Self.waitUntil { outbox.depth == 0 }
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(receiver.received.count == 1)
+        }
+    }
+
     @Test func aPrivateEntryForATeamRoomIsRefusedAndNothingIsWritten() async throws {
         try await Self.withOutbox { outbox, vault, _ in
             await #expect(throws: OutboxError.self) {

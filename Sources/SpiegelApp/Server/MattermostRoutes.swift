@@ -28,26 +28,26 @@ struct MattermostRoutes {
 
     func handle(_ request: Request) async throws -> Response {
         guard let contentType = request.headers[.contentType]?.lowercased(), contentType.hasPrefix("application/x-www-form-urlencoded") else {
-            return WebhookResponse.refuse(.unsupportedMediaType, transport: "mattermost", reason: "unsupported_media_type", "the content type must be application/x-www-form-urlencoded")
+            return JSONResponse.refuse(.unsupportedMediaType, transport: "mattermost", reason: "unsupported_media_type", "the content type must be application/x-www-form-urlencoded")
         }
         let body: [UInt8]
         do {
             body = Array(try await request.body.collect(upTo: PlainWebhookRoutes.maxBodySize).readableBytesView)
         } catch {
-            return WebhookResponse.refuse(.contentTooLarge, transport: "mattermost", reason: "too_large", "the body is over \(PlainWebhookRoutes.maxBodySize) bytes")
+            return JSONResponse.refuse(.contentTooLarge, transport: "mattermost", reason: "too_large", "the body is over \(PlainWebhookRoutes.maxBodySize) bytes")
         }
         guard let form = FormFields(body) else {
-            return WebhookResponse.refuse(.badRequest, transport: "mattermost", reason: "invalid_body", "the body is not a form in UTF-8", field: "body")
+            return JSONResponse.refuse(.badRequest, transport: "mattermost", reason: "invalid_body", "the body is not a form in UTF-8", field: "body")
         }
-        guard let given = form["token"], WebhookResponse.constantTimeEqual(Array(given.utf8), Array(self.token.utf8)) else {
-            return WebhookResponse.refuse(.unauthorized, transport: "mattermost", reason: "token", "the token is missing or wrong")
+        guard let given = form["token"], JSONResponse.constantTimeEqual(Array(given.utf8), Array(self.token.utf8)) else {
+            return JSONResponse.refuse(.unauthorized, transport: "mattermost", reason: "token", "the token is missing or wrong")
         }
         for field in ["user_id", "user_name", "channel_id", "text"] where form[field] == nil || (field != "text" && form[field]!.isEmpty) {
-            return WebhookResponse.refuse(.badRequest, transport: "mattermost", reason: "invalid_\(field)", "\(field) is missing", field: field)
+            return JSONResponse.refuse(.badRequest, transport: "mattermost", reason: "invalid_\(field)", "\(field) is missing", field: field)
         }
         let userName = form["user_name"]!
         if self.teamChannels.contains(form["channel_id"]!) || self.teamChannels.contains(form["channel_name"] ?? "") || userName == self.botName {
-            return WebhookResponse.json(.ok, #"{"status":"ignored"}"#)
+            return JSONResponse.json(.ok, #"{"status":"ignored"}"#)
         }
         // Slack sends no post id: its timestamp is unique per channel.
         let id = form["post_id"].flatMap { $0.isEmpty ? nil : $0 } ?? "\(form["channel_id"]!):\(form["timestamp"] ?? "")"
@@ -55,10 +55,10 @@ struct MattermostRoutes {
             // The reply goes to the teacher's direct chat, named by user for the incoming webhook.
             let event = ChatEvent.message(ChatMessage(id: id, user: "mattermost:" + form["user_id"]!, room: "@" + userName, text: form["text"]!))
             let outcome = try await self.gateway.receive(event)
-            return WebhookResponse.json(.ok, #"{"status":"\#(outcome.rawValue)"}"#)
+            return JSONResponse.json(.ok, #"{"status":"\#(outcome.rawValue)"}"#)
         } catch {
             self.logger.error("spiegel.mattermost.not_accepted", metadata: ["spiegel.error": "\(Swift.type(of: error))"])
-            return WebhookResponse.refuse(.serviceUnavailable, transport: "mattermost", reason: "unavailable", "the message could not be stored; send it again later")
+            return JSONResponse.refuse(.serviceUnavailable, transport: "mattermost", reason: "unavailable", "the message could not be stored; send it again later")
         }
     }
 
@@ -91,29 +91,5 @@ struct FormFields {
 
     private static func decode(_ part: Substring) -> String? {
         part.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
-    }
-}
-
-/// The answers every webhook route shares: JSON, with the reason counted, never a message's text.
-enum WebhookResponse {
-    static func json(_ status: HTTPResponse.Status, _ text: String) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
-    }
-
-    static func refuse(_ status: HTTPResponse.Status, transport: String, reason: String, _ message: String, field: String? = nil) -> Response {
-        Counter(label: "spiegel_inbound_rejected_total", dimensions: [("transport", transport), ("reason", reason)]).increment()
-        var object: [String: String] = ["error": message]
-        if let field { object["field"] = field }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-
-    /// Whether two secrets are equal, in time that does not depend on where they differ.
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
-        for index in 0..<max(a.count, b.count) {
-            difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
-        }
-        return difference == 0
     }
 }

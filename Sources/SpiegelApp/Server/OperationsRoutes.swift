@@ -11,16 +11,16 @@ struct OperationsRoutes {
     func add(to router: Router<BasicRequestContext>) {
         // Alive: the process answers HTTP.
         router.get("/healthz") { _, _ in
-            Self.json(.ok, #"{"status":"ok"}"#)
+            JSONResponse.json(.ok, #"{"status":"ok"}"#)
         }
         // Ready: the configuration is loaded (it is, or the server would not run) and the data
         // directory takes writes.
         router.get("/readyz") { _, _ in
             let isWritable = try await NIOThreadPool.singleton.runIfActive { self.dataDirectory.isWritable() }
             guard isWritable else {
-                return Self.json(.serviceUnavailable, #"{"status":"unavailable","reason":"the data directory is not writable"}"#)
+                return JSONResponse.json(.serviceUnavailable, #"{"status":"unavailable","reason":"the data directory is not writable"}"#)
             }
-            return Self.json(.ok, #"{"status":"ready"}"#)
+            return JSONResponse.json(.ok, #"{"status":"ready"}"#)
         }
         router.get("/metrics") { _, _ in
             var buffer: [UInt8] = []
@@ -32,9 +32,5 @@ struct OperationsRoutes {
                 body: .init(byteBuffer: ByteBuffer(bytes: buffer))
             )
         }
-    }
-
-    private static func json(_ status: HTTPResponse.Status, _ text: String) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 }

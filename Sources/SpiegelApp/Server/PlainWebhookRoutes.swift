@@ -47,7 +47,7 @@ struct PlainWebhookRoutes {
             break
         case .failure(.stale):
             Counter(label: "spiegel_inbound_rejected_total", dimensions: [("transport", "plain"), ("reason", "stale")]).increment()
-            return Self.json(.ok, #"{"status":"ignored","reason":"stale timestamp"}"#)
+            return JSONResponse.json(.ok, #"{"status":"ignored","reason":"stale timestamp"}"#)
         case .failure(let rejection):
             return self.refuse(.unauthorized, "signature_\(rejection.rawValue)", "the signature is \(rejection == .malformed ? "missing or malformed" : "wrong")")
         }
@@ -59,9 +59,9 @@ struct PlainWebhookRoutes {
         do {
             let event = ChatEvent.message(ChatMessage(id: message.id, user: message.user, room: message.room, text: message.text))
             switch try await self.gateway.receive(event) {
-            case .accepted: return Self.json(.ok, #"{"status":"accepted"}"#)
-            case .duplicate: return Self.json(.ok, #"{"status":"duplicate"}"#)
-            case .ignored: return Self.json(.ok, #"{"status":"ignored","reason":"team room"}"#)
+            case .accepted: return JSONResponse.json(.ok, #"{"status":"accepted"}"#)
+            case .duplicate: return JSONResponse.json(.ok, #"{"status":"duplicate"}"#)
+            case .ignored: return JSONResponse.json(.ok, #"{"status":"ignored","reason":"team room"}"#)
             }
         } catch {
             self.logger.error("spiegel.plain.not_accepted", metadata: ["spiegel.error": "\(Swift.type(of: error))"])
@@ -70,11 +70,7 @@ struct PlainWebhookRoutes {
     }
 
     private func refuse(_ status: HTTPResponse.Status, _ reason: String, _ message: String, field: String? = nil) -> Response {
-        WebhookResponse.refuse(status, transport: "plain", reason: reason, message, field: field)
-    }
-
-    static func json(_ status: HTTPResponse.Status, _ text: String) -> Response {
-        WebhookResponse.json(status, text)
+        JSONResponse.refuse(status, transport: "plain", reason: reason, message, field: field)
     }
 
     /// The signed POST that delivers an outbox entry to the bridge.

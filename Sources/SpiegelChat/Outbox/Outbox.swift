@@ -98,6 +98,8 @@ public final class Outbox: Service, Sendable {
     public func load() async throws {
         var queued: [OutboxEntry] = []
         var done: Set<String> = []
+        await self.journalLock.lock()
+        defer { self.journalLock.unlock() }
         for record in try await self.vault.records(for: self.owner) {
             switch record.type {
             case .outboxQueued: queued.append(try JSONDecoder().decode(OutboxEntry.self, from: Data(record.payload)))
@@ -106,7 +108,9 @@ public final class Outbox: Service, Sendable {
             }
         }
         let rooms: [String] = self.state.withLock { state in
-            for entry in queued {
+            // An entry enqueued before this load (a message that came in while the server started)
+            // is in the queues already: known keys are skipped.
+            for entry in queued where !state.known.contains(entry.key) {
                 self.remember(entry.key, in: &state)
                 if !done.contains(entry.key) { state.queues[entry.room, default: []].append(entry) }
             }
