@@ -2,9 +2,14 @@
 # `make bench` runs the benchmarks. Each first installs what a fresh Debian machine lacks.
 
 SWIFT ?= swift
-APT_PACKAGES := libcurl4-openssl-dev pkg-config curl python3
+APT_PACKAGES := libcurl4-openssl-dev pkg-config curl python3 python3-venv
 
-.PHONY: all deps build run chat test bench leakcheck docs clean
+.PHONY: all deps synapse build run chat test bench leakcheck docs clean
+
+# Synapse, the Matrix homeserver the Matrix tests and the Matrix benchmark run against: from PyPI
+# into a venv under .build-synapse/ (ignored by git), made once and reused.
+SYNAPSE_VERSION := 1.163.2
+SYNAPSE_VENV := .build-synapse/venv
 
 all: build
 
@@ -16,6 +21,7 @@ deps:
 	pkg-config --exists libcurl 2>/dev/null || missing="$$missing libcurl4-openssl-dev pkg-config"; \
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
+	python3 -c "import venv, ensurepip" 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "Installing:$$missing"; \
@@ -25,6 +31,13 @@ deps:
 			echo "  sudo apt-get install -y $(APT_PACKAGES)"; \
 			exit 1; \
 		fi; \
+	fi
+
+synapse: deps
+	@if ! $(SYNAPSE_VENV)/bin/python -c "import synapse, sys; sys.exit(synapse.__version__.split()[0] != '$(SYNAPSE_VERSION)')" 2>/dev/null; then \
+		echo "Installing Synapse $(SYNAPSE_VERSION) into $(SYNAPSE_VENV)"; \
+		rm -rf $(SYNAPSE_VENV) && python3 -m venv $(SYNAPSE_VENV) && \
+		$(SYNAPSE_VENV)/bin/pip install -q --disable-pip-version-check "matrix-synapse==$(SYNAPSE_VERSION)"; \
 	fi
 
 build: deps
@@ -40,13 +53,13 @@ chat: build
 
 # Every test: the Swift suites (the conversation scripts of the fixtures among them), then the
 # linter and the conversation scripts of the coaching content in Prompts/.
-test: deps
+test: deps synapse
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$$($(SWIFT) build --show-bin-path)/spiegel prompts lint Prompts
 	$$($(SWIFT) build --show-bin-path)/spiegel prompts test --prompts Prompts
 
-bench: deps
+bench: deps synapse
 	$(SWIFT) build -c release --product spiegel-bench
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench http-client
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench dialogue

@@ -118,10 +118,15 @@ let package = Package(
         ),
         // Test support: a loopback HTTP/1.1 server for tests and benchmarks (echo, status, size,
         // hang and sink routes, a count of accepted TCP connections), a seeded random generator,
-        // and the way to the package's built executables.
+        // the way to the package's built executables, and a real Synapse homeserver with a small
+        // Matrix client for end-to-end tests and benchmarks.
         .target(
             name: "SpiegelTestKit",
             dependencies: [
+                "SpiegelChat",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -193,11 +193,13 @@ public final class Vault: Sendable {
 
     /// Erases everything of `coachee`; the same after a crash at any point (a directory without a
     /// key is finished off at the next open).
-    public func forget(_ coachee: CoacheeID) async throws {
+    /// - Parameter logLevel: how the erasure is logged: `notice` for a coachee's erasure, lower
+    ///   for the bot's own short-lived journals (an emptied outbox).
+    public func forget(_ coachee: CoacheeID, logLevel: Logger.Level = .notice) async throws {
         let pseudonym = self.pseudonym(of: coachee)
         self.coachees.withLock { _ = $0.removeValue(forKey: pseudonym) }
         try await self.store.perform { store throws(VaultError) in try store.erase(pseudonym) }
-        self.logger.notice("spiegel.vault.erased", metadata: ["spiegel.coachee": "\(pseudonym)"])
+        self.logger.log(level: logLevel, "spiegel.vault.erased", metadata: ["spiegel.coachee": "\(pseudonym)"])
     }
 
     /// Erases, the same way as ``forget(_:)``, every coachee whose latest record is older than

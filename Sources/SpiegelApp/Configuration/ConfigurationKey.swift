@@ -189,6 +189,38 @@ public struct ConfigurationKey: Sendable {
             format: { $0.joined(separator: ",") }
         ),
         .init(
+            "matrix.homeserver_url", \.matrix.homeserverURL, expected: "the http or https URL of the homeserver's client-server API",
+            parse: { $0.hasPrefix("http://") || $0.hasPrefix("https://") ? String??.some($0) : nil }, format: { $0 }
+        ),
+        .init(
+            "matrix.registration_file", \.matrix.registrationFile, expected: "the path of the application-service registration file",
+            parse: { $0.isEmpty ? String??.none : .some($0) }, format: { $0 }
+        ),
+        .init(
+            "matrix.access_token", \.matrix.accessToken, expected: "the bot account's access token", isSecret: true,
+            parse: { $0.isEmpty ? String??.none : .some($0) }, format: { $0 }
+        ),
+        .init(
+            "matrix.user_id", \.matrix.userID, expected: "a Matrix user id such as @spiegel:school.example",
+            parse: { $0.isEmpty ? String??.none : (MatrixIdentifiers.isUserID($0) ? .some($0) : nil) }, format: { $0 }
+        ),
+        .init(
+            "matrix.team_rooms", \.matrix.teamRooms, expected: "room ids separated by commas, such as !abc:school.example",
+            parse: { text in
+                let rooms = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                return rooms.allSatisfy { $0.hasPrefix("!") && $0.contains(":") } ? rooms : nil
+            },
+            format: { $0.joined(separator: ",") }
+        ),
+        .init(
+            "matrix.ignored_users", \.matrix.ignoredUsers, expected: "Matrix user ids separated by commas",
+            parse: { text in
+                let users = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                return users.allSatisfy(MatrixIdentifiers.isUserID) ? users : nil
+            },
+            format: { $0.joined(separator: ",") }
+        ),
+        .init(
             "vault.master_key", \.vaultMasterKey, expected: "a master key: 32 bytes of base64", isSecret: true,
             parse: { $0.isEmpty ? String??.none : .some($0) }, format: { $0 }
         ),

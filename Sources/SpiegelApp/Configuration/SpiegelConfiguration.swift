@@ -74,6 +74,30 @@ public struct SpiegelConfiguration: Sendable {
     /// The Mattermost/Slack-compatible webhooks.
     public var mattermost = Mattermost()
 
+    /// Matrix: as an application service (``registrationFile``) or as a bot account that syncs
+    /// (``accessToken``); on when the homeserver URL and one of the two are set.
+    public struct Matrix: Sendable {
+        /// The homeserver's client-server API, such as `https://matrix.school.example`.
+        public var homeserverURL: String?
+        /// The application-service registration (made by `spiegel matrix registration`): the
+        /// homeserver pushes events; `as_token` and `hs_token` are read from it.
+        public var registrationFile: String?
+        /// A bot account's access token for `/sync` mode; a secret, meant for the environment.
+        public var accessToken: String?
+        /// The bot's user id; needed in application-service mode, checked against the homeserver's
+        /// answer in `/sync` mode.
+        public var userID: String?
+        /// Team rooms (room ids): no coaching there, and no conversation is sent there.
+        public var teamRooms: [String] = []
+        /// Other bots, whose messages are ignored (notices, `m.notice`, are always ignored).
+        public var ignoredUsers: [String] = []
+
+        public init() {}
+    }
+
+    /// Matrix.
+    public var matrix = Matrix()
+
     /// Coachees with nothing newer than this are erased whole; `nil` keeps everything.
     public var vaultRetention: Duration?
 

@@ -32,7 +32,8 @@ struct ChatGateway: Sendable {
         let reply = try await self.coaching.handle(InboundMessage(
             coachee: CoacheeID(message.user), text: message.text, id: message.id, address: .init(transport: self.transport.name, room: message.room)
         ))
-        try await self.outbox.enqueue(reply.texts.enumerated().map { index, text in
+        let texts = self.transport.combinesReplies && reply.texts.count > 1 ? [combinedReplies(reply.texts)] : reply.texts
+        try await self.outbox.enqueue(texts.enumerated().map { index, text in
             OutboxEntry(key: "\(message.id)#\(index)", room: message.room, text: text, isPrivate: true, replyTo: message.id)
         })
         Counter(label: "spiegel_messages_in_total", dimensions: [("transport", self.transport.name), ("outcome", reply.outcome.rawValue)]).increment()

@@ -67,27 +67,46 @@ public struct SpiegelServer: Sendable {
         services.append(httpClient)
         var routes: [(Router<BasicRequestContext>) -> Void] = []
         var gateways: [ChatGateway] = []
-        if plain.secret != nil || mattermost.token != nil {
-            let coaching = try self.makeCoachingService(vault: vault)
+        let matrix = try self.matrixSettings()
+        if plain.secret != nil || mattermost.token != nil || matrix != nil {
+            let library = try self.loadLibrary()
+            let coaching = CoachingService(library: library, vault: vault, configuration: self.configuration.coach, logger: self.logger)
+            func gateway(for transport: any ChatTransport) -> ChatGateway {
+                let outbox = Outbox(vault: vault, client: httpClient, transport: transport, logger: self.logger)
+                services.append(outbox)
+                let gateway = ChatGateway(coaching: coaching, outbox: outbox, logger: self.logger)
+                gateways.append(gateway)
+                return gateway
+            }
             if let secret = plain.secret, let url = plain.outboundURL {
                 let signature = PlainSignature(secret: Array(secret.utf8))
-                let transport = PlainTransport(teamRooms: Set(plain.teamRooms), url: url, signature: signature)
-                let outbox = Outbox(vault: vault, client: httpClient, transport: transport, logger: self.logger)
-                services.append(outbox)
-                gateways.append(ChatGateway(coaching: coaching, outbox: outbox, logger: self.logger))
-                routes.append(PlainWebhookRoutes(signature: signature, gateway: gateways.last!, logger: self.logger, now: Date.init).add(to:))
+                let plainGateway = gateway(for: PlainTransport(teamRooms: Set(plain.teamRooms), url: url, signature: signature))
+                routes.append(PlainWebhookRoutes(signature: signature, gateway: plainGateway, logger: self.logger, now: Date.init).add(to:))
             }
             if let token = mattermost.token, let url = mattermost.incomingWebhookURL {
-                let transport = MattermostTransport(
+                let mattermostGateway = gateway(for: MattermostTransport(
                     teamRooms: Set(mattermost.teamChannels), url: url, roomURLs: mattermost.roomWebhookURLs, botName: mattermost.username
-                )
-                let outbox = Outbox(vault: vault, client: httpClient, transport: transport, logger: self.logger)
-                services.append(outbox)
-                gateways.append(ChatGateway(coaching: coaching, outbox: outbox, logger: self.logger))
+                ))
                 let route = MattermostRoutes(
-                    token: token, gateway: gateways.last!, teamChannels: Set(mattermost.teamChannels), botName: mattermost.username, logger: self.logger
+                    token: token, gateway: mattermostGateway, teamChannels: Set(mattermost.teamChannels), botName: mattermost.username, logger: self.logger
                 )
                 routes.append(route.add(to:))
+            }
+            if let matrix {
+                let api = MatrixClientAPI(homeserverURL: matrix.homeserverURL, accessToken: matrix.accessToken)
+                let matrixGateway = gateway(for: MatrixTransport(api: api, teamRooms: Set(self.configuration.matrix.teamRooms)))
+                let bot = MatrixBot(
+                    gateway: matrixGateway, api: api, client: httpClient, state: MatrixState(vault: vault),
+                    texts: MatrixBot.Texts(library: library, language: self.configuration.coach.defaultLanguage),
+                    userID: matrix.registration == nil ? nil : self.configuration.matrix.userID,
+                    teamRooms: Set(self.configuration.matrix.teamRooms), ignoredUsers: Set(self.configuration.matrix.ignoredUsers), logger: self.logger
+                )
+                if let registration = matrix.registration {
+                    services.append(MatrixAppservice(bot: bot, client: httpClient, registration: registration, logger: self.logger))
+                    routes.append(AppserviceRoutes(hsToken: registration.hsToken, bot: bot, logger: self.logger).add(to:))
+                } else {
+                    services.append(MatrixSyncService(bot: bot, client: httpClient, configuredUserID: self.configuration.matrix.userID, logger: self.logger))
+                }
             }
             if self.configuration.coach.reminderAfter != nil {
                 services.append(ReminderService(coaching: coaching, gateways: gateways, logger: self.logger))
@@ -97,15 +116,41 @@ public struct SpiegelServer: Sendable {
         return (services + [application], httpClient)
     }
 
-    /// The coaching service over the graphs in `prompts_dir`.
-    private func makeCoachingService(vault: Vault) throws -> CoachingService {
-        let library: DialogueLibrary
+    /// The dialogue graphs in `prompts_dir`.
+    private func loadLibrary() throws -> DialogueLibrary {
         do {
-            library = try DialogueLoader.loadLibrary(directory: self.configuration.promptsDirectory)
+            return try DialogueLoader.loadLibrary(directory: self.configuration.promptsDirectory)
         } catch {
             throw SpiegelServerError(message: "the dialogue graphs do not load: " + error.errors.map { "\($0.location): \($0.message)" }.joined(separator: "; "))
         }
-        return CoachingService(library: library, vault: vault, configuration: self.configuration.coach, logger: self.logger)
+    }
+
+    /// How Matrix is connected, or `nil` when it is not configured.
+    private func matrixSettings() throws -> (homeserverURL: String, accessToken: String, registration: MatrixRegistration?)? {
+        let matrix = self.configuration.matrix
+        guard matrix.homeserverURL != nil || matrix.registrationFile != nil || matrix.accessToken != nil else { return nil }
+        guard let url = matrix.homeserverURL else {
+            throw SpiegelServerError(message: "Matrix needs matrix.homeserver_url")
+        }
+        switch (matrix.registrationFile, matrix.accessToken) {
+        case (let file?, nil):
+            let registration: MatrixRegistration
+            do {
+                registration = try MatrixRegistration.load(path: file)
+            } catch {
+                throw SpiegelServerError(message: "\(error)")
+            }
+            guard matrix.userID != nil else {
+                throw SpiegelServerError(message: "the Matrix application service needs matrix.user_id (the bot's id, such as @\(registration.senderLocalpart):school.example)")
+            }
+            return (url, registration.asToken, registration)
+        case (nil, let token?):
+            return (url, token, nil)
+        case (nil, nil):
+            throw SpiegelServerError(message: "Matrix needs matrix.registration_file (application service) or matrix.access_token (/sync)")
+        case (_?, _?):
+            throw SpiegelServerError(message: "Matrix takes matrix.registration_file or matrix.access_token, not both")
+        }
     }
 
     private func makeApplication(

@@ -21,13 +21,22 @@ public struct OutboxEntry: Codable, Sendable, Equatable {
     public var replyTo: String?
     /// When it was enqueued (set by the outbox), for the delivery latency and the age of the oldest.
     public var queuedAt: Date?
+    /// What to do in the room: post ``text`` (`nil`, the default), or join or leave it (chats with
+    /// membership, such as Matrix, where a join must come before the first message in a room).
+    public var action: Action?
 
-    public init(key: String, room: String, text: String, isPrivate: Bool = true, replyTo: String? = nil) {
+    /// A room action other than posting a message.
+    public enum Action: String, Codable, Sendable {
+        case join, leave
+    }
+
+    public init(key: String, room: String, text: String, isPrivate: Bool = true, replyTo: String? = nil, action: Action? = nil) {
         self.key = key
         self.room = room
         self.text = text
         self.isPrivate = isPrivate
         self.replyTo = replyTo
+        self.action = action
     }
 }
 
@@ -225,8 +234,7 @@ public final class Outbox: Service, Sendable {
             await self.finish(entry, delivered: true, reason: nil)
             return .delivered
         case 429:
-            let seconds = response.headerFields[.retryAfter].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-            return .retry(after: seconds.map { .seconds(min(max($0, 0), 3600)) })
+            return .retry(after: self.transport.retryDelay(for: response).map { min(max($0, .zero), .seconds(3600)) })
         case 500..<600, 408:
             return .retry(after: nil)
         default:
@@ -253,7 +261,7 @@ public final class Outbox: Service, Sendable {
             // Nothing waits: erase the journal (its key first), so no copy of a conversation
             // outlives its delivery, and a coachee's erasure is not undone by the outbox.
             do {
-                try await self.vault.forget(self.owner)
+                try await self.vault.forget(self.owner, logLevel: .debug)
             } catch {
                 self.logger.error("spiegel.outbox.compaction_failed", metadata: ["spiegel.error": "\(error)"])
             }
@@ -292,10 +300,13 @@ public final class Outbox: Service, Sendable {
 
 /// A lock for async code: waiters go on in arrival order; never held across a suspension by
 /// anything but the journal writes it orders.
-final class AsyncLock: Sendable {
+public final class AsyncLock: Sendable {
     private let state = Mutex<(locked: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
-    func lock() async {
+    public init() {}
+
+    /// Waits until the lock is free and takes it.
+    public func lock() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let acquired = self.state.withLock { state -> Bool in
                 if state.locked {
@@ -309,7 +320,8 @@ final class AsyncLock: Sendable {
         }
     }
 
-    func unlock() {
+    /// Hands the lock to the next waiter, or frees it.
+    public func unlock() {
         let next = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
             if state.waiters.isEmpty {
                 state.locked = false

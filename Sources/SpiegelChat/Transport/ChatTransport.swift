@@ -1,3 +1,6 @@
+import Foundation
+import HTTPTypes
+
 /// What happened in a chat, as a transport hands it to Spiegel.
 public enum ChatEvent: Sendable, Equatable {
     /// Someone wrote in a room.
@@ -38,4 +41,42 @@ public protocol ChatTransport: Sendable {
     var teamRooms: Set<String> { get }
     /// The request that delivers `entry`.
     func request(for entry: OutboxEntry) -> HTTPClientRequest
+    /// How long a 429 asks the outbox to wait; `nil` leaves it to the backoff.
+    func retryDelay(for response: HTTPClientResponse) -> Duration?
+    /// Whether a turn's replies go out as one message (see ``combinedReplies(_:)``) rather than
+    /// one message each: chats that notify per message and render lists.
+    var combinesReplies: Bool { get }
+}
+
+/// A turn's replies as one message: paragraphs apart, but list lines (`– `, `- `, `• `, `1. `)
+/// kept together, so the chat can show them as one list.
+public func combinedReplies(_ texts: [String]) -> String {
+    func isListLine(_ text: String) -> Bool {
+        if text.hasPrefix("– ") || text.hasPrefix("- ") || text.hasPrefix("• ") { return true }
+        let digits = text.prefix { $0.isASCII && $0.isNumber }
+        return !digits.isEmpty && text.dropFirst(digits.count).hasPrefix(". ")
+    }
+    var combined = ""
+    for (index, text) in texts.enumerated() {
+        if index > 0 {
+            combined += isListLine(text) ? "\n" : "\n\n"
+        }
+        combined += text
+    }
+    return combined
+}
+
+extension ChatTransport {
+    /// The `Retry-After` header in seconds.
+    public func retryDelay(for response: HTTPClientResponse) -> Duration? {
+        retryAfterHeader(of: response)
+    }
+
+    /// One message per reply.
+    public var combinesReplies: Bool { false }
+}
+
+/// A response's `Retry-After` in seconds (the date form is not used by chat servers).
+func retryAfterHeader(of response: HTTPClientResponse) -> Duration? {
+    response.headerFields[.retryAfter].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }.map { .seconds($0) }
 }

@@ -1,0 +1,47 @@
+import Foundation
+import HTTPTypes
+import Logging
+import ServiceLifecycle
+import SpiegelChat
+import SpiegelDialogue
+
+/// Application-service mode: loads the Matrix state, then asks the homeserver to ping Spiegel
+/// (`/_matrix/client/v1/appservice/{id}/ping`), which proves both directions and is logged. The
+/// events themselves arrive at ``AppserviceRoutes``.
+struct MatrixAppservice: Service {
+    let bot: MatrixBot
+    let client: any HTTPClient
+    let registration: MatrixRegistration
+    let logger: Logger
+
+    func run() async throws {
+        try await self.bot.state.load()
+        // The HTTP server starts after this service: give it a moment, then ping (retrying while
+        // the homeserver is down, quietly).
+        for attempt in 0..<30 where !Task.isShuttingDownGracefully {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(attempt == 0 ? 1 : 10)) }
+            guard !Task.isShuttingDownGracefully else { break }
+            let response = try? await self.client.execute(self.bot.api.pingAppservice(id: self.registration.id, transactionID: "spiegel-ping-\(attempt)"))
+            if let response, response.status.kind == .successful {
+                self.logger.info("spiegel.matrix.appservice_ping_ok")
+                break
+            }
+            let reason = response.flatMap { MatrixError($0)?.errcode } ?? response.map { "HTTP \($0.status.code)" } ?? "unreachable"
+            self.logger.warning("spiegel.matrix.appservice_ping_failed", metadata: ["spiegel.reason": "\(reason)"])
+        }
+        try? await gracefulShutdown()
+    }
+}
+
+extension MatrixBot.Texts {
+    /// The texts from `global.yaml`'s `service:` section, in `language`.
+    init(library: DialogueLibrary, language: String) {
+        self.init(
+            hello: library.serviceMessage("matrix_hello", in: language, fallback: "Hallo, ik ben Spiegel. Stuur me een bericht om te beginnen."),
+            notDirect: library.serviceMessage("matrix_not_direct", in: language, fallback: "Ik praat alleen in een privégesprek met één persoon."),
+            encrypted: library.serviceMessage("matrix_encrypted", in: language, fallback: "Dit gesprek is versleuteld; dat kan ik niet lezen."),
+            edited: library.serviceMessage("matrix_edited", in: language, fallback: "Ik lees alleen nieuwe berichten."),
+            textOnly: library.serviceMessage("matrix_text_only", in: language, fallback: "Ik kan alleen tekst lezen.")
+        )
+    }
+}

@@ -1,0 +1,230 @@
+import Foundation
+import HTTPTypes
+import Logging
+import Metrics
+import SpiegelChat
+import SpiegelCoach
+import Synchronization
+
+/// How Spiegel behaves in Matrix rooms, the same whether events are pushed by the homeserver
+/// (application service) or pulled with `/sync`:
+///
+/// - an invite is accepted (the join goes through the outbox, before anything said in the room);
+/// - a room whose joined members are the bot and one person is that person's direct chat, where
+///   every text message is coached; a room listed in config is a team room (no coaching); in any
+///   other room the bot explains once what it is for and stays quiet;
+/// - messages of the bot itself, of users listed as bots and notices (`m.notice`, which bots send)
+///   are ignored; a reply is read without its quoted fallback; an edit is not taken as a new
+///   answer (the bot says once that it reads new messages only); a picture or file gets one note
+///   that the bot reads text only;
+/// - an end-to-end encrypted room gets one plain notice that the bot cannot read it;
+/// - while a message is coached, the bot marks it read and shows that it is typing.
+final class MatrixBot: Sendable {
+    /// The service texts the bot says in rooms, in the configured language.
+    struct Texts: Sendable {
+        var hello: String
+        var notDirect: String
+        var encrypted: String
+        var edited: String
+        var textOnly: String
+    }
+
+    let gateway: ChatGateway
+    let api: MatrixClientAPI
+    private let client: any HTTPClient
+    let state: MatrixState
+    private let texts: Texts
+    private let teamRooms: Set<String>
+    private let ignoredUsers: Set<String>
+    private let logger: Logger
+    private let userIDBox: Mutex<String?>
+    /// Joined members per room, read from the homeserver once and dropped on a membership change.
+    private let members = Mutex<[String: Set<String>]>([:])
+    /// Rooms the bot was invited to as a direct chat (`is_direct`), until it has joined them.
+    private let directInvites = Mutex<Set<String>>([])
+
+    init(
+        gateway: ChatGateway, api: MatrixClientAPI, client: any HTTPClient, state: MatrixState, texts: Texts,
+        userID: String?, teamRooms: Set<String>, ignoredUsers: Set<String>, logger: Logger
+    ) {
+        self.gateway = gateway
+        self.api = api
+        self.client = client
+        self.state = state
+        self.texts = texts
+        self.userIDBox = Mutex(userID)
+        self.teamRooms = teamRooms
+        self.ignoredUsers = ignoredUsers
+        self.logger = logger
+    }
+
+    /// The bot's own user id (known from config, or from `whoami` in `/sync` mode).
+    var userID: String? {
+        get { self.userIDBox.withLock { $0 } }
+    }
+
+    func setUserID(_ id: String) {
+        self.userIDBox.withLock { $0 = id }
+    }
+
+    /// Handles a batch of events: each room's in order, rooms side by side. Returns once every
+    /// message is journalled and everything to say is in the outbox.
+    /// - Parameter live: `false` for the first `/sync` without a position: messages written
+    ///   before the bot ever synced are history, not questions; invites are still accepted.
+    func process(_ events: [MatrixEvent], live: Bool = true) async throws {
+        var byRoom: [String: [MatrixEvent]] = [:]
+        var order: [String] = []
+        for event in events {
+            guard let room = event.roomID else { continue }
+            if byRoom[room] == nil { order.append(room) }
+            byRoom[room, default: []].append(event)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for room in order {
+                let roomEvents = byRoom[room]!
+                group.addTask {
+                    for event in roomEvents {
+                        try await self.handle(event, in: room, live: live)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    private func handle(_ event: MatrixEvent, in room: String, live: Bool) async throws {
+        guard let me = self.userID, let sender = event.sender else { return }
+        switch event.type {
+        case "m.room.member":
+            try await self.membershipChanged(event, in: room, me: me, live: live)
+        case "m.room.encryption" where live:
+            try await self.noticeEncryption(in: room)
+        case "m.room.encrypted" where live && sender != me:
+            try await self.noticeEncryption(in: room)
+        case "m.room.message" where live:
+            guard sender != me, !self.ignoredUsers.contains(sender), event.content.msgtype != "m.notice" else {
+                return self.count("ignored_bot")
+            }
+            try await self.message(event, from: sender, in: room, me: me)
+        default:
+            return
+        }
+    }
+
+    private func membershipChanged(_ event: MatrixEvent, in room: String, me: String, live: Bool) async throws {
+        self.members.withLock { _ = $0.removeValue(forKey: room) }
+        guard event.stateKey == me else { return }
+        switch event.content.membership {
+        case "invite":
+            if event.content.isDirect == true { self.directInvites.withLock { _ = $0.insert(room) } }
+            // Accepted in the outbox, so it precedes anything the bot says there.
+            try await self.gateway.outbox.enqueue([OutboxEntry(
+                key: "join:\(room):\(event.eventID ?? UUID().uuidString)", room: room, text: "", isPrivate: false, action: .join
+            )])
+            self.count("invite")
+        case "join" where live:
+            let invitedAsDirect = self.directInvites.withLock { $0.remove(room) != nil }
+            guard !self.teamRooms.contains(room) else { return }
+            let members = try await self.joinedMembers(of: room)
+            if try await self.isEncrypted(room) {
+                return try await self.noticeEncryption(in: room)
+            }
+            let notes = self.state.notes(of: room)
+            // A direct chat is greeted; a room the others have yet to join waits for its first message.
+            if members.count <= 2, invitedAsDirect, !notes.greeted {
+                try await self.say(self.texts.hello, in: room, key: "hello:\(room)", isPrivate: true) { $0.greeted = true }
+            } else if members.count > 2, !notes.explained {
+                try await self.say(self.texts.notDirect, in: room, key: "explain:\(room)", isPrivate: false) { $0.explained = true }
+            }
+        case "leave", "ban":
+            try await self.state.update { $0.rooms[room] = nil }
+        default:
+            return
+        }
+    }
+
+    private func message(_ event: MatrixEvent, from sender: String, in room: String, me: String) async throws {
+        guard let eventID = event.eventID else { return }
+        if self.teamRooms.contains(room) {
+            // Nothing said in a team room is coached or kept.
+            return self.count("team_room")
+        }
+        let members = try await self.joinedMembers(of: room)
+        guard members == [me, sender] else {
+            if !self.state.notes(of: room).explained {
+                try await self.say(self.texts.notDirect, in: room, key: "explain:\(room)", isPrivate: false) { $0.explained = true }
+            }
+            return self.count("shared_room")
+        }
+        if event.content.relationType == "m.replace" {
+            if !self.state.notes(of: room).editNoticed {
+                try await self.say(self.texts.edited, in: room, key: "edited:\(eventID)", isPrivate: true) { $0.editNoticed = true }
+            }
+            return self.count("edit")
+        }
+        guard ["m.text", "m.emote"].contains(event.content.msgtype), let text = event.messageText else {
+            if !self.state.notes(of: room).textOnlyNoticed {
+                try await self.say(self.texts.textOnly, in: room, key: "text-only:\(eventID)", isPrivate: true) { $0.textOnlyNoticed = true }
+            }
+            return self.count("not_text")
+        }
+        self.fireAndForget(self.api.readReceipt(for: eventID, in: room))
+        self.fireAndForget(self.api.typing(true, in: room, as: me))
+        defer { self.fireAndForget(self.api.typing(false, in: room, as: me)) }
+        _ = try await self.gateway.receive(.message(ChatMessage(id: eventID, user: sender, room: room, text: text)))
+    }
+
+    private func noticeEncryption(in room: String) async throws {
+        guard !self.teamRooms.contains(room), !self.state.notes(of: room).encryptionNoticed else { return }
+        try await self.say(self.texts.encrypted, in: room, key: "encrypted:\(room)", isPrivate: false) { $0.encryptionNoticed = true }
+        self.count("encrypted")
+    }
+
+    /// Queues a service text, then notes durably that it was said.
+    private func say(_ text: String, in room: String, key: String, isPrivate: Bool, note: @escaping @Sendable (inout MatrixState.RoomNotes) -> Void) async throws {
+        try await self.gateway.outbox.enqueue([OutboxEntry(key: key, room: room, text: text, isPrivate: isPrivate)])
+        try await self.state.update { contents in
+            var notes = contents.rooms[room] ?? MatrixState.RoomNotes()
+            note(&notes)
+            contents.rooms[room] = notes
+        }
+    }
+
+    /// The room's joined members, from the cache or the homeserver.
+    private func joinedMembers(of room: String) async throws -> Set<String> {
+        if let known = self.members.withLock({ $0[room] }) { return known }
+        let response = try await self.client.execute(self.api.joinedMembers(of: room))
+        guard response.status.kind == .successful else {
+            throw MatrixError(response) ?? MatrixError(errcode: "HTTP_\(response.status.code)")
+        }
+        struct JoinedMembers: Decodable { var joined: [String: Ignored] }
+        struct Ignored: Decodable { init(from decoder: any Decoder) throws {} }
+        let joined = Set(try JSONDecoder().decode(JoinedMembers.self, from: Data(response.body)).joined.keys)
+        self.members.withLock { $0[room] = joined }
+        return joined
+    }
+
+    /// Whether the room has an `m.room.encryption` state event (events sent before the bot joined
+    /// are not pushed to an application service, so it asks).
+    private func isEncrypted(_ room: String) async throws -> Bool {
+        let response = try await self.client.execute(self.api.state("m.room.encryption", in: room))
+        switch response.status.code {
+        case 200..<300: return true
+        case 404: return false
+        default: throw MatrixError(response) ?? MatrixError(errcode: "HTTP_\(response.status.code)")
+        }
+    }
+
+    /// Receipts and typing are courtesies: sent without waiting, failures only counted.
+    private func fireAndForget(_ request: HTTPClientRequest) {
+        let client = self.client
+        Task {
+            let ok = (try? await client.execute(request))?.status.kind == .successful
+            if !ok { Counter(label: "spiegel_matrix_courtesy_failed_total").increment() }
+        }
+    }
+
+    private func count(_ kind: String) {
+        Counter(label: "spiegel_matrix_events_total", dimensions: [("kind", kind)]).increment()
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Yams
+
+/// An application-service registration: the file the homeserver reads (`app_service_config_files`
+/// in Synapse) and Spiegel reads its tokens from.
+public struct MatrixRegistration: Sendable, Equatable {
+    public var id: String
+    /// Where the homeserver reaches Spiegel, such as `http://127.0.0.1:8080`.
+    public var url: String
+    /// Spiegel's token towards the homeserver.
+    public var asToken: String
+    /// The homeserver's token towards Spiegel.
+    public var hsToken: String
+    /// The bot's localpart: `spiegel` for `@spiegel:school.example`.
+    public var senderLocalpart: String
+
+    /// A new registration with fresh random tokens (256 bits each).
+    public static func generate(id: String = "spiegel", url: String, senderLocalpart: String = "spiegel") -> MatrixRegistration {
+        MatrixRegistration(id: id, url: url, asToken: Self.randomToken(), hsToken: Self.randomToken(), senderLocalpart: senderLocalpart)
+    }
+
+    public init(id: String, url: String, asToken: String, hsToken: String, senderLocalpart: String) {
+        self.id = id
+        self.url = url
+        self.asToken = asToken
+        self.hsToken = hsToken
+        self.senderLocalpart = senderLocalpart
+    }
+
+    /// The registration as YAML. The bot's user is its only (exclusive) user; no aliases, no rooms.
+    public func yaml(serverName: String) -> String {
+        let escapedServer = NSRegularExpression.escapedPattern(for: serverName)
+        let escapedLocalpart = NSRegularExpression.escapedPattern(for: self.senderLocalpart)
+        return """
+            # Spiegel's application-service registration. Give this file to the homeserver (Synapse:
+            # app_service_config_files) and to Spiegel (matrix.registration_file). Both tokens are
+            # secrets: keep the file readable by those two only (chmod 640, group of the homeserver).
+            id: \(Self.quoted(self.id))
+            url: \(Self.quoted(self.url))
+            as_token: \(Self.quoted(self.asToken))
+            hs_token: \(Self.quoted(self.hsToken))
+            sender_localpart: \(Self.quoted(self.senderLocalpart))
+            rate_limited: false
+            receive_ephemeral: false
+            namespaces:
+              users:
+                - exclusive: true
+                  regex: \(Self.quoted("@" + escapedLocalpart + ":" + escapedServer))
+              aliases: []
+              rooms: []
+
+            """
+    }
+
+    /// Reads a registration file.
+    /// - Throws: ``MatrixRegistrationError`` naming the file and what is wrong.
+    public static func load(path: String) throws -> MatrixRegistration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw MatrixRegistrationError(message: "the registration file \(path) cannot be read")
+        }
+        guard let node = try? Yams.compose(yaml: text), let mapping = node.mapping else {
+            throw MatrixRegistrationError(message: "the registration file \(path) is not a YAML mapping")
+        }
+        func field(_ name: String) throws -> String {
+            guard let value = mapping[name]?.string, !value.isEmpty else {
+                throw MatrixRegistrationError(message: "the registration file \(path) has no \(name)")
+            }
+            return value
+        }
+        return MatrixRegistration(
+            id: try field("id"), url: try field("url"), asToken: try field("as_token"), hsToken: try field("hs_token"),
+            senderLocalpart: try field("sender_localpart")
+        )
+    }
+
+    private static func randomToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+
+    private static func quoted(_ text: String) -> String {
+        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+}
+
+/// A registration file that cannot be used.
+public struct MatrixRegistrationError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public var description: String { self.message }
+}
