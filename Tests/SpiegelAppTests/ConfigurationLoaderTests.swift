@@ -77,6 +77,14 @@ import Testing
               username: Spiegel-bot
               team_channels: town-square
               room_webhook_urls: "@an=https://hooks.example/a, @bert=https://hooks.example/b"
+            matrix:
+              homeserver_url: https://matrix.school.example
+              registration_file: /etc/spiegel/registration.yaml
+              access_token: syt_secret
+              user_id: "@spiegel:school.example"
+              team_rooms: ["!team:school.example", "!steering:school.example"]
+              ignored_users:
+                - "@otherbot:school.example"
             """
         )
         let loaded = try ConfigurationLoader.load(file: path, environment: [:])
@@ -112,6 +120,12 @@ import Testing
         #expect(configuration.mattermost.username == "Spiegel-bot")
         #expect(configuration.mattermost.teamChannels == ["town-square"])
         #expect(configuration.mattermost.roomWebhookURLs == ["@an": "https://hooks.example/a", "@bert": "https://hooks.example/b"])
+        #expect(configuration.matrix.homeserverURL == "https://matrix.school.example")
+        #expect(configuration.matrix.registrationFile == "/etc/spiegel/registration.yaml")
+        #expect(configuration.matrix.accessToken == "syt_secret")
+        #expect(configuration.matrix.userID == "@spiegel:school.example")
+        #expect(configuration.matrix.teamRooms == ["!team:school.example", "!steering:school.example"])
+        #expect(configuration.matrix.ignoredUsers == ["@otherbot:school.example"])
         #expect(loaded.origins["server.port"] == .file(path: path, line: 6))
         #expect(Set(loaded.origins.keys) == Set(ConfigurationKey.all.map(\.path)))
     }

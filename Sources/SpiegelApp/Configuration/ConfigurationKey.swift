@@ -14,6 +14,8 @@ public struct ConfigurationKey: Sendable {
     public let expected: String
     /// A secret is never printed, only whether it is set.
     public let isSecret: Bool
+    /// Whether it takes several values: a YAML list, or one string with commas between them.
+    public let isList: Bool
     private let assign: @Sendable (inout SpiegelConfiguration, String) -> Bool
     private let read: @Sendable (SpiegelConfiguration) -> String?
 
@@ -33,6 +35,7 @@ public struct ConfigurationKey: Sendable {
         self.path = path
         self.expected = expected
         self.isSecret = isSecret
+        self.isList = Value.self == [String].self
         self.assign = { configuration, text in
             guard let value = parse(text) else { return false }
             configuration[keyPath: keyPath] = value

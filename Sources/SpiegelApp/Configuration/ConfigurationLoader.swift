@@ -142,8 +142,16 @@ private struct MappingReader {
         }
     }
 
+    /// A scalar, or for a key that takes several values also a list of scalars.
     private mutating func apply(_ key: ConfigurationKey, _ node: Node) throws(ConfigurationError) {
-        guard let scalar = node.scalar, key.assign(scalar.string, to: &self.configuration) else {
+        let text: String?
+        if key.isList, let sequence = node.sequence {
+            let items = sequence.map { $0.scalar?.string }
+            text = items.contains(nil) ? nil : items.compactMap { $0 }.joined(separator: ",")
+        } else {
+            text = node.scalar?.string
+        }
+        guard let text, key.assign(text, to: &self.configuration) else {
             throw self.error(.invalidValue, at: node, key: key.path, "expected \(key.expected)")
         }
         self.origins[key.path] = .file(path: self.file, line: node.mark?.line ?? 0)

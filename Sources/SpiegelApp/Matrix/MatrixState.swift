@@ -30,16 +30,18 @@ final class MatrixState: Sendable {
     }
 
     static let transactionMemory = 1_024
-    static let snapshotsPerJournal = 2_000
-    private static let owners = [CoacheeID("spiegel:matrix:a"), CoacheeID("spiegel:matrix:b")]
+    static let owners = [CoacheeID("spiegel:matrix:a"), CoacheeID("spiegel:matrix:b")]
 
     private let vault: Vault
     private let state = Mutex<(contents: Contents, owner: Int, written: Int)>((Contents(), 0, 0))
     private let writeLock = AsyncLock()
     private let loaded = Mutex(false)
+    /// Snapshots written to one journal before the next starts the other.
+    private let snapshotsPerJournal: Int
 
-    init(vault: Vault) {
+    init(vault: Vault, snapshotsPerJournal: Int = 2_000) {
         self.vault = vault
+        self.snapshotsPerJournal = snapshotsPerJournal
     }
 
     /// Reads the newest snapshot of either journal.
@@ -81,7 +83,7 @@ final class MatrixState: Sendable {
             if state.contents.transactions.count > Self.transactionMemory {
                 state.contents.transactions.removeFirst(state.contents.transactions.count - Self.transactionMemory)
             }
-            let startsOver = state.written >= Self.snapshotsPerJournal
+            let startsOver = state.written >= self.snapshotsPerJournal
             return (state.contents, startsOver ? 1 - state.owner : state.owner, startsOver)
         }
         let payload = [UInt8](try JSONEncoder().encode(contents))

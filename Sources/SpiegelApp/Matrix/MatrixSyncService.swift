@@ -38,8 +38,11 @@ struct MatrixSyncService: Service {
                 failures += 1
                 let bound = min(60_000, 1_000 * (1 << min(failures - 1, 6)))
                 let delay = Int.random(in: bound / 2...bound)
+                // HTTP and Matrix errors name a host or an error code; anything else (a body that
+                // did not decode) only by its type, never with what it held.
+                let described = error is HTTPClientError || error is MatrixError ? "\(error)" : "\(type(of: error))"
                 self.logger.warning("spiegel.matrix.sync_failed", metadata: [
-                    "spiegel.error": "\(error)", "spiegel.retry_in_ms": "\(delay)",
+                    "spiegel.error": "\(described)", "spiegel.retry_in_ms": "\(delay)",
                 ])
                 Counter(label: "spiegel_matrix_sync_failures_total").increment()
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(delay)) }
