@@ -1,4 +1,5 @@
 import Foundation
+import SpiegelApp
 import HTTPTypes
 import Logging
 import SpiegelChat
@@ -136,6 +137,34 @@ import Testing
         #expect(try await broken.exitStatus() == 1)
         #expect(broken.standardOutput.contains("http_client.ca_bundle /nonexistent/ca.pem is not a readable file"))
         #expect(broken.standardOutput.contains("data directory \(file.path)/data does not exist"))
+    }
+
+    @Test func doctorChecksTheMatrixConnection() async throws {
+        let halfway = try Run(["doctor"], environment: ["SPIEGEL_MATRIX_HOMESERVER_URL": "https://matrix.school.example"])
+        #expect(try await halfway.exitStatus() == 1)
+        #expect(halfway.standardOutput.contains("Matrix needs matrix.registration_file (application service) or matrix.access_token (/sync)"))
+
+        let registration = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-registration-\(UUID().uuidString).yaml")
+        defer { try? FileManager.default.removeItem(at: registration) }
+        try MatrixRegistration.generate(url: "http://127.0.0.1:8080").yaml(serverName: "school.example").write(to: registration, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: registration.path)
+        let environment = [
+            "SPIEGEL_MATRIX_HOMESERVER_URL": "https://matrix.school.example", "SPIEGEL_MATRIX_REGISTRATION_FILE": registration.path,
+            "SPIEGEL_MATRIX_USER_ID": "@spiegel:school.example",
+        ]
+        let open = try Run(["doctor"], environment: environment)
+        #expect(try await open.exitStatus() == 1)
+        #expect(open.standardOutput.contains("anyone can read it: chmod 640"))
+        #expect(!open.standardOutput.contains(try MatrixRegistration.load(path: registration.path).hsToken), "no secret printed")
+
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: registration.path)
+        let fine = try Run(["doctor"], environment: environment)
+        #expect(try await fine.exitStatus() == 0)
+        #expect(fine.standardOutput.contains("Matrix: an application service at https://matrix.school.example"))
+
+        let both = try Run(["doctor"], environment: environment.merging(["SPIEGEL_MATRIX_ACCESS_TOKEN": "syt_x"]) { $1 })
+        #expect(try await both.exitStatus() == 1)
+        #expect(both.standardOutput.contains("not both") && !both.standardOutput.contains("syt_x"))
     }
 
     /// The dialogue fixtures of the SpiegelDialogue tests.

@@ -49,7 +49,25 @@ public enum Doctor {
         self.examineVault(configuration, into: &report)
         self.examineServer(configuration.server, into: &report)
         self.examineHTTPClient(configuration.httpClient, into: &report)
+        self.examineMatrix(configuration.matrix, into: &report)
         return report
+    }
+
+    private static func examineMatrix(_ matrix: SpiegelConfiguration.Matrix, into report: inout DoctorReport) {
+        let settings: MatrixSettings?
+        do {
+            settings = try MatrixSettings(matrix)
+        } catch {
+            report.problems.append("\(error)")
+            return
+        }
+        guard let settings else { return }
+        if let file = matrix.registrationFile, settings.registration != nil,
+            let mode = (try? FileManager.default.attributesOfItem(atPath: file))?[.posixPermissions] as? Int, mode & 0o004 != 0
+        {
+            report.problems.append("the registration file \(file) holds secrets but anyone can read it: chmod 640 (owner and the homeserver's group)")
+        }
+        report.lines.append("Matrix: " + (settings.registration == nil ? "a bot account over /sync" : "an application service") + " at \(settings.homeserverURL)")
     }
 
     private static func examineDataDirectory(_ path: String, into report: inout DoctorReport) {

@@ -67,7 +67,7 @@ public struct SpiegelServer: Sendable {
         services.append(httpClient)
         var routes: [(Router<BasicRequestContext>) -> Void] = []
         var gateways: [ChatGateway] = []
-        let matrix = try self.matrixSettings()
+        let matrix = try MatrixSettings(self.configuration.matrix)
         if plain.secret != nil || mattermost.token != nil || matrix != nil {
             let library = try self.loadLibrary()
             let coaching = CoachingService(library: library, vault: vault, configuration: self.configuration.coach, logger: self.logger)
@@ -122,34 +122,6 @@ public struct SpiegelServer: Sendable {
             return try DialogueLoader.loadLibrary(directory: self.configuration.promptsDirectory)
         } catch {
             throw SpiegelServerError(message: "the dialogue graphs do not load: " + error.errors.map { "\($0.location): \($0.message)" }.joined(separator: "; "))
-        }
-    }
-
-    /// How Matrix is connected, or `nil` when it is not configured.
-    private func matrixSettings() throws -> (homeserverURL: String, accessToken: String, registration: MatrixRegistration?)? {
-        let matrix = self.configuration.matrix
-        guard matrix.homeserverURL != nil || matrix.registrationFile != nil || matrix.accessToken != nil else { return nil }
-        guard let url = matrix.homeserverURL else {
-            throw SpiegelServerError(message: "Matrix needs matrix.homeserver_url")
-        }
-        switch (matrix.registrationFile, matrix.accessToken) {
-        case (let file?, nil):
-            let registration: MatrixRegistration
-            do {
-                registration = try MatrixRegistration.load(path: file)
-            } catch {
-                throw SpiegelServerError(message: "\(error)")
-            }
-            guard matrix.userID != nil else {
-                throw SpiegelServerError(message: "the Matrix application service needs matrix.user_id (the bot's id, such as @\(registration.senderLocalpart):school.example)")
-            }
-            return (url, registration.asToken, registration)
-        case (nil, let token?):
-            return (url, token, nil)
-        case (nil, nil):
-            throw SpiegelServerError(message: "Matrix needs matrix.registration_file (application service) or matrix.access_token (/sync)")
-        case (_?, _?):
-            throw SpiegelServerError(message: "Matrix takes matrix.registration_file or matrix.access_token, not both")
         }
     }
 
