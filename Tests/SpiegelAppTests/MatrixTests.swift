@@ -134,7 +134,8 @@ import Testing
         let half = script.exchanges.count / 2
         var room = ""
         var botMessages = 1
-        try await fixture.withSpiegel { _, _ in
+        try await fixture.withSpiegel { baseURL, client in
+            let receiptsBefore = try await Self.metric(#"spiegel_matrix_courtesies_total{kind="receipt",outcome="sent"}"#, baseURL, client)
             room = try await Self.openDirectChat(teacher, bot: fixture.botID)
             botMessages += 1
             #expect(try await Self.say("hallo", teacher, in: room, bot: fixture.botID, expecting: botMessages) == script.opening)
@@ -142,6 +143,10 @@ import Testing
                 botMessages += 1
                 #expect(try await Self.say(exchange.teacher, teacher, in: room, bot: fixture.botID, expecting: botMessages) == exchange.bot, "after “\(exchange.teacher)”")
             }
+            // Every message was marked read by the bot (the homeserver took each receipt).
+            try await Task.sleep(for: .milliseconds(300))
+            let receipts = try await Self.metric(#"spiegel_matrix_courtesies_total{kind="receipt",outcome="sent"}"#, baseURL, client) - receiptsBefore
+            #expect(receipts == half + 1)
         }
         // Spiegel is down: the homeserver keeps the teacher's answer and pushes it again later.
         let pending = script.exchanges[half]
@@ -208,6 +213,10 @@ import Testing
             #expect(try await push(baseURL, client, id: "dup-2", token: registration.hsToken, events: message("$dup-1", "hallo")).0 == 200)
             let answered = try await teacher.waitForMessages(in: room, from: fixture.botID, count: 2)
             #expect(Self.lines([answered[1]]).first == Self.opening)
+            // An event of a room the bot is not in is skipped, not refused (a refused transaction
+            // would come back for ever and hold up every teacher behind it).
+            let elsewhere = #"[{"type":"m.room.message","event_id":"$x-1","room_id":"!nowhere:spiegel.test","sender":"\#(teacher.userID)","content":{"msgtype":"m.text","body":"hallo"}}]"#
+            #expect(try await push(baseURL, client, id: "elsewhere-1", token: registration.hsToken, events: elsewhere).0 == 200)
             try await Task.sleep(for: .seconds(1))
             #expect(try await teacher.messages(in: room, from: fixture.botID).count == 2)
         }
@@ -222,14 +231,35 @@ import Testing
             #expect(try await Self.duplicateTransactions(baseURL, client) == before + 1)
             let answered = try await teacher.waitForMessages(in: room, from: fixture.botID, count: 3)
             #expect(answered[2].body.hasPrefix("Wat zou een goede uitkomst"))
+
+            // The teacher leaves the direct chat: the bot, now alone there, leaves too.
+            let bot = MatrixTestClient(baseURL: fixture.synapse.baseURL, userID: fixture.botID, accessToken: registration.asToken)
+            #expect(try await bot.joinedRooms().contains(room))
+            try await teacher.leave(room)
+            var stillThere = true
+            for _ in 0..<100 where stillThere {
+                try await Task.sleep(for: .milliseconds(100))
+                stillThere = try await bot.joinedRooms().contains(room)
+            }
+            #expect(!stillThere, "the bot left the empty room")
         }
         await fixture.stop()
     }
 
     /// `spiegel_matrix_transactions_total{outcome="duplicate"}` from `/metrics`.
     static func duplicateTransactions(_ baseURL: String, _ client: CurlHTTPClient) async throws -> Int {
+        try await Self.metric(#"spiegel_matrix_transactions_total{outcome="duplicate"}"#, baseURL, client)
+    }
+
+    /// A counter from `/metrics` (0 before its first increment), written `name{labels}` with the
+    /// labels in any order.
+    static func metric(_ series: String, _ baseURL: String, _ client: CurlHTTPClient) async throws -> Int {
         let metrics = String(decoding: try await client.execute(HTTPClientRequest(url: baseURL + "/metrics")).body, as: UTF8.self)
-        let line = metrics.split(separator: "\n").first { $0.hasPrefix("spiegel_matrix_transactions_total") && $0.contains(#"outcome="duplicate""#) }
+        let name = String(series.prefix { $0 != "{" })
+        let labels = Set(series.dropFirst(name.count + 1).dropLast().split(separator: ","))
+        let line = metrics.split(separator: "\n").first { line in
+            line.hasPrefix(name + "{") && Set(line.dropFirst(name.count + 1).prefix { $0 != "}" }.split(separator: ",")) == labels
+        }
         return line.flatMap { Double($0.split(separator: " ").last ?? "") }.map { Int($0) } ?? 0
     }
 

@@ -98,9 +98,9 @@ final class MatrixBot: Sendable {
         case "m.room.member":
             try await self.membershipChanged(event, in: room, me: me, live: live)
         case "m.room.encryption" where live:
-            try await self.noticeEncryption(in: room)
+            try await self.noticeEncryption(in: room, after: event.eventID)
         case "m.room.encrypted" where live && sender != me:
-            try await self.noticeEncryption(in: room)
+            try await self.noticeEncryption(in: room, after: event.eventID)
         case "m.room.message" where live:
             guard sender != me, !self.ignoredUsers.contains(sender), event.content.msgtype != "m.notice" else {
                 return self.count("ignored_bot")
@@ -113,7 +113,19 @@ final class MatrixBot: Sendable {
 
     private func membershipChanged(_ event: MatrixEvent, in room: String, me: String, live: Bool) async throws {
         self.members.withLock { _ = $0.removeValue(forKey: room) }
-        guard event.stateKey == me else { return }
+        guard event.stateKey == me else {
+            // The last person left: the bot leaves too, and forgets the room.
+            if live, ["leave", "ban"].contains(event.content.membership), !self.teamRooms.contains(room),
+                try await self.joinedMembers(of: room) == [me]
+            {
+                try await self.gateway.outbox.enqueue([OutboxEntry(
+                    key: "leave:\(room):\(event.eventID ?? UUID().uuidString)", room: room, text: "", isPrivate: false, action: .leave
+                )])
+                try await self.state.update { $0.rooms[room] = nil }
+                self.count("left_alone")
+            }
+            return
+        }
         switch event.content.membership {
         case "invite":
             if event.content.isDirect == true { self.directInvites.withLock { _ = $0.insert(room) } }
@@ -124,17 +136,16 @@ final class MatrixBot: Sendable {
             self.count("invite")
         case "join" where live:
             let invitedAsDirect = self.directInvites.withLock { $0.remove(room) != nil }
-            guard !self.teamRooms.contains(room) else { return }
-            let members = try await self.joinedMembers(of: room)
+            guard !self.teamRooms.contains(room), let members = try await self.joinedMembers(of: room) else { return }
             if try await self.isEncrypted(room) {
-                return try await self.noticeEncryption(in: room)
+                return try await self.noticeEncryption(in: room, after: event.eventID)
             }
             let notes = self.state.notes(of: room)
             // A direct chat is greeted; a room the others have yet to join waits for its first message.
             if members.count <= 2, invitedAsDirect, !notes.greeted {
-                try await self.say(self.texts.hello, in: room, key: "hello:\(room)", isPrivate: true) { $0.greeted = true }
+                try await self.say(self.texts.hello, in: room, key: "hello:\(room):\(event.eventID ?? "-")", isPrivate: true) { $0.greeted = true }
             } else if members.count > 2, !notes.explained {
-                try await self.say(self.texts.notDirect, in: room, key: "explain:\(room)", isPrivate: false) { $0.explained = true }
+                try await self.say(self.texts.notDirect, in: room, key: "explain:\(room):\(event.eventID ?? "-")", isPrivate: false) { $0.explained = true }
             }
         case "leave", "ban":
             try await self.state.update { $0.rooms[room] = nil }
@@ -149,10 +160,12 @@ final class MatrixBot: Sendable {
             // Nothing said in a team room is coached or kept.
             return self.count("team_room")
         }
-        let members = try await self.joinedMembers(of: room)
+        guard let members = try await self.joinedMembers(of: room) else {
+            return self.count("room_unavailable")
+        }
         guard members == [me, sender] else {
             if !self.state.notes(of: room).explained {
-                try await self.say(self.texts.notDirect, in: room, key: "explain:\(room)", isPrivate: false) { $0.explained = true }
+                try await self.say(self.texts.notDirect, in: room, key: "explain:\(room):\(eventID)", isPrivate: false) { $0.explained = true }
             }
             return self.count("shared_room")
         }
@@ -168,15 +181,15 @@ final class MatrixBot: Sendable {
             }
             return self.count("not_text")
         }
-        self.fireAndForget(self.api.readReceipt(for: eventID, in: room))
-        self.fireAndForget(self.api.typing(true, in: room, as: me))
-        defer { self.fireAndForget(self.api.typing(false, in: room, as: me)) }
+        self.fireAndForget(self.api.readReceipt(for: eventID, in: room), kind: "receipt")
+        self.fireAndForget(self.api.typing(true, in: room, as: me), kind: "typing")
+        defer { self.fireAndForget(self.api.typing(false, in: room, as: me), kind: "typing") }
         _ = try await self.gateway.receive(.message(ChatMessage(id: eventID, user: sender, room: room, text: text)))
     }
 
-    private func noticeEncryption(in room: String) async throws {
+    private func noticeEncryption(in room: String, after eventID: String?) async throws {
         guard !self.teamRooms.contains(room), !self.state.notes(of: room).encryptionNoticed else { return }
-        try await self.say(self.texts.encrypted, in: room, key: "encrypted:\(room)", isPrivate: false) { $0.encryptionNoticed = true }
+        try await self.say(self.texts.encrypted, in: room, key: "encrypted:\(room):\(eventID ?? "-")", isPrivate: false) { $0.encryptionNoticed = true }
         self.count("encrypted")
     }
 
@@ -190,10 +203,15 @@ final class MatrixBot: Sendable {
         }
     }
 
-    /// The room's joined members, from the cache or the homeserver.
-    private func joinedMembers(of room: String) async throws -> Set<String> {
+    /// The room's joined members, from the cache or the homeserver; `nil` when the homeserver says
+    /// the bot cannot see the room (left, kicked, unknown): such an event is skipped, not retried.
+    /// - Throws: when the homeserver cannot be asked now (the transaction or sync is retried).
+    private func joinedMembers(of room: String) async throws -> Set<String>? {
         if let known = self.members.withLock({ $0[room] }) { return known }
         let response = try await self.client.execute(self.api.joinedMembers(of: room))
+        if response.status.kind == .clientError && response.status.code != 429 {
+            return nil
+        }
         guard response.status.kind == .successful else {
             throw MatrixError(response) ?? MatrixError(errcode: "HTTP_\(response.status.code)")
         }
@@ -210,17 +228,17 @@ final class MatrixBot: Sendable {
         let response = try await self.client.execute(self.api.state("m.room.encryption", in: room))
         switch response.status.code {
         case 200..<300: return true
-        case 404: return false
+        case 400..<429, 430..<500: return false
         default: throw MatrixError(response) ?? MatrixError(errcode: "HTTP_\(response.status.code)")
         }
     }
 
-    /// Receipts and typing are courtesies: sent without waiting, failures only counted.
-    private func fireAndForget(_ request: HTTPClientRequest) {
+    /// Receipts and typing are courtesies: sent without waiting, counted by kind and outcome.
+    private func fireAndForget(_ request: HTTPClientRequest, kind: String) {
         let client = self.client
         Task {
             let ok = (try? await client.execute(request))?.status.kind == .successful
-            if !ok { Counter(label: "spiegel_matrix_courtesy_failed_total").increment() }
+            Counter(label: "spiegel_matrix_courtesies_total", dimensions: [("kind", kind), ("outcome", ok ? "sent" : "failed")]).increment()
         }
     }
 
