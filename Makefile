@@ -66,6 +66,7 @@ bench: deps synapse
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench vault --directory .build
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench coach --directory .build
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench webhook --directory .build
+	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench matrix --directory .build
 
 # A short benchmark run under LeakSanitizer (AddressSanitizer's leak check at exit): every curl
 # handle and buffer is freed. Its own build folder, since the whole tree is instrumented.

@@ -85,6 +85,7 @@ import Testing
               team_rooms: ["!team:school.example", "!steering:school.example"]
               ignored_users:
                 - "@otherbot:school.example"
+              typing_after: 0
             """
         )
         let loaded = try ConfigurationLoader.load(file: path, environment: [:])
@@ -126,6 +127,7 @@ import Testing
         #expect(configuration.matrix.userID == "@spiegel:school.example")
         #expect(configuration.matrix.teamRooms == ["!team:school.example", "!steering:school.example"])
         #expect(configuration.matrix.ignoredUsers == ["@otherbot:school.example"])
+        #expect(configuration.matrix.typingAfter == .zero)
         #expect(loaded.origins["server.port"] == .file(path: path, line: 6))
         #expect(Set(loaded.origins.keys) == Set(ConfigurationKey.all.map(\.path)))
     }

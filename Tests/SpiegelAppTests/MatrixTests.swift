@@ -69,6 +69,8 @@ import Testing
         configuration.coach.rateLimitBurst = 1000
         configuration.server.port = try SynapseHomeserver.freeLoopbackPort()
         configuration.matrix.teamRooms = teamRooms
+        // Receipts and typing for every message, so the tests see them (by default only a slow turn).
+        configuration.matrix.typingAfter = .zero
         let synapse: SynapseHomeserver
         switch mode {
         case .appservice:

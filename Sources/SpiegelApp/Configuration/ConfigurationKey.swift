@@ -224,6 +224,11 @@ public struct ConfigurationKey: Sendable {
             format: { $0.joined(separator: ",") }
         ),
         .init(
+            "matrix.typing_after", \.matrix.typingAfter, expected: "a duration such as 250ms, or 0 to show typing for every message",
+            parse: { text in Int(text.filter(\.isNumber)) == 0 && text.first == "0" ? Duration.zero : ConfigurationValue.duration(text) },
+            format: { $0 == .zero ? "0ms" : ConfigurationValue.formatDuration($0) }
+        ),
+        .init(
             "vault.master_key", \.vaultMasterKey, expected: "a master key: 32 bytes of base64", isSecret: true,
             parse: { $0.isEmpty ? String??.none : .some($0) }, format: { $0 }
         ),

@@ -91,6 +91,9 @@ public struct SpiegelConfiguration: Sendable {
         public var teamRooms: [String] = []
         /// Other bots, whose messages are ignored (notices, `m.notice`, are always ignored).
         public var ignoredUsers: [String] = []
+        /// A message that takes longer than this is marked read and the bot shows "typing…";
+        /// zero does so for every message.
+        public var typingAfter: Duration = .milliseconds(250)
 
         public init() {}
     }

@@ -18,7 +18,7 @@ import Synchronization
 ///   answer (the bot says once that it reads new messages only); a picture or file gets one note
 ///   that the bot reads text only;
 /// - an end-to-end encrypted room gets one plain notice that the bot cannot read it;
-/// - while a message is coached, the bot marks it read and shows that it is typing.
+/// - while a message takes a noticeable time, the bot marks it read and shows that it is typing.
 final class MatrixBot: Sendable {
     /// The service texts the bot says in rooms, in the configured language.
     struct Texts: Sendable {
@@ -36,6 +36,8 @@ final class MatrixBot: Sendable {
     private let texts: Texts
     private let teamRooms: Set<String>
     private let ignoredUsers: Set<String>
+    /// A turn slower than this marks the message read and shows "typing…".
+    private let typingAfter: Duration
     private let logger: Logger
     private let userIDBox: Mutex<String?>
     /// Joined members per room, read from the homeserver once and dropped on a membership change.
@@ -45,7 +47,7 @@ final class MatrixBot: Sendable {
 
     init(
         gateway: ChatGateway, api: MatrixClientAPI, client: any HTTPClient, state: MatrixState, texts: Texts,
-        userID: String?, teamRooms: Set<String>, ignoredUsers: Set<String>, logger: Logger
+        userID: String?, teamRooms: Set<String>, ignoredUsers: Set<String>, typingAfter: Duration, logger: Logger
     ) {
         self.gateway = gateway
         self.api = api
@@ -55,6 +57,7 @@ final class MatrixBot: Sendable {
         self.userIDBox = Mutex(userID)
         self.teamRooms = teamRooms
         self.ignoredUsers = ignoredUsers
+        self.typingAfter = typingAfter
         self.logger = logger
     }
 
@@ -181,9 +184,26 @@ final class MatrixBot: Sendable {
             }
             return self.count("not_text")
         }
-        self.fireAndForget(self.api.readReceipt(for: eventID, in: room), kind: "receipt")
-        self.fireAndForget(self.api.typing(true, in: room, as: me), kind: "typing")
-        defer { self.fireAndForget(self.api.typing(false, in: room, as: me), kind: "typing") }
+        // A quick answer needs no "typing…" or receipt: the reply itself shows the message was seen.
+        // Only a turn slower than `typingAfter` shows the bot thinking; on a busy homeserver each
+        // courtesy request delays the reply behind it.
+        let api = self.api, delay = self.typingAfter
+        let answered = Mutex(false)
+        let thinking = Task { () -> Bool in
+            if delay > .zero {
+                try? await Task.sleep(for: delay)
+                if answered.withLock({ $0 }) { return false }
+            }
+            await self.courtesy(api.readReceipt(for: eventID, in: room), kind: "receipt")
+            await self.courtesy(api.typing(true, in: room, as: me), kind: "typing")
+            return true
+        }
+        defer {
+            answered.withLock { $0 = true }
+            Task {
+                if await thinking.value { await self.courtesy(api.typing(false, in: room, as: me), kind: "typing") }
+            }
+        }
         _ = try await self.gateway.receive(.message(ChatMessage(id: eventID, user: sender, room: room, text: text)))
     }
 
@@ -233,13 +253,10 @@ final class MatrixBot: Sendable {
         }
     }
 
-    /// Receipts and typing are courtesies: sent without waiting, counted by kind and outcome.
-    private func fireAndForget(_ request: HTTPClientRequest, kind: String) {
-        let client = self.client
-        Task {
-            let ok = (try? await client.execute(request))?.status.kind == .successful
-            Counter(label: "spiegel_matrix_courtesies_total", dimensions: [("kind", kind), ("outcome", ok ? "sent" : "failed")]).increment()
-        }
+    /// Sends a receipt or typing notice; a failure is only counted.
+    private func courtesy(_ request: HTTPClientRequest, kind: String) async {
+        let ok = (try? await self.client.execute(request))?.status.kind == .successful
+        Counter(label: "spiegel_matrix_courtesies_total", dimensions: [("kind", kind), ("outcome", ok ? "sent" : "failed")]).increment()
     }
 
     private func count(_ kind: String) {

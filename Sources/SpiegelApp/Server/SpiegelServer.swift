@@ -99,7 +99,8 @@ public struct SpiegelServer: Sendable {
                     gateway: matrixGateway, api: api, client: httpClient, state: MatrixState(vault: vault),
                     texts: MatrixBot.Texts(library: library, language: self.configuration.coach.defaultLanguage),
                     userID: matrix.registration == nil ? nil : self.configuration.matrix.userID,
-                    teamRooms: Set(self.configuration.matrix.teamRooms), ignoredUsers: Set(self.configuration.matrix.ignoredUsers), logger: self.logger
+                    teamRooms: Set(self.configuration.matrix.teamRooms), ignoredUsers: Set(self.configuration.matrix.ignoredUsers),
+                    typingAfter: self.configuration.matrix.typingAfter, logger: self.logger
                 )
                 if let registration = matrix.registration {
                     services.append(MatrixAppservice(bot: bot, client: httpClient, registration: registration, logger: self.logger))
