@@ -21,6 +21,10 @@ public struct CoachConfiguration: Sendable, Equatable {
     public var timeZone: String = "Europe/Brussels"
     /// No reminder goes out in these hours (local time); one due in between waits for the morning.
     public var quietHours = QuietHours(from: 21, until: 8)
+    /// Coach pairings set by the school: coachee user id to coach user id, accepted as they are.
+    /// A coachee can still end one in chat ("geen coach meer" applies to pairings made in chat;
+    /// one from config is changed in config).
+    public var pairings: [String: String] = [:]
 
     public init() {}
 }

@@ -41,7 +41,7 @@ actor CoacheeSession {
         await self.enter()
         defer { self.leave() }
         let now = self.context.now()
-        var turn = Turn(context: self.context, snapshot: try await self.load(), now: now)
+        var turn = Turn(context: self.context, coachee: self.coachee.rawValue, snapshot: try await self.load(), now: now)
         turn.open(flow: flow)
         try await self.journal(turn.snapshot, incoming: nil, outgoing: turn.outputs, now: now)
         return Reply(turn.outputs, .processed)
@@ -67,16 +67,20 @@ actor CoacheeSession {
         self.warnedOfFlood = false
 
         let now = self.context.now()
-        var turn = Turn(context: self.context, snapshot: snapshot, now: now)
+        var turn = Turn(context: self.context, coachee: self.coachee.rawValue, snapshot: snapshot, now: now)
         if try await turn.confirmErasure(message.text, coachee: self.coachee) {
             self.snapshot = SessionSnapshot()
             try await self.context.reminders?.remove(self.coachee)
             self.context.logger.notice("coachee erased on request", metadata: ["spiegel.coachee": "\(self.context.vault.pseudonym(of: self.coachee))"])
-            return Reply(turn.outputs, .erased)
+            var reply = Reply(turn.outputs, .erased)
+            reply.crossEffects = turn.crossEffects
+            return reply
         }
+        // As a coach: requests and summaries that waited for this first message.
+        turn.outputs += self.announceWaiting(&turn.snapshot, language: language)
         if let flow = message.flow {
             turn.open(flow: flow)
-        } else {
+        } else if !turn.handleSharing(message.text) {
             turn.respond(to: message.text)
         }
         if turn.wantsExport {
@@ -93,9 +97,86 @@ actor CoacheeSession {
                 snapshot.recentReplies[old] = nil
             }
         }
-        try await self.journal(snapshot, incoming: message.text, outgoing: turn.outputs, now: now)
+        try await self.journal(snapshot, incoming: message.text, outgoing: turn.outputs, consent: turn.consent, now: now)
         self.scheduleReminder(snapshot, now: now)
-        return Reply(turn.outputs, .processed)
+        var reply = Reply(turn.outputs, .processed)
+        reply.crossEffects = turn.crossEffects
+        return reply
+    }
+
+    /// What a coach was not told yet because they had never written: requests to coach, and
+    /// summaries shared with them.
+    private func announceWaiting(_ snapshot: inout SessionSnapshot, language: String) -> [String] {
+        var texts: [String] = []
+        for index in snapshot.pairingRequests.indices where !snapshot.pairingRequests[index].announced {
+            snapshot.pairingRequests[index].announced = true
+            texts.append(self.context.text("coach_request", language, ["coachee": snapshot.pairingRequests[index].coachee]))
+        }
+        for index in snapshot.received.indices where !snapshot.received[index].delivered && !snapshot.received[index].withdrawn {
+            snapshot.received[index].delivered = true
+            texts.append(snapshot.received[index].text)
+        }
+        return texts
+    }
+
+    /// Applies what another user's message asked of this one (see ``CrossEffect``), journalled;
+    /// returns what to deliver to this user's direct chat, and a note for the one who asked.
+    func receive(_ effect: CrossEffect) async throws -> (deliveries: [Delivery], note: String?) {
+        await self.enter()
+        defer { self.leave() }
+        var snapshot = try await self.load()
+        let language = snapshot.state?.language ?? self.context.configuration.defaultLanguage
+        var texts: [String] = []
+        var note: String?
+        switch effect {
+        case .requestPairing(_, let coachee):
+            if !snapshot.pairingRequests.contains(where: { $0.coachee == coachee }) {
+                snapshot.pairingRequests.append(PairingRequest(coachee: coachee, announced: snapshot.address != nil))
+                if snapshot.address != nil { texts.append(self.context.text("coach_request", language, ["coachee": coachee])) }
+            }
+        case .answerPairing(_, let coach, let accepted):
+            guard let pairing = snapshot.pairing, pairing.coach == coach, !pairing.accepted else { return ([], nil) }
+            snapshot.pairing = accepted ? CoachPairing(coach: coach, accepted: true, since: self.context.now()) : nil
+            texts.append(self.context.text(accepted ? "pairing_accepted_coachee" : "pairing_declined_coachee", language, ["coach": coach]))
+        case .endPairing(_, let coachee):
+            snapshot.pairingRequests.removeAll { $0.coachee == coachee }
+            if snapshot.coachees.contains(coachee) {
+                snapshot.coachees.removeAll { $0 == coachee }
+                texts.append(self.context.text("pairing_ended_coach", language, ["coachee": coachee]))
+            }
+        case .deliverSummary(_, var summary):
+            guard !snapshot.received.contains(where: { $0.id == summary.id }) else { return ([], nil) }
+            summary.delivered = snapshot.address != nil
+            snapshot.received.append(summary)
+            if summary.delivered { texts.append(summary.text) }
+        case .withdrawSummary(_, let id, let coachee, let sentAt):
+            guard let index = snapshot.received.firstIndex(where: { $0.id == id }), !snapshot.received[index].withdrawn else { return ([], nil) }
+            let wasDelivered = snapshot.received[index].delivered
+            snapshot.received[index].withdrawn = true
+            snapshot.received[index].text = ""
+            let formatter = DateFormatter()
+            formatter.dateFormat = "d/M/yyyy"
+            formatter.timeZone = TimeZone(identifier: self.context.configuration.timeZone)
+            if wasDelivered {
+                texts.append(self.context.text("coach_withdrawn_notice", language, ["coachee": coachee, "date": formatter.string(from: sentAt)]))
+            }
+        case .invite(_, let coach):
+            // Nothing is written for someone who never wrote: the bot keeps no record of them.
+            if snapshot.invitedBy.contains(coach) {
+                return ([], "invite_already")
+            } else if snapshot.address == nil {
+                return ([], "invite_unreachable")
+            } else {
+                snapshot.invitedBy.append(coach)
+                texts.append(self.context.text("invitation", language, ["coach": coach]))
+                note = "invite_sent"
+            }
+        }
+        let now = self.context.now()
+        try await self.journal(snapshot, incoming: nil, outgoing: texts, now: now)
+        guard let address = snapshot.address else { return ([], note) }
+        let key = "\(self.context.vault.pseudonym(of: self.coachee))-\(Int(now.timeIntervalSince1970 * 1000))"
+        return (texts.enumerated().map { Delivery(address: address, text: $0.element, key: "\(key)#\($0.offset)") }, note)
     }
 
     /// One reminder after the configured silence, for a conversation that is not finished.
@@ -119,9 +200,10 @@ actor CoacheeSession {
     }
 
     /// Appends the message, the replies and the new snapshot in one write, then keeps the snapshot.
-    private func journal(_ snapshot: SessionSnapshot, incoming: String?, outgoing: [String], now: Date) async throws {
+    private func journal(_ snapshot: SessionSnapshot, incoming: String?, outgoing: [String], consent: [ConsentRecord] = [], now: Date) async throws {
         var records = incoming.map { [NewRecord(.messageIn, Array($0.utf8), time: now)] } ?? []
         records += outgoing.map { NewRecord(.messageOut, Array($0.utf8), time: now) }
+        records += try consent.map { NewRecord(.consent, [UInt8](try JSONEncoder().encode($0)), time: now) }
         records.append(NewRecord(.snapshot, [UInt8](try JSONEncoder().encode(snapshot)), time: now))
         _ = try await self.context.vault.append(records, for: self.coachee)
         self.snapshot = snapshot
@@ -147,6 +229,10 @@ actor CoacheeSession {
         formatter.dateFormat = "yyyy-MM-dd HH:mm"
         formatter.timeZone = TimeZone(identifier: "UTC")
         return records.compactMap { record -> String? in
+            if record.type == .consent, let consent = try? JSONDecoder().decode(ConsentRecord.self, from: Data(record.payload)) {
+                // What was shown, approved, sent or withdrawn, and to whom: part of what is kept.
+                return "\(formatter.string(from: record.time)) UTC · consent: \(consent.event.rawValue), \(consent.coach)" + (consent.text.map { ": " + $0 } ?? "")
+            }
             guard record.type == .messageIn || record.type == .messageOut else { return nil }
             let who = record.type == .messageIn ? "jij/you" : "Spiegel"
             return "\(formatter.string(from: record.time)) UTC · \(who): " + String(decoding: record.payload, as: UTF8.self)

@@ -62,6 +62,11 @@ public struct Reply: Sendable, Equatable {
     /// The bot's messages, in order; may be empty.
     public var texts: [String]
     public var outcome: Outcome
+    /// Messages for other users, to their own direct chats: a summary for a coach, a coach's
+    /// answer for a coachee, an invitation.
+    public var deliveries: [Delivery] = []
+    /// What the message asks of other users' sessions; the service applies it.
+    var crossEffects: [CrossEffect] = []
 
     public init(_ texts: [String], _ outcome: Outcome) {
         self.texts = texts
@@ -121,8 +126,29 @@ public final class CoachingService: Sendable {
         guard let session = self.acquire(message.coachee) else {
             return Reply([self.context.text("busy", self.context.configuration.defaultLanguage)], .refused)
         }
-        defer { self.release(message.coachee) }
-        return try await session.handle(message)
+        var reply: Reply
+        do {
+            defer { self.release(message.coachee) }
+            reply = try await session.handle(message)
+        }
+        for effect in reply.crossEffects {
+            let (deliveries, note) = try await self.apply(effect)
+            reply.deliveries += deliveries
+            if let note {
+                reply.texts.append(self.context.text(note, self.context.configuration.defaultLanguage, ["user": effect.target]))
+            }
+        }
+        reply.crossEffects = []
+        return reply
+    }
+
+    /// Carries one user's request over to another's session (never the sender's own: its gate is
+    /// released first, so two users asking each other at once cannot wait on each other).
+    private func apply(_ effect: CrossEffect) async throws -> (deliveries: [Delivery], note: String?) {
+        let target = CoacheeID(effect.target)
+        guard !target.rawValue.hasPrefix(Self.reservedPrefix), let session = self.acquire(target) else { return ([], nil) }
+        defer { self.release(target) }
+        return try await session.receive(effect)
     }
 
     /// The coachee opens the chat (as `spiegel chat` does): `flow`, or the default graph, starts when
@@ -264,7 +290,7 @@ enum ServiceText {
         "slow_down": "That is quick! Wait a moment and send your answer again.",
         "too_long": "That message is too long for me (more than {max} characters).",
         "busy": "It is very busy right now. Send your message again in a few minutes.",
-        "share_unavailable": "Sharing with your coach is not available yet. Nothing was shared.",
+        "share_at_end": "At the end of a conversation I propose a summary; you choose what your coach sees.",
         "reminder": "Your conversation “{graph}” is still open. Say “resume” whenever it suits you.",
     ]
 }

@@ -23,6 +23,20 @@ struct SessionSnapshot: Codable, Sendable {
     /// Where the coachee last wrote from.
     var address: ReplyAddress?
 
+    /// This coachee's coach, asked for or accepted (a pairing from config is not kept here).
+    var pairing: CoachPairing?
+    /// The summary the coachee is deciding about.
+    var shareDraft: ShareDraft?
+    /// Summaries this coachee shared, with the exact text (the consent records say the same).
+    var shared: [SharedSummary] = []
+    /// As a coach: who asked them to coach (and whether they were told), whom they coach, what
+    /// was shared with them, and whom they invited.
+    var pairingRequests: [PairingRequest] = []
+    var coachees: [String] = []
+    var received: [ReceivedSummary] = []
+    /// Coaches who invited this user (each invites once).
+    var invitedBy: [String] = []
+
     init() {}
 
     init(from decoder: any Decoder) throws {
@@ -38,7 +52,30 @@ struct SessionSnapshot: Codable, Sendable {
         self.pendingConfirmation = try container.decodeIfPresent(String.self, forKey: .pendingConfirmation)
         self.followUp = try container.decodeIfPresent(FollowUpProposal.self, forKey: .followUp)
         self.address = try container.decodeIfPresent(ReplyAddress.self, forKey: .address)
+        self.pairing = try container.decodeIfPresent(CoachPairing.self, forKey: .pairing)
+        self.shareDraft = try container.decodeIfPresent(ShareDraft.self, forKey: .shareDraft)
+        self.shared = try container.decodeIfPresent([SharedSummary].self, forKey: .shared) ?? []
+        self.pairingRequests = try container.decodeIfPresent([PairingRequest].self, forKey: .pairingRequests) ?? []
+        self.coachees = try container.decodeIfPresent([String].self, forKey: .coachees) ?? []
+        self.received = try container.decodeIfPresent([ReceivedSummary].self, forKey: .received) ?? []
+        self.invitedBy = try container.decodeIfPresent([String].self, forKey: .invitedBy) ?? []
     }
+}
+
+/// A summary as its coachee keeps it: for "wat heb ik gedeeld?" and "trek in".
+struct SharedSummary: Codable, Sendable, Equatable {
+    var id: String
+    var coach: String
+    var sentAt: Date
+    var text: String
+    var withdrawn = false
+}
+
+/// A coachee's request to a coach.
+struct PairingRequest: Codable, Sendable, Equatable {
+    var coachee: String
+    /// Whether the coach was told (a coach who never wrote hears it with their next message).
+    var announced: Bool
 }
 
 /// A conversation's proposal to talk again later.

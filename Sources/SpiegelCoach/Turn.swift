@@ -7,16 +7,23 @@ import SpiegelVault
 /// Everything but erasure is pure; the session journals the result.
 struct Turn {
     let context: SessionContext
+    /// Whose message it is: their chat user id.
+    let coachee: String
     var snapshot: SessionSnapshot
     let now: Date
     var outputs: [String] = []
+    /// Consent decisions of this message, journalled with it.
+    var consent: [ConsentRecord] = []
+    /// What this message asks of other users' sessions (a coach, a coachee).
+    var crossEffects: [CrossEffect] = []
     /// The coachee asked for their data ("mijn gegevens"): the session adds the transcript.
     var wantsExport = false
     /// The message was used up by the service itself ("nee" to "vergeet mij?").
     private var isAnswered = false
 
-    init(context: SessionContext, snapshot: SessionSnapshot, now: Date) {
+    init(context: SessionContext, coachee: String, snapshot: SessionSnapshot, now: Date) {
         self.context = context
+        self.coachee = coachee
         self.snapshot = snapshot
         self.now = now
     }
@@ -31,6 +38,7 @@ struct Turn {
         self.snapshot.pendingConfirmation = nil
         if self.context.library.command(in: text) == "confirm" {
             let language = self.language
+            self.withdrawEverything()
             try await self.context.vault.forget(coachee)
             self.outputs = [self.context.text("forgotten", language)]
             return true
@@ -64,6 +72,14 @@ struct Turn {
             return
         }
         guard var state = self.snapshot.state, state.status != .ended else {
+            // "vergeet mij" and "mijn gegevens" hold after a conversation too; anything else starts one.
+            if let ended = self.snapshot.state {
+                let step = self.context.runner.advance(ended, input: text, now: self.now)
+                if step.effects.contains(where: { if case .requestErasure = $0 { true } else if case .requestExport = $0 { true } else { false } }) {
+                    self.apply(step)
+                    return
+                }
+            }
             self.start(nil, language: Self.language(of: text) ?? self.language)
             return
         }
@@ -119,13 +135,15 @@ struct Turn {
             switch effect {
             case .end(let graph, let summary):
                 self.snapshot.history.append(.init(graph: graph, endedAt: self.now, summary: summary))
+                self.proposeSummary(graph: graph, summary: summary)
             case .requestExport:
                 self.wantsExport = true
             case .requestErasure:
                 self.snapshot.pendingConfirmation = "forget"
                 self.outputs.append(self.context.text("forget_confirm", step.state.language))
             case .requestShare:
-                self.outputs.append(self.context.text("share_unavailable", step.state.language))
+                let paired = self.pairing?.accepted == true
+                self.outputs.append(self.context.text(paired ? "share_at_end" : "pairing_none", step.state.language))
             case .scheduleFollowUp(let after, let graph):
                 self.snapshot.followUp = FollowUpProposal(graph: graph, due: self.now.addingTimeInterval(TimeInterval(after)))
             case .storeAnswer, .pause, .resume:

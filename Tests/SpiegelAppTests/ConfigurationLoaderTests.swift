@@ -67,6 +67,7 @@ import Testing
               reminder_after: 2d
               time_zone: Europe/Amsterdam
               quiet_hours: 22-7
+              pairings: "@an:school.example=@els:school.example"
             plain:
               secret: a-shared-secret-of-the-bridge
               outbound_url: https://bridge.school.example/spiegel
@@ -113,6 +114,7 @@ import Testing
         #expect(configuration.coach.reminderAfter == .seconds(2 * 86_400))
         #expect(configuration.coach.timeZone == "Europe/Amsterdam")
         #expect(configuration.coach.quietHours == QuietHours(from: 22, until: 7))
+        #expect(configuration.coach.pairings == ["@an:school.example": "@els:school.example"])
         #expect(configuration.plain.secret == "a-shared-secret-of-the-bridge")
         #expect(configuration.plain.outboundURL == "https://bridge.school.example/spiegel")
         #expect(configuration.plain.teamRooms == ["!team-a", "!team-b"])

@@ -181,6 +181,56 @@ import Testing
         }
     }
 
+    @Test func aCoachGetsExactlyTheApprovedPartsAndNothingElse() async throws {
+        try await withBridge { bridge in
+            let an = "@an:school.example", els = "@els:school.example"
+            var id = 0
+            func say(_ text: String, as user: String) async throws {
+                id += 1
+                #expect(try await bridge.post(id: "s\(id)", user: user, room: user == an ? "!an-dm" : "!els-dm", text: text).status == 200)
+            }
+            try await say("hallo", as: els)
+            try await say("mijn coach is \(els)", as: an)
+            try await say("aanvaard \(an)", as: els)
+            let script = try String(contentsOfFile: Self.prompts + "/conversations/reflectie-volledig.txt", encoding: .utf8)
+            let answers = script.split(separator: "\n").filter { $0.hasPrefix("> ") }.map { String($0.dropFirst(2)) }
+            try await say("hallo", as: an)
+            for answer in answers { try await say(answer, as: an) }
+            try await say("Hoe pak jij de eerste minuten aan?", as: an)
+            try await say("1 3", as: an)
+            try await say("ja", as: an)
+            // A coachee cannot point the bot at the team room, or at anyone but an accepted coach.
+            try await say("mijn coach is !team", as: an)
+            try await say("mijn coach is @bert:school.example", as: an)
+            try await say("trek in", as: an)
+            // The withdrawal is the last thing Els gets.
+            for _ in 0..<500 where !bridge.receiver.received.contains(where: { String(decoding: $0.body, as: UTF8.self).contains("trok de samenvatting") }) {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try await Task.sleep(for: .milliseconds(200))
+
+            // Every request the receiver got, with its room.
+            let received: [(room: String, text: String)] = bridge.receiver.received.compactMap { request in
+                guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: String] else { return nil }
+                return (object["room"] ?? "", object["text"] ?? "")
+            }
+            #expect(!received.contains { $0.room == "!team" }, "nothing to the team room")
+            #expect(Set(received.map(\.room)) == ["!an-dm", "!els-dm"])
+            let toCoach = received.filter { $0.room == "!els-dm" }.map(\.text).joined(separator: "\n")
+            let approved = ["Dat de start van mijn lessen rustiger verloopt", "Hoe ik hun aandacht krijg zonder te roepen"]
+            for answer in answers + ["Hoe pak jij de eerste minuten aan?"] where answer.count > 3 && toCoach.contains(answer) {
+                #expect(approved.contains(answer), "the coach got words the coachee did not approve")
+            }
+            for answer in approved { #expect(toCoach.contains(answer)) }
+            #expect(!toCoach.contains("6 op 10") && !toCoach.contains("je cijfer"), "no score the coachee did not approve")
+            #expect(toCoach.components(separatedBy: "Samenvatting van \(an)").count == 2, "one summary")
+            // Asking another coach ended the pairing with Els; the withdrawal still reached her.
+            #expect(toCoach.contains("\(an) trok de samenvatting van"))
+            // Her own opening (3), the request, her acceptance, the summary, the end, the withdrawal.
+            #expect(received.filter { $0.room == "!els-dm" }.count == 8)
+        }
+    }
+
     @Test func aReceiverThatIsDownGetsEveryMessageOnceInOrderWhenItIsBack() async throws {
         try await withBridge { bridge in
             bridge.receiver.inboxStatus = 503

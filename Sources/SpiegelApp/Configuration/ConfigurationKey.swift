@@ -148,6 +148,20 @@ public struct ConfigurationKey: Sendable {
             format: { "\($0.from)-\($0.until)" }
         ),
         .init(
+            "coach.pairings", \.coach.pairings,
+            expected: "coachee=coach pairs of user ids separated by commas, such as \"@an:school.example=@els:school.example\"",
+            parse: { text in
+                var pairs: [String: String] = [:]
+                for pair in text.split(separator: ",") {
+                    let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                    guard parts.count == 2, parts[0].hasPrefix("@"), parts[1].hasPrefix("@"), parts[0] != parts[1] else { return nil }
+                    pairs[parts[0]] = parts[1]
+                }
+                return pairs
+            },
+            format: { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") }
+        ),
+        .init(
             "plain.secret", \.plain.secret, expected: "the plain webhook's shared secret, 16 characters or more", isSecret: true,
             parse: { $0.isEmpty ? String??.none : ($0.utf8.count >= 16 ? .some($0) : nil) }, format: { $0 }
         ),

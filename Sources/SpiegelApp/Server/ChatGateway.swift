@@ -4,6 +4,7 @@ import Metrics
 import SpiegelChat
 import SpiegelCoach
 import SpiegelVault
+import Synchronization
 
 /// Where every transport's events meet the coaching service: a message in a team room is ignored;
 /// any other message is coached, and its replies are in the transport's outbox before the event
@@ -16,6 +17,9 @@ struct ChatGateway: Sendable {
 
     let coaching: CoachingService
     let outbox: Outbox
+    /// Every transport's outbox, for messages to other users' direct chats (a coach may talk to
+    /// Spiegel over another chat than their coachee).
+    let outboxes: OutboxDirectory
     let logger: Logger
 
     var transport: any ChatTransport { self.outbox.transport }
@@ -36,8 +40,33 @@ struct ChatGateway: Sendable {
         try await self.outbox.enqueue(texts.enumerated().map { index, text in
             OutboxEntry(key: "\(message.id)#\(index)", room: message.room, text: text, isPrivate: true, replyTo: message.id)
         })
+        try await self.deliver(reply.deliveries)
         Counter(label: "spiegel_messages_in_total", dimensions: [("transport", self.transport.name), ("outcome", reply.outcome.rawValue)]).increment()
         return reply.outcome == .duplicate ? .duplicate : .accepted
+    }
+
+    /// Queues messages for other users in their own transport's outbox (which refuses a team room).
+    func deliver(_ deliveries: [Delivery]) async throws {
+        for delivery in deliveries {
+            guard let outbox = self.outboxes[delivery.address.transport] else {
+                self.logger.warning("spiegel.delivery.no_transport", metadata: ["spiegel.transport": "\(delivery.address.transport)"])
+                continue
+            }
+            try await outbox.enqueue([OutboxEntry(key: delivery.key, room: delivery.address.room, text: delivery.text)])
+        }
+    }
+}
+
+/// The outboxes by transport name, filled as the server makes them.
+final class OutboxDirectory: Sendable {
+    private let outboxes = Mutex<[String: Outbox]>([:])
+
+    func add(_ outbox: Outbox) {
+        self.outboxes.withLock { $0[outbox.transport.name] = outbox }
+    }
+
+    subscript(transport: String) -> Outbox? {
+        self.outboxes.withLock { $0[transport] }
     }
 }
 

@@ -71,10 +71,12 @@ public struct SpiegelServer: Sendable {
         if plain.secret != nil || mattermost.token != nil || matrix != nil {
             let library = try self.loadLibrary()
             let coaching = CoachingService(library: library, vault: vault, configuration: self.configuration.coach, logger: self.logger)
+            let outboxes = OutboxDirectory()
             func gateway(for transport: any ChatTransport) -> ChatGateway {
                 let outbox = Outbox(vault: vault, client: httpClient, transport: transport, logger: self.logger)
                 services.append(outbox)
-                let gateway = ChatGateway(coaching: coaching, outbox: outbox, logger: self.logger)
+                outboxes.add(outbox)
+                let gateway = ChatGateway(coaching: coaching, outbox: outbox, outboxes: outboxes, logger: self.logger)
                 gateways.append(gateway)
                 return gateway
             }

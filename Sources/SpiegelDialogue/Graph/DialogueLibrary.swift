@@ -53,6 +53,18 @@ public struct DialogueLibrary: Sendable {
         return Interpolation.fill(text, values: values)
     }
 
+    /// The labelled answers of `graph` in the order its nodes ask them: each stored name with the
+    /// `label` of the question that stores it (answers without a label are not the coachee's own
+    /// words, or not meant to be read back).
+    public func answerLabels(in graph: String, language: String) -> [(name: String, label: String)] {
+        guard let graph = self.graphs[graph] else { return [] }
+        var seen = Set<String>()
+        return graph.nodeOrder.compactMap { id -> (name: String, label: String)? in
+            guard let node = graph.nodes[id], let name = node.storedVariable, let label = node.label, seen.insert(name).inserted else { return nil }
+            return (name, label.text(in: language, fallbacks: graph.languages))
+        }
+    }
+
     /// The service message `key` in `language`, with `{name}` placeholders filled from `values`;
     /// `fallback` (English) when `global.yaml` does not have it.
     public func serviceMessage(_ key: String, in language: String, fallback: String, _ values: [String: String] = [:]) -> String {

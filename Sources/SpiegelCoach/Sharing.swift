@@ -1,0 +1,179 @@
+import Foundation
+
+/// Who coaches whom, as one coachee's snapshot keeps it.
+struct CoachPairing: Codable, Sendable, Equatable {
+    /// The coach's user id.
+    var coach: String
+    /// Only an accepted pairing lets anything be shared.
+    var accepted: Bool
+    var since: Date
+}
+
+/// One part of a summary, in the coachee's own words: a numbered line they can share or keep.
+struct SharePart: Codable, Sendable, Equatable {
+    var label: String
+    var text: String
+}
+
+/// A summary the coachee is deciding about.
+struct ShareDraft: Codable, Sendable, Equatable {
+    enum Stage: String, Codable, Sendable {
+        /// Asked whether to add a question for the coach.
+        case question
+        /// Asked what to share.
+        case choose
+        /// Shown the exact text, asked to confirm.
+        case confirm
+    }
+
+    var id: String
+    var coach: String
+    var graph: String
+    var endedAt: Date
+    var parts: [SharePart]
+    var stage: Stage
+    /// The parts chosen (indexes into ``parts``), at ``Stage/confirm``.
+    var selected: [Int] = []
+}
+
+/// A summary delivered to a coach, as the coach's own snapshot keeps it (for "overzicht").
+struct ReceivedSummary: Codable, Sendable, Equatable {
+    var id: String
+    var from: String
+    var sentAt: Date
+    /// The exact text delivered; emptied when the coachee withdraws it.
+    var text: String
+    var withdrawn = false
+    /// Whether it reached the coach's chat (a coach who never wrote gets it on their next message).
+    var delivered = false
+}
+
+/// A consent decision, journalled in the coachee's vault (record type `consent`) with the exact
+/// text concerned: what was shown, edited, approved, sent, declined or withdrawn.
+public struct ConsentRecord: Codable, Sendable, Equatable {
+    public enum Event: String, Codable, Sendable {
+        case shown, edited, approved, sent, declined, withdrawn
+    }
+
+    public var event: Event
+    /// The summary it is about.
+    public var summary: String
+    public var coach: String
+    /// The parts or text concerned, exactly as shown or sent.
+    public var text: String?
+}
+
+/// What one coachee's message asks of another user's session: the service carries it over.
+enum CrossEffect: Sendable, Equatable {
+    /// A coachee asks `coach` to be their coach.
+    case requestPairing(coach: String, coachee: String)
+    /// A coach answered a request.
+    case answerPairing(coachee: String, coach: String, accepted: Bool)
+    /// A coachee ended the pairing.
+    case endPairing(coach: String, coachee: String)
+    /// An approved summary for the coach.
+    case deliverSummary(coach: String, summary: ReceivedSummary)
+    /// A summary withdrawn by its coachee.
+    case withdrawSummary(coach: String, id: String, coachee: String, sentAt: Date)
+    /// A coach invites someone to reflect.
+    case invite(user: String, coach: String)
+
+    /// Whose session it goes to.
+    var target: String {
+        switch self {
+        case .requestPairing(let coach, _), .endPairing(let coach, _), .deliverSummary(let coach, _), .withdrawSummary(let coach, _, _, _): coach
+        case .answerPairing(let coachee, _, _): coachee
+        case .invite(let user, _): user
+        }
+    }
+}
+
+/// A message for someone else than the writer (a coach, a coachee, an invited colleague), to their
+/// own direct chat.
+public struct Delivery: Sendable, Equatable {
+    public var address: ReplyAddress
+    public var text: String
+    /// The outbox key: the same delivery is sent once.
+    public var key: String
+
+    public init(address: ReplyAddress, text: String, key: String) {
+        self.address = address
+        self.text = text
+        self.key = key
+    }
+}
+
+/// The sharing and pairing commands, in Dutch and English. A user id is written as the chat
+/// names it, starting with `@`.
+enum SharingCommand: Equatable {
+    case coachIs(String)
+    case endPairing
+    case accept(String)
+    case decline(String)
+    case invite(String)
+    case overview
+    case sharedList
+    case withdraw(Int?)
+    case all
+    case nothing
+    case numbers([Int])
+    case edit(Int, String)
+    case no
+
+    init?(_ text: String) {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let lower = trimmed.lowercased()
+        let words = lower.split { !$0.isLetter && !$0.isNumber && $0 != "@" && $0 != ":" && $0 != "." && $0 != "_" && $0 != "-" }.map(String.init)
+        func user(after prefixes: [String]) -> String? {
+            for prefix in prefixes where lower.hasPrefix(prefix) {
+                let rest = trimmed.dropFirst(prefix.count).trimmingCharacters(in: .whitespaces)
+                let id = rest.split(separator: " ").first.map(String.init) ?? ""
+                return id.hasPrefix("@") && id.count > 1 ? id.trimmingCharacters(in: CharacterSet(charactersIn: ".,!?")) : nil
+            }
+            return nil
+        }
+        if let coach = user(after: ["mijn coach is", "my coach is"]) {
+            self = .coachIs(coach)
+        } else if ["geen coach meer", "stop met mijn coach", "stop met coach", "no coach", "end coaching", "stop coaching"].contains(words.joined(separator: " ")) {
+            self = .endPairing
+        } else if let coachee = user(after: ["aanvaard", "accept"]) {
+            self = .accept(coachee)
+        } else if let coachee = user(after: ["weiger", "decline"]) {
+            self = .decline(coachee)
+        } else if let invited = user(after: ["nodig", "invite"]) {
+            self = .invite(invited)
+        } else if ["overzicht", "overview"].contains(words.joined(separator: " ")) {
+            self = .overview
+        } else if ["wat heb ik gedeeld", "what did i share", "what have i shared"].contains(words.joined(separator: " ")) {
+            self = .sharedList
+        } else if words.starts(with: ["trek", "in"]) || words.first == "withdraw" {
+            let number = words.last.flatMap(Int.init)
+            guard words.count == (number == nil ? (words.first == "withdraw" ? 1 : 2) : (words.first == "withdraw" ? 2 : 3)) else { return nil }
+            self = .withdraw(number)
+        } else if ["alles", "all", "everything"].contains(words.joined(separator: " ")) {
+            self = .all
+        } else if ["niets", "nothing", "none", "niks"].contains(words.joined(separator: " ")) {
+            self = .nothing
+        } else if ["nee", "no", "neen", "liever niet", "nee dank je", "no thanks"].contains(words.joined(separator: " ")) {
+            self = .no
+        } else if let edit = Self.edit(trimmed) {
+            self = edit
+        } else {
+            let numbers = words.filter { $0 != "en" && $0 != "and" }
+            let values = numbers.compactMap(Int.init)
+            guard !numbers.isEmpty, values.count == numbers.count else { return nil }
+            self = .numbers(values)
+        }
+    }
+
+    /// "pas 2 aan: …" or "edit 2: …".
+    private static func edit(_ text: String) -> SharingCommand? {
+        guard let colon = text.firstIndex(of: ":") else { return nil }
+        let head = text[..<colon].lowercased().split(separator: " ").map(String.init)
+        let body = text[text.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        guard !body.isEmpty else { return nil }
+        if head.count == 3, head[0] == "pas", head[2] == "aan", let number = Int(head[1]) { return .edit(number, body) }
+        if head.count == 2, head[0] == "edit", let number = Int(head[1]) { return .edit(number, body) }
+        return nil
+    }
+}
