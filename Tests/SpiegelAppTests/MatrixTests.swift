@@ -346,6 +346,51 @@ import Testing
         await fixture.stop()
     }
 
+    @Test func aCoacheeSharesASummaryWithTheirCoachInTheCoachsOwnDirectChat() async throws {
+        let fixture = try await Self.fixture(.appservice)
+        let teacher = try await fixture.synapse.register("an")
+        let coach = try await fixture.synapse.register("els")
+        let script = try Script(named: "reflectie-kort.txt")
+        try await fixture.withSpiegel { _, _ in
+            let coachRoom = try await Self.openDirectChat(coach, bot: fixture.botID)
+            _ = try await Self.say("hallo", coach, in: coachRoom, bot: fixture.botID, expecting: 2)
+            let room = try await Self.openDirectChat(teacher, bot: fixture.botID)
+            _ = try await Self.say("mijn coach is \(coach.userID)", teacher, in: room, bot: fixture.botID, expecting: 2)
+            let request = try await coach.waitForMessages(in: coachRoom, from: fixture.botID, count: 3)
+            #expect(request[2].body.hasPrefix("\(teacher.userID) vraagt of jij hun coach wil zijn."))
+            _ = try await Self.say("aanvaard \(teacher.userID)", coach, in: coachRoom, bot: fixture.botID, expecting: 4)
+            #expect(try await teacher.waitForMessages(in: room, from: fixture.botID, count: 3)[2].body.hasPrefix("\(coach.userID) is nu je coach."))
+
+            var count = 4
+            _ = try await Self.say("hallo", teacher, in: room, bot: fixture.botID, expecting: count)
+            for exchange in script.exchanges {
+                count += 1
+                _ = try await Self.say(exchange.teacher, teacher, in: room, bot: fixture.botID, expecting: count)
+            }
+            let proposal = try await teacher.waitForMessages(in: room, from: fixture.botID, count: count)[count - 1]
+            #expect(proposal.body.contains("Je samenvatting, in je eigen woorden:"))
+            #expect(proposal.formattedBody?.contains("<ol>") == true, "the parts as a numbered list")
+            count += 1
+            _ = try await Self.say("nee", teacher, in: room, bot: fixture.botID, expecting: count)
+            count += 1
+            _ = try await Self.say("1", teacher, in: room, bot: fixture.botID, expecting: count)
+            count += 1
+            _ = try await Self.say("ja", teacher, in: room, bot: fixture.botID, expecting: count)
+
+            let received = try await coach.waitForMessages(in: coachRoom, from: fixture.botID, count: 5)
+            let summary = received[4].body
+            #expect(summary.hasPrefix("Samenvatting van \(teacher.userID) ("))
+            #expect(summary.split(separator: "\n").count == 2, "the header and the one chosen part")
+            #expect(summary.hasSuffix("\n– wat al werkte: De leerlingen stelden goede vragen bij de uitleg"))
+            // Nothing of the conversation itself reached the coach's chat.
+            let coachSaw = try await coach.messages(in: coachRoom, from: fixture.botID).map(\.body).joined(separator: "\n")
+            for exchange in script.exchanges.dropFirst(2) where exchange.teacher.count > 3 {
+                #expect(!coachSaw.contains(exchange.teacher), "an unapproved answer reached the coach")
+            }
+        }
+        await fixture.stop()
+    }
+
     @Test func theRegistrationCommandWritesASecretFileOnce() async throws {
         let spiegel = try #require(BuiltExecutable.find("spiegel"), "build the spiegel product first")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-registration-\(UUID().uuidString)")
