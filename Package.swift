@@ -46,6 +46,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Team reminders: pure scheduling (recurrence rules, DST, holidays, exactly-once state,
+        // group split) and the Dutch date parser. Foundation and Synchronization only.
+        .target(
+            name: "SpiegelSchedule",
+            swiftSettings: swiftSettings
+        ),
         // The confidential vault: encrypted per-coachee journals, keys, export and erasure.
         // Knows nothing of chat or dialogue.
         .target(
@@ -89,6 +95,7 @@ let package = Package(
                 "SpiegelChat",
                 "SpiegelCoach",
                 "SpiegelDialogue",
+                "SpiegelSchedule",
                 "SpiegelVault",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -195,12 +202,18 @@ let package = Package(
                 "SpiegelApp",
                 "SpiegelChat",
                 "SpiegelCoach",
+                "SpiegelSchedule",
                 "SpiegelTestKit",
                 "SpiegelVault",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SpiegelScheduleTests",
+            dependencies: ["SpiegelSchedule"],
             swiftSettings: swiftSettings
         ),
     ],

@@ -78,6 +78,10 @@ import Testing
               username: Spiegel-bot
               team_channels: town-square
               room_webhook_urls: "@an=https://hooks.example/a, @bert=https://hooks.example/b"
+            teams:
+              file: /etc/spiegel/teams.yaml
+              grace: 6h
+              tick: 10s
             matrix:
               homeserver_url: https://matrix.school.example
               registration_file: /etc/spiegel/registration.yaml
@@ -130,6 +134,8 @@ import Testing
         #expect(configuration.matrix.teamRooms == ["!team:school.example", "!steering:school.example"])
         #expect(configuration.matrix.ignoredUsers == ["@otherbot:school.example"])
         #expect(configuration.matrix.typingAfter == .zero)
+        #expect(configuration.teams.file == "/etc/spiegel/teams.yaml")
+        #expect(configuration.teams.grace == .seconds(6 * 3600) && configuration.teams.tick == .seconds(10))
         #expect(loaded.origins["server.port"] == .file(path: path, line: 6))
         #expect(Set(loaded.origins.keys) == Set(ConfigurationKey.all.map(\.path)))
     }

@@ -243,6 +243,18 @@ public struct ConfigurationKey: Sendable {
             format: { $0 == .zero ? "0ms" : ConfigurationValue.formatDuration($0) }
         ),
         .init(
+            "teams.file", \.teams.file, expected: "the path of the teams file (YAML)",
+            parse: { $0.isEmpty ? String??.none : .some($0) }, format: { $0 }
+        ),
+        .init(
+            "teams.grace", \.teams.grace, expected: "a duration such as 12h: how late a missed reminder is still sent",
+            parse: ConfigurationValue.duration, format: ConfigurationValue.formatDuration
+        ),
+        .init(
+            "teams.tick", \.teams.tick, expected: "a duration such as 30s: how often due reminders are looked for",
+            parse: ConfigurationValue.duration, format: ConfigurationValue.formatDuration
+        ),
+        .init(
             "vault.master_key", \.vaultMasterKey, expected: "a master key: 32 bytes of base64", isSecret: true,
             parse: { $0.isEmpty ? String??.none : .some($0) }, format: { $0 }
         ),

@@ -101,6 +101,22 @@ public struct SpiegelConfiguration: Sendable {
     /// Matrix.
     public var matrix = Matrix()
 
+    /// Teams, their rooms and their reminders (see ``TeamsFile``).
+    public struct Teams: Sendable {
+        /// The YAML file of the teams; none means no team reminders.
+        public var file: String?
+        /// A reminder missed (the process was down) is still sent this long after it was due;
+        /// older ones are dropped and logged.
+        public var grace: Duration = .seconds(12 * 3600)
+        /// How often the scheduler looks for due reminders.
+        public var tick: Duration = .seconds(30)
+
+        public init() {}
+    }
+
+    /// Teams.
+    public var teams = Teams()
+
     /// Coachees with nothing newer than this are erased whole; `nil` keeps everything.
     public var vaultRetention: Duration?
 

@@ -160,7 +160,11 @@ final class MatrixBot: Sendable {
     private func message(_ event: MatrixEvent, from sender: String, in room: String, me: String) async throws {
         guard let eventID = event.eventID else { return }
         if self.teamRooms.contains(room) {
-            // Nothing said in a team room is coached or kept.
+            // Nothing said in a team room is coached or kept; the gateway takes a round told
+            // there (by the coach) and ignores the rest.
+            if let text = event.messageText {
+                _ = try await self.gateway.receive(.message(ChatMessage(id: eventID, user: sender, room: room, text: text)))
+            }
             return self.count("team_room")
         }
         guard let members = try await self.joinedMembers(of: room) else {

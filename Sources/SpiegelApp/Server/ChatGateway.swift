@@ -20,6 +20,8 @@ struct ChatGateway: Sendable {
     /// Every transport's outbox, for messages to other users' direct chats (a coach may talk to
     /// Spiegel over another chat than their coachee).
     let outboxes: OutboxDirectory
+    /// Lesson-study rounds told in chat, when teams are configured.
+    let teamDesk: TeamDesk?
     let logger: Logger
 
     var transport: any ChatTransport { self.outbox.transport }
@@ -28,6 +30,11 @@ struct ChatGateway: Sendable {
         guard case .message(let message) = event else {
             // Invites, joins and leaves matter to Matrix; the webhook chats send none.
             return .ignored
+        }
+        if let desk = self.teamDesk, let texts = try await desk.handle(message, transport: self.transport.name) {
+            // A round told to the bot (also in the team room): team logistics, not coaching.
+            try await self.outbox.enqueue(texts.enumerated().map { OutboxEntry(key: "\(message.id)#\($0.offset)", room: message.room, text: $0.element, isPrivate: false) })
+            return .accepted
         }
         if self.transport.teamRooms.contains(message.room) {
             Counter(label: "spiegel_inbound_rejected_total", dimensions: [("transport", self.transport.name), ("reason", "team_room")]).increment()

@@ -5,7 +5,7 @@ public import Prometheus
 public import ServiceLifecycle
 import UnixSignals
 public import SpiegelChat
-import Foundation
+public import Foundation
 import SpiegelCoach
 import SpiegelDialogue
 import SpiegelVault
@@ -18,12 +18,15 @@ public struct SpiegelServer: Sendable {
     /// Where `/metrics` reads from; bootstrap `MetricsSystem` with a factory on the same registry.
     public let registry: PrometheusCollectorRegistry
     private let logger: Logger
+    /// The clock of the team reminders and of the dates said in chat (injectable for tests).
+    private let now: @Sendable () -> Date
 
     /// Creates the server; nothing runs until ``run(onListening:)``.
-    public init(configuration: SpiegelConfiguration, registry: PrometheusCollectorRegistry, logger: Logger) {
+    public init(configuration: SpiegelConfiguration, registry: PrometheusCollectorRegistry, logger: Logger, now: @escaping @Sendable () -> Date = Date.init) {
         self.configuration = configuration
         self.registry = registry
         self.logger = logger
+        self.now = now
     }
 
     /// Prepares the data directory, then serves until SIGTERM or SIGINT, and returns once every
@@ -68,26 +71,40 @@ public struct SpiegelServer: Sendable {
         var routes: [(Router<BasicRequestContext>) -> Void] = []
         var gateways: [ChatGateway] = []
         let matrix = try MatrixSettings(self.configuration.matrix)
+        let teams = try self.configuration.teams.file.map { try TeamsFile.load(path: $0).teams } ?? []
         if plain.secret != nil || mattermost.token != nil || matrix != nil {
             let library = try self.loadLibrary()
             let coaching = CoachingService(library: library, vault: vault, configuration: self.configuration.coach, logger: self.logger)
             let outboxes = OutboxDirectory()
+            // The teams file's rooms are team rooms too: no coaching there, no conversation sent there.
+            func teamRooms(_ transport: String, _ configured: [String]) -> Set<String> {
+                Set(configured).union(teams.filter { $0.transport == transport }.map(\.room))
+            }
+            let language = self.configuration.coach.defaultLanguage
+            let teamBook = TeamBook(vault: vault)
+            let desk = teams.isEmpty ? nil : TeamDesk(teams: teams, book: teamBook, library: library, language: language, now: self.now)
+            if !teams.isEmpty {
+                services.append(TeamReminderService(
+                    teams: teams, book: teamBook, outboxes: outboxes, library: library, language: language,
+                    grace: self.configuration.teams.grace, tick: self.configuration.teams.tick, now: self.now, logger: self.logger
+                ))
+            }
             func gateway(for transport: any ChatTransport) -> ChatGateway {
                 let outbox = Outbox(vault: vault, client: httpClient, transport: transport, logger: self.logger)
                 services.append(outbox)
                 outboxes.add(outbox)
-                let gateway = ChatGateway(coaching: coaching, outbox: outbox, outboxes: outboxes, logger: self.logger)
+                let gateway = ChatGateway(coaching: coaching, outbox: outbox, outboxes: outboxes, teamDesk: desk, logger: self.logger)
                 gateways.append(gateway)
                 return gateway
             }
             if let secret = plain.secret, let url = plain.outboundURL {
                 let signature = PlainSignature(secret: Array(secret.utf8))
-                let plainGateway = gateway(for: PlainTransport(teamRooms: Set(plain.teamRooms), url: url, signature: signature))
+                let plainGateway = gateway(for: PlainTransport(teamRooms: teamRooms("plain", plain.teamRooms), url: url, signature: signature))
                 routes.append(PlainWebhookRoutes(signature: signature, gateway: plainGateway, logger: self.logger, now: Date.init).add(to:))
             }
             if let token = mattermost.token, let url = mattermost.incomingWebhookURL {
                 let mattermostGateway = gateway(for: MattermostTransport(
-                    teamRooms: Set(mattermost.teamChannels), url: url, roomURLs: mattermost.roomWebhookURLs, botName: mattermost.username
+                    teamRooms: teamRooms("mattermost", mattermost.teamChannels), url: url, roomURLs: mattermost.roomWebhookURLs, botName: mattermost.username
                 ))
                 let route = MattermostRoutes(
                     token: token, gateway: mattermostGateway, teamChannels: Set(mattermost.teamChannels), botName: mattermost.username, logger: self.logger
@@ -96,12 +113,12 @@ public struct SpiegelServer: Sendable {
             }
             if let matrix {
                 let api = MatrixClientAPI(homeserverURL: matrix.homeserverURL, accessToken: matrix.accessToken)
-                let matrixGateway = gateway(for: MatrixTransport(api: api, teamRooms: Set(self.configuration.matrix.teamRooms)))
+                let matrixGateway = gateway(for: MatrixTransport(api: api, teamRooms: teamRooms("matrix", self.configuration.matrix.teamRooms)))
                 let bot = MatrixBot(
                     gateway: matrixGateway, api: api, client: httpClient, state: MatrixState(vault: vault),
                     texts: MatrixBot.Texts(library: library, language: self.configuration.coach.defaultLanguage),
                     userID: matrix.registration == nil ? nil : self.configuration.matrix.userID,
-                    teamRooms: Set(self.configuration.matrix.teamRooms), ignoredUsers: Set(self.configuration.matrix.ignoredUsers),
+                    teamRooms: teamRooms("matrix", self.configuration.matrix.teamRooms), ignoredUsers: Set(self.configuration.matrix.ignoredUsers),
                     typingAfter: self.configuration.matrix.typingAfter, logger: self.logger
                 )
                 if let registration = matrix.registration {

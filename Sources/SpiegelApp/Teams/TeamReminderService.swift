@@ -1,0 +1,106 @@
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import SpiegelChat
+import SpiegelDialogue
+import SpiegelSchedule
+
+/// Sends the team reminders: the intervision about a week after the last observed lesson of a
+/// round (with the proposed set-up: plenary up to six people, else two groups with every duo
+/// split), and the recurring reminders of the teams file, in the team's time zone, never on a
+/// holiday or in the weekend (those move to the next school day).
+///
+/// Exactly once in effect: a due reminder is marked in the team book (in the vault) before it is
+/// queued in the outbox, so a crash in between loses it rather than sending it twice; one missed
+/// while Spiegel was down is sent if it is at most `teams.grace` late, otherwise dropped and
+/// logged (by id: names and dates only ever go to the team room).
+struct TeamReminderService: Service {
+    let teams: [TeamsFile.Team]
+    let book: TeamBook
+    let outboxes: OutboxDirectory
+    let library: DialogueLibrary
+    let language: String
+    let grace: Duration
+    let tick: Duration
+    let now: @Sendable () -> Date
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await self.sendDue()
+            } catch {
+                self.logger.error("spiegel.teams.reminders_failed", metadata: ["spiegel.error": "\(type(of: error))"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.tick) }
+        }
+    }
+
+    /// Plans every team's reminders around now, claims the due ones in the book, then queues them.
+    func sendDue() async throws {
+        let now = self.now()
+        let rounds = try await self.book.contents().rounds
+        let graceSeconds = Double(self.grace / .milliseconds(1)) / 1000
+        var reminders: [ScheduledReminder] = []
+        for team in self.teams {
+            reminders += Self.planner(for: team).reminders(
+                teams: [Self.schedule(of: team)], rounds: rounds.filter { $0.team == team.id },
+                from: now.addingTimeInterval(-graceSeconds - 86_400), through: now.addingTimeInterval(86_400)
+            )
+        }
+        let state = try await self.book.contents().scheduler
+        let preview = Scheduler.due(reminders: reminders, state: state, now: now, grace: self.grace)
+        guard !preview.toFire.isEmpty || !preview.dropped.isEmpty else { return }
+        let claimed = try await self.book.update { contents in
+            Scheduler.claim(reminders: reminders, state: &contents.scheduler, now: now, grace: self.grace)
+        }
+        for reminder in claimed.dropped {
+            self.logger.warning("spiegel.teams.reminder_dropped", metadata: ["spiegel.reminder": "\(reminder.id)", "spiegel.reason": "missed by more than teams.grace"])
+            Counter(label: "spiegel_team_reminders_total", dimensions: [("outcome", "dropped")]).increment()
+        }
+        for reminder in claimed.toFire {
+            guard let team = self.teams.first(where: { $0.id == reminder.team }), let outbox = self.outboxes[team.transport] else { continue }
+            try await outbox.enqueue([OutboxEntry(key: reminder.id, room: team.room, text: self.render(reminder, team: team), isPrivate: false)])
+            Counter(label: "spiegel_team_reminders_total", dimensions: [("outcome", "sent")]).increment()
+        }
+    }
+
+    /// The reminder's text: names and dates only.
+    func render(_ reminder: ScheduledReminder, team: TeamsFile.Team) -> String {
+        switch reminder.payload {
+        case .intervision(_, let last, let groups):
+            let setup = groups.count <= 1
+                ? self.text("team_intervision_plenary", ["count": String(groups.first?.count ?? 0)])
+                : self.text("team_intervision_groups", ["group1": groups[0].joined(separator: ", "), "group2": groups[1].joined(separator: ", ")])
+            return self.text("team_intervision", ["last": TeamDesk.dayText(last), "setup": setup])
+        case .lessonReminder(_, let duo, let day, let time):
+            return self.text("team_lesson", ["duo": duo.joined(separator: " & "), "day": TeamDesk.dayText(day) + (time.map { " \($0)" } ?? "")])
+        case .recurring(let name, let message):
+            return message ?? self.text("team_recurring", ["name": name])
+        }
+    }
+
+    private func text(_ key: String, _ values: [String: String]) -> String {
+        self.library.serviceMessage(key, in: self.language, fallback: key, values)
+    }
+
+    static func planner(for team: TeamsFile.Team) -> SchedulePlanner {
+        SchedulePlanner(
+            intervisionLeadDays: team.intervision.afterDays, intervisionTime: LocalTime(parsing: team.intervision.at) ?? .eightAM,
+            lessonReminderSchoolDaysBefore: team.lessonReminders ? 1 : nil
+        )
+    }
+
+    /// The planner's view of a team; the teams file was checked at start, so this cannot fail.
+    static func schedule(of team: TeamsFile.Team) -> TeamSchedule {
+        TeamSchedule(
+            id: team.id, room: team.room, members: team.members, coaches: team.coaches,
+            timeZone: TimeZone(identifier: team.timeZone) ?? TeamSchedule.defaultTimeZone,
+            holidays: (try? Holidays(parsing: team.holidays)) ?? Holidays(),
+            recurring: team.reminders.compactMap { reminder in
+                (try? RecurrenceRule(parsing: reminder.rule)).map { RecurringReminder(name: reminder.name, rule: $0, message: reminder.text) }
+            }
+        )
+    }
+}
