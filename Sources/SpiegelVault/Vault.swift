@@ -166,7 +166,22 @@ public final class Vault: Sendable {
     /// The coachee's records, oldest first; from the latest snapshot on when `fromLatestSnapshot`.
     /// - Throws: ``VaultError`` naming the record when one does not open (never skipped).
     public func records(for coachee: CoacheeID, fromLatestSnapshot: Bool = false) async throws -> [JournalRecord] {
-        let pseudonym = self.pseudonym(of: coachee)
+        try await self.records(of: self.pseudonym(of: coachee), fromLatestSnapshot: fromLatestSnapshot)
+    }
+
+    /// Opens every record of every journal (a restored backup's check): the number of journals.
+    /// - Throws: ``VaultError`` naming the first record that does not open.
+    public func verifyAll() async throws -> (journals: Int, records: Int) {
+        var journals = 0, records = 0
+        for name in try FileIO.list(self.store.layout.coachees) {
+            guard let pseudonym = Pseudonym(hex: name) else { continue }
+            records += try await self.records(of: pseudonym, fromLatestSnapshot: false).count
+            journals += 1
+        }
+        return (journals, records)
+    }
+
+    private func records(of pseudonym: Pseudonym, fromLatestSnapshot: Bool) async throws -> [JournalRecord] {
         guard let loaded = try await self.store.perform({ store throws(VaultError) in try store.load(pseudonym, create: false) }) else {
             return []
         }

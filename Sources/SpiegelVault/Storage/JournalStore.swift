@@ -16,6 +16,8 @@ final class JournalStore: @unchecked Sendable {
         let root: String
         var coachees: String { self.root + "/coachees" }
         var writeAheadLog: String { self.root + "/wal" }
+        /// The pseudonyms erased so far, one hex per line: replayed on a restored backup.
+        var erasedList: String { self.root + "/erased" }
         func directory(of pseudonym: Pseudonym) -> String { self.coachees + "/" + pseudonym.hex }
         func keyFile(of pseudonym: Pseudonym) -> String { self.directory(of: pseudonym) + "/key" }
         func journal(of pseudonym: Pseudonym) -> String { self.directory(of: pseudonym) + "/journal" }
@@ -261,7 +263,16 @@ final class JournalStore: @unchecked Sendable {
         for name in try FileIO.list(directory) { try FileIO.remove(directory + "/" + name) }
         if rmdir(directory) != 0 && errno != ENOENT { throw VaultError(.io, "cannot remove \(directory)") }
         try FileIO.syncDirectory(self.layout.coachees)
+        try Self.noteErased(pseudonym, in: self.layout)
         try self.checkpoint()
+    }
+
+    /// Adds `pseudonym` to the erased list, synced: a backup restored later is cleared of it.
+    static func noteErased(_ pseudonym: Pseudonym, in layout: Layout) throws(VaultError) {
+        let descriptor = try FileIO.open(layout.erasedList, flags: O_WRONLY | O_APPEND, create: 0o600)
+        defer { Glibc.close(descriptor) }
+        try FileIO.write(descriptor, Array((pseudonym.hex + "\n").utf8), path: layout.erasedList)
+        try FileIO.sync(descriptor, path: layout.erasedList)
     }
 
     /// Syncs everything and closes every file; the store takes no more work.
