@@ -80,7 +80,12 @@ struct RestoreCommand: AsyncParsableCommand {
                     }
                 }
                 erasedSince = try VaultBackup.erasedList(of: vault)
-                let aside = vault + ".replaced-" + ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+                let stamp = vault + ".replaced-" + ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+                var aside = stamp, number = 1
+                while FileManager.default.fileExists(atPath: aside) {
+                    number += 1
+                    aside = stamp + "-\(number)"
+                }
                 guard rename(vault, aside) == 0 else {
                     printToStandardError("spiegel: cannot move \(vault) aside")
                     throw ExitCode.failure

@@ -66,11 +66,27 @@ import Testing
         }
     }
 
+    @Test func aDataDirectoryOfANewerFormatIsRefusedAndAnOlderOneIsRead() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-format-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        // Made before formats were marked: read as format 1, and marked.
+        try DataDirectory(path: path).prepare()
+        #expect(try String(contentsOfFile: path + "/format", encoding: .utf8) == "spiegel data format 1\n")
+        try "spiegel data format 2\n".write(toFile: path + "/format", atomically: true, encoding: .utf8)
+        #expect {
+            try DataDirectory(path: path).prepare()
+        } throws: { error in
+            "\(error)".contains("was written by a newer Spiegel (data format 2; this Spiegel reads up to 1)")
+        }
+        #expect(try String(contentsOfFile: path + "/format", encoding: .utf8) == "spiegel data format 2\n", "nothing touched")
+    }
+
     @Test func readyzFailsWhenTheDataDirectoryCannotBeWritten() async throws {
         try await withServer { baseURL, client, dataDirectory in
             let ready = try await client.execute(HTTPClientRequest(url: "\(baseURL)/readyz"))
             #expect(ready.status == .ok)
-            #expect(try FileManager.default.contentsOfDirectory(atPath: dataDirectory) == ["vault"])
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dataDirectory).sorted() == ["format", "vault"])
 
             try FileManager.default.removeItem(atPath: dataDirectory)
             let unready = try await client.execute(HTTPClientRequest(url: "\(baseURL)/readyz"))

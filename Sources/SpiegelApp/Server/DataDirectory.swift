@@ -21,6 +21,7 @@ public struct DataDirectory: Sendable {
             guard isDirectory.boolValue else {
                 throw DataDirectoryError(path: self.path, reason: "exists and is not a directory")
             }
+            try self.checkFormat()
             return (self.isOpenToOthers, false)
         }
         do {
@@ -28,7 +29,35 @@ public struct DataDirectory: Sendable {
         } catch {
             throw DataDirectoryError(path: self.path, reason: "cannot be created; check that its parent exists and is writable")
         }
+        try self.checkFormat()
         return (false, true)
+    }
+
+    /// The data format this Spiegel writes and reads (older ones are read too; each record and
+    /// snapshot also carries its own version).
+    public static let format = 1
+
+    /// Reads the directory's `format` file: a newer format is refused (nothing is touched); a
+    /// directory without one (made before formats were marked) is format 1, and gets the file.
+    private func checkFormat() throws {
+        let file = (self.path as NSString).appendingPathComponent("format")
+        if let text = try? String(contentsOfFile: file, encoding: .utf8) {
+            guard let number = text.split(separator: " ").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {
+                throw DataDirectoryError(path: self.path, reason: "has a format file Spiegel cannot read (\(file))")
+            }
+            guard number <= Self.format else {
+                throw DataDirectoryError(
+                    path: self.path,
+                    reason: "was written by a newer Spiegel (data format \(number); this Spiegel reads up to \(Self.format)): run the newer version, or restore a backup made by this one"
+                )
+            }
+            return
+        }
+        do {
+            try "spiegel data format \(Self.format)\n".write(toFile: file, atomically: true, encoding: .utf8)
+        } catch {
+            throw DataDirectoryError(path: self.path, reason: "cannot be written (the format file); check its owner")
+        }
     }
 
     /// Whether the directory's mode lets group or others read, write or enter it.
