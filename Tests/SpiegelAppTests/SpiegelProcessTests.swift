@@ -162,6 +162,10 @@ import Testing
         #expect(try await fine.exitStatus() == 0)
         #expect(fine.standardOutput.contains("Matrix: an application service at https://matrix.school.example"))
 
+        let teams = try Run(["doctor"], environment: ["SPIEGEL_TEAMS_FILE": "/nonexistent/teams.yaml"])
+        #expect(try await teams.exitStatus() == 1)
+        #expect(teams.standardOutput.contains("the teams file /nonexistent/teams.yaml cannot be read"))
+
         let both = try Run(["doctor"], environment: environment.merging(["SPIEGEL_MATRIX_ACCESS_TOKEN": "syt_x"]) { $1 })
         #expect(try await both.exitStatus() == 1)
         #expect(both.standardOutput.contains("not both") && !both.standardOutput.contains("syt_x"))

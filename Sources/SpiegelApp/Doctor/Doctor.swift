@@ -50,6 +50,14 @@ public enum Doctor {
         self.examineServer(configuration.server, into: &report)
         self.examineHTTPClient(configuration.httpClient, into: &report)
         self.examineMatrix(configuration.matrix, into: &report)
+        if let file = configuration.teams.file {
+            do {
+                let teams = try TeamsFile.load(path: file).teams
+                report.lines.append("Teams: \(teams.count) in \(file)")
+            } catch {
+                report.problems.append("\(error)")
+            }
+        }
         return report
     }
 
