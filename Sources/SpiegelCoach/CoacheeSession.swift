@@ -154,11 +154,8 @@ actor CoacheeSession {
             let wasDelivered = snapshot.received[index].delivered
             snapshot.received[index].withdrawn = true
             snapshot.received[index].text = ""
-            let formatter = DateFormatter()
-            formatter.dateFormat = "d/M/yyyy"
-            formatter.timeZone = TimeZone(identifier: self.context.configuration.timeZone)
             if wasDelivered {
-                texts.append(self.context.text("coach_withdrawn_notice", language, ["coachee": coachee, "date": formatter.string(from: sentAt)]))
+                texts.append(self.context.text("coach_withdrawn_notice", language, ["coachee": coachee, "date": self.context.day(sentAt)]))
             }
         case .invite(_, let coach):
             // Nothing is written for someone who never wrote: the bot keeps no record of them.

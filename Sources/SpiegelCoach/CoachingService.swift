@@ -259,6 +259,14 @@ struct SessionContext: Sendable {
     /// The reminder book, when reminders are on.
     let reminders: ReminderBook?
 
+    /// A day as coachees and coaches read it, in their time zone: `27/1/2025`.
+    func day(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "d/M/yyyy"
+        formatter.timeZone = TimeZone(identifier: self.configuration.timeZone)
+        return formatter.string(from: date)
+    }
+
     /// When the quiet hours that `date` falls in end; `nil` outside them.
     func endOfQuietHours(after date: Date) -> Date? {
         var calendar = Calendar(identifier: .gregorian)

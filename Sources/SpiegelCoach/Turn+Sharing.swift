@@ -229,10 +229,7 @@ extension Turn {
     }
 
     private func date(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.dateFormat = "d/M/yyyy"
-        formatter.timeZone = TimeZone(identifier: self.context.configuration.timeZone)
-        return formatter.string(from: date)
+        self.context.day(date)
     }
 
     static func list(_ parts: [SharePart]) -> String {
