@@ -2,7 +2,7 @@
 # `make bench` runs the benchmarks. Each first installs what a fresh Debian machine lacks.
 
 SWIFT ?= swift
-APT_PACKAGES := libcurl4-openssl-dev pkg-config curl python3 python3-venv
+APT_PACKAGES := libcurl4-openssl-dev pkg-config curl python3 python3-venv systemd python3-seccomp
 
 .PHONY: all deps synapse build run chat test bench leakcheck docs clean
 
@@ -13,8 +13,10 @@ SYNAPSE_VENV := .build-synapse/venv
 
 all: build
 
-# libcurl's headers (with pkg-config to find them), the curl tool (the benchmark's yardstick) and
-# python3 (the reference client in deploy/ is tested). Installed with apt-get when root; otherwise
+# libcurl's headers (with pkg-config to find them), the curl tool (the benchmark's yardstick),
+# python3 (the reference client in deploy/ is tested; venv for Synapse), systemd's systemd-analyze
+# (the unit in deploy/ is verified) and python3-seccomp (the unit's syscall filter is applied to a
+# real `spiegel serve` in a test). Installed with apt-get when root; otherwise
 # the exact command.
 deps:
 	@missing=""; \
@@ -22,6 +24,8 @@ deps:
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
 	python3 -c "import venv, ensurepip" 2>/dev/null || missing="$$missing python3-venv"; \
+	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	/usr/bin/python3 -c "import seccomp" 2>/dev/null || missing="$$missing python3-seccomp"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "Installing:$$missing"; \
