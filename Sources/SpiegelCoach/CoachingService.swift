@@ -107,10 +107,17 @@ public final class CoachingService: Sendable {
         now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.context = SessionContext(
-            library: library, runner: DialogueRunner(library: library), vault: vault,
-            configuration: configuration, logger: logger, now: now,
+            content: CoachContent(library: library, configuration: configuration), vault: vault, logger: logger, now: now,
             reminders: configuration.reminderAfter == nil ? nil : ReminderBook(vault: vault)
         )
+    }
+
+    /// Takes new graphs and settings (a reload): every message from now on uses them; a
+    /// conversation in progress goes on from where it is (a question that is gone from the new
+    /// graphs is handled as the runner handles a changed graph). Whether reminders are on, and
+    /// the rate limits of sessions already in memory, keep their value until a restart.
+    public func reload(library: DialogueLibrary, configuration: CoachConfiguration) {
+        self.context.content.replace(library: library, configuration: configuration)
     }
 
     /// How many coachees are in memory now.
@@ -248,12 +255,31 @@ public final class CoachingService: Sendable {
     }
 }
 
+/// The graphs and settings in effect; replaced whole by a reload, read at every use.
+final class CoachContent: Sendable {
+    private let state: Mutex<(library: DialogueLibrary, runner: DialogueRunner, configuration: CoachConfiguration)>
+
+    init(library: DialogueLibrary, configuration: CoachConfiguration) {
+        self.state = Mutex((library, DialogueRunner(library: library), configuration))
+    }
+
+    var current: (library: DialogueLibrary, runner: DialogueRunner, configuration: CoachConfiguration) {
+        self.state.withLock { $0 }
+    }
+
+    func replace(library: DialogueLibrary, configuration: CoachConfiguration) {
+        let runner = DialogueRunner(library: library)
+        self.state.withLock { $0 = (library, runner, configuration) }
+    }
+}
+
 /// What every session shares.
 struct SessionContext: Sendable {
-    let library: DialogueLibrary
-    let runner: DialogueRunner
+    let content: CoachContent
+    var library: DialogueLibrary { self.content.current.library }
+    var runner: DialogueRunner { self.content.current.runner }
+    var configuration: CoachConfiguration { self.content.current.configuration }
     let vault: Vault
-    let configuration: CoachConfiguration
     let logger: Logger
     let now: @Sendable () -> Date
     /// The reminder book, when reminders are on.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import Metrics
 import Prometheus
@@ -9,7 +10,7 @@ import SpiegelVault
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the bot: the HTTP server and every service behind it, until SIGTERM or SIGINT."
+        abstract: "Run the bot: the HTTP server and every service behind it, until SIGTERM or SIGINT; SIGHUP reloads the Prompts, the teams and the coach settings."
     )
 
     @OptionGroup var options: GlobalOptions
@@ -25,7 +26,10 @@ struct ServeCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = Logger(label: "spiegel")
-        let server = SpiegelServer(configuration: loaded.configuration, registry: registry, logger: logger)
+        let file = loaded.file, dataDirectory = self.options.dataDirectory
+        let server = SpiegelServer(configuration: loaded.configuration, registry: registry, logger: logger, reloadConfiguration: {
+            try ConfigurationLoader.load(file: file, dataDirectory: dataDirectory, environment: ProcessInfo.processInfo.environment).configuration
+        })
         do {
             try await server.run { host, port in
                 printNow("Spiegel is listening on http://\(host):\(port) (health: /healthz, readiness: /readyz, metrics: /metrics)")

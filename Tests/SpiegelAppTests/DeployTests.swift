@@ -245,14 +245,16 @@ import Testing
         let system = root.appendingPathComponent("etc/systemd/system")
         let library = root.appendingPathComponent("usr/lib/systemd/system")
         let bin = root.appendingPathComponent("usr/local/bin")
-        for folder in [system, library, bin] {
+        for folder in [system, library, bin, root.appendingPathComponent("bin")] {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         }
         try unit.write(to: system.appendingPathComponent("spiegel.service"), atomically: true, encoding: .utf8)
         try "[Unit]\nDescription=System Initialization\n".write(to: library.appendingPathComponent("sysinit.target"), atomically: true, encoding: .utf8)
-        let stand = bin.appendingPathComponent("spiegel")
-        try "#!/bin/sh\nexit 0\n".write(to: stand, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: stand.path)
+        // Stand-ins for the programs the unit runs (spiegel; kill for the reload).
+        for stand in [bin.appendingPathComponent("spiegel"), root.appendingPathComponent("bin/kill")] {
+            try "#!/bin/sh\nexit 0\n".write(to: stand, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: stand.path)
+        }
         return root
     }
 

@@ -20,13 +20,21 @@ public struct SpiegelServer: Sendable {
     private let logger: Logger
     /// The clock of the team reminders and of the dates said in chat (injectable for tests).
     private let now: @Sendable () -> Date
+    /// Reads the configuration again, for SIGHUP; `nil` turns reloading off.
+    private let reloadConfiguration: (@Sendable () throws -> SpiegelConfiguration)?
 
     /// Creates the server; nothing runs until ``run(onListening:)``.
-    public init(configuration: SpiegelConfiguration, registry: PrometheusCollectorRegistry, logger: Logger, now: @escaping @Sendable () -> Date = Date.init) {
+    /// - Parameter reloadConfiguration: reads the configuration again on SIGHUP (the Prompts,
+    ///   the teams file and the `coach.*` settings are taken; an invalid one is refused).
+    public init(
+        configuration: SpiegelConfiguration, registry: PrometheusCollectorRegistry, logger: Logger,
+        now: @escaping @Sendable () -> Date = Date.init, reloadConfiguration: (@Sendable () throws -> SpiegelConfiguration)? = nil
+    ) {
         self.configuration = configuration
         self.registry = registry
         self.logger = logger
         self.now = now
+        self.reloadConfiguration = reloadConfiguration
     }
 
     /// Prepares the data directory, then serves until SIGTERM or SIGINT, and returns once every
@@ -82,10 +90,14 @@ public struct SpiegelServer: Sendable {
             }
             let language = self.configuration.coach.defaultLanguage
             let teamBook = TeamBook(vault: vault)
-            let desk = teams.isEmpty ? nil : TeamDesk(teams: teams, book: teamBook, library: library, language: language, now: self.now)
+            let teamsInEffect = TeamsInEffect(teams)
+            let desk = teams.isEmpty ? nil : TeamDesk(teams: teamsInEffect, book: teamBook, library: library, language: language, now: self.now)
+            if let reloadConfiguration = self.reloadConfiguration {
+                services.append(ReloadService(reloadConfiguration: reloadConfiguration, coaching: coaching, teams: teamsInEffect, logger: self.logger))
+            }
             if !teams.isEmpty {
                 services.append(TeamReminderService(
-                    teams: teams, book: teamBook, outboxes: outboxes, library: library, language: language,
+                    teams: teamsInEffect, book: teamBook, outboxes: outboxes, library: library, language: language,
                     grace: self.configuration.teams.grace, tick: self.configuration.teams.tick, now: self.now, logger: self.logger
                 ))
             }

@@ -16,7 +16,7 @@ import SpiegelSchedule
 /// reminder is due about a week after the last one (``TeamReminderService``). Nothing of this is
 /// coaching: it is not journalled in anyone's conversation.
 struct TeamDesk: Sendable {
-    let teams: [TeamsFile.Team]
+    let teams: TeamsInEffect
     let book: TeamBook
     let library: DialogueLibrary
     let language: String
@@ -24,7 +24,7 @@ struct TeamDesk: Sendable {
 
     /// The team `user` belongs to (as member or coach) in `transport`.
     func team(of user: String, transport: String) -> TeamsFile.Team? {
-        self.teams.first { $0.transport == transport && $0.everyone.contains(user) }
+        self.teams.teams.first { $0.transport == transport && $0.everyone.contains(user) }
     }
 
     /// The answer to a round command, or `nil` when the message is not one.

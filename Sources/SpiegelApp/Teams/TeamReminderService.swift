@@ -16,7 +16,7 @@ import SpiegelSchedule
 /// while Spiegel was down is sent if it is at most `teams.grace` late, otherwise dropped and
 /// logged (by id: names and dates only ever go to the team room).
 struct TeamReminderService: Service {
-    let teams: [TeamsFile.Team]
+    let teams: TeamsInEffect
     let book: TeamBook
     let outboxes: OutboxDirectory
     let library: DialogueLibrary
@@ -43,7 +43,8 @@ struct TeamReminderService: Service {
         let rounds = try await self.book.contents().rounds
         let graceSeconds = Double(self.grace / .milliseconds(1)) / 1000
         var reminders: [ScheduledReminder] = []
-        for team in self.teams {
+        let teams = self.teams.teams
+        for team in teams {
             reminders += Self.planner(for: team).reminders(
                 teams: [Self.schedule(of: team)], rounds: rounds.filter { $0.team == team.id },
                 from: now.addingTimeInterval(-graceSeconds - 86_400), through: now.addingTimeInterval(86_400)
@@ -60,7 +61,7 @@ struct TeamReminderService: Service {
             Counter(label: "spiegel_team_reminders_total", dimensions: [("outcome", "dropped")]).increment()
         }
         for reminder in claimed.toFire {
-            guard let team = self.teams.first(where: { $0.id == reminder.team }), let outbox = self.outboxes[team.transport] else { continue }
+            guard let team = teams.first(where: { $0.id == reminder.team }), let outbox = self.outboxes[team.transport] else { continue }
             try await outbox.enqueue([OutboxEntry(key: reminder.id, room: team.room, text: self.render(reminder, team: team), isPrivate: false)])
             Counter(label: "spiegel_team_reminders_total", dimensions: [("outcome", "sent")]).increment()
         }

@@ -1,5 +1,6 @@
 import Foundation
 import SpiegelSchedule
+import Synchronization
 import Yams
 
 /// The teams, from the file `teams_file` names (YAML). Every team has a room in one chat; its
@@ -135,6 +136,29 @@ struct TeamsFile: Decodable, Sendable, Equatable {
             return "\(context.codingPath.map(\.stringValue).joined(separator: ".")) is not what was expected"
         @unknown default:
             return "not what was expected"
+        }
+    }
+}
+
+/// The teams in effect, shared by the desk and the reminder service; a reload replaces them.
+final class TeamsInEffect: Sendable {
+    private let state: Mutex<[TeamsFile.Team]>
+
+    init(_ teams: [TeamsFile.Team]) {
+        self.state = Mutex(teams)
+    }
+
+    var teams: [TeamsFile.Team] { self.state.withLock { $0 } }
+
+    /// Takes `teams` unless their rooms differ: a room that becomes a team room (or stops being
+    /// one) changes what the transports may send where, which only a restart sets up.
+    /// - Returns: why the new teams were refused, or `nil` when they are in effect.
+    func replace(with teams: [TeamsFile.Team]) -> String? {
+        self.state.withLock { current in
+            let rooms = { (teams: [TeamsFile.Team]) in Set(teams.map { $0.transport + " " + $0.room }) }
+            guard rooms(current) == rooms(teams) else { return "the teams' rooms changed: restart Spiegel for that" }
+            current = teams
+            return nil
         }
     }
 }

@@ -1,0 +1,43 @@
+import Logging
+import ServiceLifecycle
+import SpiegelCoach
+import SpiegelDialogue
+import UnixSignals
+
+/// SIGHUP: the configuration file, the Prompts and the teams file are read again and taken
+/// whole, or not at all (anything invalid is logged and the old stays). What is taken: the
+/// dialogue graphs and service texts, the `coach.*` settings (pairings among them), the teams'
+/// members, coaches, holidays and reminders. Conversations go on where they are. Ports, chats and
+/// team rooms take a restart.
+struct ReloadService: Service {
+    let reloadConfiguration: @Sendable () throws -> SpiegelConfiguration
+    let coaching: CoachingService
+    let teams: TeamsInEffect
+    let logger: Logger
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        await cancelWhenGracefulShutdown {
+            for await _ in signals {
+                self.reload()
+            }
+        }
+    }
+
+    func reload() {
+        do {
+            let configuration = try self.reloadConfiguration()
+            let library = try DialogueLoader.loadLibrary(directory: configuration.promptsDirectory)
+            let teams = try configuration.teams.file.map { try TeamsFile.load(path: $0).teams } ?? []
+            if let refusal = self.teams.replace(with: teams) {
+                self.logger.error("spiegel.reload.refused", metadata: ["spiegel.reason": "\(refusal)"])
+                return
+            }
+            self.coaching.reload(library: library, configuration: configuration.coach)
+            self.logger.notice("spiegel.reload.done", metadata: ["spiegel.graphs": "\(library.graphs.count)", "spiegel.teams": "\(teams.count)"])
+        } catch {
+            // The message says what is wrong and where (file, line, key); never any user's text.
+            self.logger.error("spiegel.reload.refused", metadata: ["spiegel.reason": "\(error)"])
+        }
+    }
+}
