@@ -153,7 +153,18 @@ public final class CoachingService: Sendable {
     /// released first, so two users asking each other at once cannot wait on each other).
     private func apply(_ effect: CrossEffect) async throws -> (deliveries: [Delivery], note: String?) {
         let target = CoacheeID(effect.target)
-        guard !target.rawValue.hasPrefix(Self.reservedPrefix), let session = self.acquire(target) else { return ([], nil) }
+        guard !target.rawValue.hasPrefix(Self.reservedPrefix) else { return ([], nil) }
+        // When every slot is busy, wait for one (up to 10 s) rather than drop what the user was
+        // told is on its way.
+        var session = self.acquire(target)
+        for _ in 0..<500 where session == nil {
+            try await Task.sleep(for: .milliseconds(20))
+            session = self.acquire(target)
+        }
+        guard let session else {
+            self.context.logger.error("spiegel.coach.cross_effect_dropped", metadata: ["spiegel.reason": "every session slot stayed busy"])
+            return ([], nil)
+        }
         defer { self.release(target) }
         return try await session.receive(effect)
     }
