@@ -51,9 +51,14 @@ import Testing
             try await Task.sleep(for: .milliseconds(100))
             return receiver.received.dropFirst(before).compactMap { (try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: String])?["text"] }.joined(separator: "\n")
         }
+        /// Sends SIGHUP and waits until the server logged the outcome (done or refused).
         func reload() async throws {
+            let before = serve.standardError.components(separatedBy: "spiegel.reload.").count
             kill(serve.process.processIdentifier, SIGHUP)
-            try await Task.sleep(for: .milliseconds(500))
+            for _ in 0..<500 where serve.standardError.components(separatedBy: "spiegel.reload.").count == before {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(serve.standardError.components(separatedBy: "spiegel.reload.").count > before, "the reload was logged")
         }
 
         _ = try await say("hallo")
@@ -61,6 +66,7 @@ import Testing
         try (base + "coach:\n  pairings: \"@an=@els\"\n").write(toFile: config, atomically: true, encoding: .utf8)
         try await reload()
         #expect(serve.process.isRunning)
+        #expect(serve.standardError.contains("spiegel.reload.done"))
         #expect(try await say("delen").hasPrefix("Aan het eind van een gesprek stel ik een samenvatting"))
         // The conversation went on where it was: the time question is still open.
         #expect(try await say("1").hasPrefix("Wat zou een goede uitkomst van dit gesprek zijn?"))
