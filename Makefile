@@ -2,9 +2,9 @@
 # `make bench` runs the benchmarks. Each first installs what a fresh Debian machine lacks.
 
 SWIFT ?= swift
-APT_PACKAGES := libcurl4-openssl-dev pkg-config curl python3 python3-venv systemd python3-seccomp
+APT_PACKAGES := libcurl4-openssl-dev pkg-config curl python3 python3-venv systemd python3-seccomp faketime
 
-.PHONY: all deps synapse build run chat test bench leakcheck docs clean
+.PHONY: all deps synapse build run chat test test-dates bench leakcheck docs clean
 
 # Synapse, the Matrix homeserver the Matrix tests and the Matrix benchmark run against: from PyPI
 # into a venv under .build-synapse/ (ignored by git), made once and reused.
@@ -16,7 +16,8 @@ all: build
 # libcurl's headers (with pkg-config to find them), the curl tool (the benchmark's yardstick),
 # python3 (the reference client in deploy/ is tested; venv for Synapse), systemd's systemd-analyze
 # (the unit in deploy/ is verified) and python3-seccomp (the unit's syscall filter is applied to a
-# real `spiegel serve` in a test). Installed with apt-get when root; otherwise
+# real `spiegel serve` in a test), faketime (the `spiegel` processes a test starts run at the
+# test's date: `make test-dates`, and the upgrade test). Installed with apt-get when root; otherwise
 # the exact command.
 deps:
 	@missing=""; \
@@ -26,6 +27,7 @@ deps:
 	python3 -c "import venv, ensurepip" 2>/dev/null || missing="$$missing python3-venv"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	/usr/bin/python3 -c "import seccomp" 2>/dev/null || missing="$$missing python3-seccomp"; \
+	command -v faketime >/dev/null 2>&1 || missing="$$missing faketime"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "Installing:$$missing"; \
@@ -62,6 +64,19 @@ test: deps synapse
 	$(SWIFT) test --skip-build
 	$$($(SWIFT) build --show-bin-path)/spiegel prompts lint Prompts
 	$$($(SWIFT) build --show-bin-path)/spiegel prompts test --prompts Prompts
+
+# The suites again at dates that break code which reads the wall clock: a Saturday, the night the
+# clocks go forward in Brussels (02:30 +01:00, an hour that does not exist there), the last
+# seconds of a year, and 400 days from today; in Brussels time. In-process services take the
+# date as their clock, the `spiegel` processes run under libfaketime (SpiegelTestKit's TestTime).
+# The Matrix suites stay on the real clock: Synapse cannot be moved in time.
+TEST_DATES := 2027-01-09T11:00:00+01:00 2027-03-28T02:30:00+01:00 2026-12-31T23:59:30+01:00
+test-dates: deps
+	$(SWIFT) build --build-tests
+	@for when in $(TEST_DATES) $$(date -u -d '+400 days' +%Y-%m-%dT%H:%M:%SZ); do \
+		echo "make test-dates: now is $$when, TZ=Europe/Brussels"; \
+		SPIEGEL_TEST_NOW=$$when TZ=Europe/Brussels $(SWIFT) test --skip-build --skip 'MatrixTests|SynapseHarnessTests' || exit 1; \
+	done
 
 bench: deps synapse
 	$(SWIFT) build -c release --product spiegel-bench

@@ -166,7 +166,7 @@ struct Turn {
         }
         let formatter = DateFormatter()
         formatter.dateFormat = "d/M"
-        formatter.timeZone = TimeZone(identifier: "Europe/Brussels")
+        formatter.timeZone = TimeZone(identifier: self.context.configuration.timeZone)
         var plans = [self.context.text("progress_plans", self.language)]
         for session in history.sessions.suffix(10) {
             let parts = ["doel", "plan"].compactMap { key in session.summary[key].map { "\(key): \($0)" } }

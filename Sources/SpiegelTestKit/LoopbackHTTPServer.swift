@@ -45,6 +45,9 @@ public final class LoopbackHTTPServer: Sendable {
         set { self.inbox.status.store(newValue, ordering: .relaxed) }
     }
 
+    /// How many requests `/inbox` answered with a status other than 2xx (a receiver that is down).
+    public var refusedCount: Int { self.inbox.refused.load(ordering: .relaxed) }
+
     /// A URL on this server, for example `url("/echo")`.
     public func url(_ path: String) -> String { "http://127.0.0.1:\(self.port)\(path)" }
 
@@ -96,6 +99,7 @@ private final class ConnectionCounter: Sendable {
 private final class Inbox: Sendable {
     let requests = Mutex<[LoopbackHTTPServer.ReceivedRequest]>([])
     let status = Atomic<Int>(200)
+    let refused = Atomic<Int>(0)
 }
 
 /// Answers one connection's requests by path.
@@ -169,6 +173,8 @@ private final class RouteHandler: ChannelInboundHandler {
                 let bytes = self.body.getBytes(at: self.body.readerIndex, length: self.body.readableBytes) ?? []
                 let path = String(request.uri.split(separator: "?", maxSplits: 1)[0])
                 self.inbox.requests.withLock { $0.append(.init(path: path, headers: fields, body: bytes, receivedAt: .now)) }
+            } else {
+                self.inbox.refused.add(1, ordering: .relaxed)
             }
             self.write(HTTPResponseStatus(statusCode: status), headers: headers, body: ByteBuffer(), context: context)
         default:

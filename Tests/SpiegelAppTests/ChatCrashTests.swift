@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SpiegelTestKit
 import SpiegelVault
 import Testing
 
@@ -36,6 +37,7 @@ import Testing
             self.process.arguments = ["chat", "--user", "@an:school.example"]
             self.process.currentDirectoryURL = directory
             var base = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SPIEGEL_") }
+            base.merge(try TestTime.processEnvironment()) { $1 }
             base.merge(environment) { $1 }
             self.process.environment = base
             self.process.standardInput = self.input

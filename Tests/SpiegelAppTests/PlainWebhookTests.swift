@@ -17,15 +17,16 @@ import Testing
     static let secret = "a-shared-secret-of-the-bridge"
 
     struct Bridge {
-        let baseURL: String
-        let client: CurlHTTPClient
+        let server: SpiegelServerTests.Running
         let receiver: LoopbackHTTPServer
+        var baseURL: String { self.server.baseURL }
+        var client: CurlHTTPClient { self.server.client }
         let signature = PlainSignature(secret: Array(PlainWebhookTests.secret.utf8))
 
         /// POSTs a message, signed unless told otherwise.
         func post(
             id: String, user: String = "@an:school.example", room: String = "!an-dm", text: String,
-            body: [UInt8]? = nil, contentType: String = "application/json", signedAt: Date = Date(), sign: Bool = true
+            body: [UInt8]? = nil, contentType: String = "application/json", signedAt: Date = TestTime.now(), sign: Bool = true
         ) async throws -> (status: Int, body: String) {
             let object: [String: Any] = ["id": id, "user": user, "room": room, "text": text, "ts": Int(signedAt.timeIntervalSince1970)]
             let bytes = try body ?? [UInt8](JSONSerialization.data(withJSONObject: object))
@@ -42,7 +43,7 @@ import Testing
             try self.receiver.received.map { request in
                 let verified = self.signature.verify(
                     timestamp: request.headers["x-spiegel-timestamp"], signature: request.headers["x-spiegel-signature"],
-                    body: request.body, now: Date()
+                    body: request.body, now: TestTime.now()
                 )
                 try verified.get()
                 let object = try #require(try JSONSerialization.jsonObject(with: Data(request.body)) as? [String: String])
@@ -52,10 +53,7 @@ import Testing
 
         /// Waits up to 10 s for the receiver to hold `count` messages.
         func waitForReceived(_ count: Int) async throws -> [String] {
-            for _ in 0..<500 {
-                if self.receiver.received.count >= count { break }
-                try await Task.sleep(for: .milliseconds(20))
-            }
+            try await Poll.until("\(count) messages received") { self.receiver.received.count >= count }
             return try self.receivedTexts()
         }
     }
@@ -75,8 +73,8 @@ import Testing
         configuration.mattermost.teamChannels = ["town-square"]
         configuration.mattermost.roomWebhookURLs = ["@bert": receiver.url("/inbox/bert")]
         configuration.coach.rateLimitBurst = 1000
-        try await SpiegelServerTests.run(configuration) { baseURL, client in
-            try await body(Bridge(baseURL: baseURL, client: client, receiver: receiver))
+        try await SpiegelServerTests.run(configuration) { server in
+            try await body(Bridge(server: server, receiver: receiver))
         }
         try await receiver.stop()
     }
@@ -92,7 +90,7 @@ import Testing
             // The same message again is answered 200, processed once, and its replies keep their keys.
             let again = try await bridge.post(id: "m2", text: "1")
             #expect(again.status == 200 && again.body.contains("duplicate"))
-            try await Task.sleep(for: .milliseconds(300))
+            try await bridge.server.settled()
             #expect(try bridge.receivedTexts().count == 4)
             let keys = bridge.receiver.received.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: String])?["key"] }
             #expect(keys == ["m1#0", "m1#1", "m1#2", "m2#0"])
@@ -126,7 +124,7 @@ import Testing
             case "invalid JSON": result = try await bridge.post(id: "x", text: "", body: Array("{\"id\": ".utf8))
             case "invalid UTF-8": result = try await bridge.post(id: "x", text: "", body: [0x7B, 0xFF, 0xFE, 0x7D])
             case "a missing field": result = try await bridge.post(id: "x", text: "", body: Array(#"{"id":"x","user":"@an:s","text":"hallo","ts":1}"#.utf8))
-            case "an old timestamp": result = try await bridge.post(id: "x", text: "hallo", signedAt: Date().addingTimeInterval(-600))
+            case "an old timestamp": result = try await bridge.post(id: "x", text: "hallo", signedAt: TestTime.now().addingTimeInterval(-600))
             default: result = try await bridge.post(id: "x", room: "!team", text: "hallo")
             }
             #expect(result.status == status, "\(what): \(result.body)")
@@ -156,7 +154,7 @@ import Testing
                 ("user_id", "u-an"), ("user_name", "an"), ("post_id", "p1"), ("text", "hallo daar & welkom"), ("timestamp", "1800000000000"),
             ]
             #expect(try await mattermost(bridge, post).status == 200)
-            for _ in 0..<250 where bridge.receiver.received.count < 3 { try await Task.sleep(for: .milliseconds(20)) }
+            try await bridge.server.settled()
             let replies = bridge.receiver.received.compactMap { try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: String] }
             #expect(replies.count == 3)
             #expect(replies.allSatisfy { $0["channel"] == "@an" && $0["username"] == "Spiegel" })
@@ -171,12 +169,13 @@ import Testing
             let noUser = post.filter { $0.0 != "user_id" }
             let missing = try await mattermost(bridge, noUser)
             #expect(missing.status == 400 && missing.body.contains("user_id"))
-            try await Task.sleep(for: .milliseconds(200))
+            try await bridge.server.settled()
             #expect(bridge.receiver.received.count == 3, "nothing more was sent")
             // A room with a webhook of its own gets its replies there.
             let bert = post.map { $0.0 == "user_name" ? ("user_name", "bert") : ($0.0 == "user_id" ? ("user_id", "u-bert") : ($0.0 == "post_id" ? ("post_id", "b1") : $0)) }
             #expect(try await mattermost(bridge, bert).status == 200)
-            for _ in 0..<250 where bridge.receiver.received.count < 6 { try await Task.sleep(for: .milliseconds(20)) }
+            try await bridge.server.settled()
+            #expect(bridge.receiver.received.count == 6)
             #expect(bridge.receiver.received.suffix(3).allSatisfy { $0.path == "/inbox/bert" })
         }
     }
@@ -203,11 +202,8 @@ import Testing
             try await say("mijn coach is !team", as: an)
             try await say("mijn coach is @bert:school.example", as: an)
             try await say("trek in", as: an)
-            // The withdrawal is the last thing Els gets.
-            for _ in 0..<500 where !bridge.receiver.received.contains(where: { String(decoding: $0.body, as: UTF8.self).contains("trok de samenvatting") }) {
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            try await Task.sleep(for: .milliseconds(200))
+            // Everything is out; the withdrawal is the last thing Els gets.
+            try await bridge.server.settled()
 
             // Every request the receiver got, with its room.
             let received: [(room: String, text: String)] = bridge.receiver.received.compactMap { request in
@@ -215,8 +211,8 @@ import Testing
                 return (object["room"] ?? "", object["text"] ?? "")
             }
             #expect(!received.contains { $0.room == "!team" }, "nothing to the team room")
-            #expect(Set(received.map(\.room)) == ["!an-dm", "!els-dm"])
-            let toCoach = received.filter { $0.room == "!els-dm" }.map(\.text).joined(separator: "\n")
+            #expect(Set(received.map { $0.room }) == ["!an-dm", "!els-dm"])
+            let toCoach = received.filter { $0.room == "!els-dm" }.map { $0.text }.joined(separator: "\n")
             let approved = ["Dat de start van mijn lessen rustiger verloopt", "Hoe ik hun aandacht krijg zonder te roepen"]
             for answer in answers + ["Hoe pak jij de eerste minuten aan?"] where answer.count > 3 && toCoach.contains(answer) {
                 #expect(approved.contains(answer), "the coach got words the coachee did not approve")
@@ -237,7 +233,7 @@ import Testing
             #expect(try await bridge.post(id: "m1", text: "hallo").status == 200)
             #expect(try await bridge.post(id: "m2", text: "1").status == 200)
             #expect(try await bridge.post(id: "m3", text: "Rust bij de start").status == 200)
-            try await Task.sleep(for: .milliseconds(700))
+            try await Poll.until("the receiver refused a retry too") { bridge.receiver.refusedCount >= 2 }
             #expect(bridge.receiver.received.isEmpty)
             bridge.receiver.inboxStatus = 200
             let texts = try await bridge.waitForReceived(5)
@@ -277,7 +273,7 @@ import Testing
         let signature = PlainSignature(secret: Array(PlainWebhookTests.secret.utf8))
         func post(_ port: Int, id: String, text: String) async throws -> Int {
             let body = [UInt8](try JSONSerialization.data(withJSONObject: ["id": id, "user": "@an:school.example", "room": "!an-dm", "text": text, "ts": 1] as [String: Any]))
-            let signed = signature.sign(body, at: Date())
+            let signed = signature.sign(body, at: TestTime.now())
             var headers: HTTPFields = [.contentType: "application/json"]
             headers[HTTPField.Name(PlainSignature.timestampHeader)!] = signed.timestamp
             headers[HTTPField.Name(PlainSignature.signatureHeader)!] = signed.signature
@@ -296,9 +292,9 @@ import Testing
         receiver.inboxStatus = 200
         let second = try SpiegelProcessTests.Run(["serve"], environment: environment)
         let again = try await second.listeningPort()
-        for _ in 0..<500 where receiver.received.count < 4 { try await Task.sleep(for: .milliseconds(20)) }
+        try await Poll.until("the pending replies delivered after the restart") { receiver.received.count >= 4 }
         #expect(try await post(again, id: "m3", text: "Rust bij de start") == 200)
-        for _ in 0..<500 where receiver.received.count < 5 { try await Task.sleep(for: .milliseconds(20)) }
+        try await Poll.until("the reply to the next message") { receiver.received.count >= 5 }
         // Exactly once in effect: a receiver that keeps the first of each key sees each reply once, in order.
         var seen = Set<String>()
         let texts = receiver.received.compactMap { request -> String? in

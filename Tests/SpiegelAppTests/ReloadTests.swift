@@ -42,23 +42,19 @@ import Testing
             let before = receiver.received.count
             let body = [UInt8](try JSONSerialization.data(withJSONObject: ["id": "r\(id)", "user": "@an", "room": "!an-dm", "text": text, "ts": 1] as [String: Any]))
             var headers: HTTPFields = [.contentType: "application/json"]
-            let signed = signature.sign(body, at: Date())
+            let signed = signature.sign(body, at: TestTime.now())
             headers[HTTPField.Name(PlainSignature.timestampHeader)!] = signed.timestamp
             headers[HTTPField.Name(PlainSignature.signatureHeader)!] = signed.signature
             let response = try await client.execute(HTTPClientRequest(method: .post, url: "http://127.0.0.1:\(port)/hooks/plain", headerFields: headers, body: body))
             #expect(response.status == .ok)
-            for _ in 0..<250 where receiver.received.count <= before { try await Task.sleep(for: .milliseconds(20)) }
-            try await Task.sleep(for: .milliseconds(100))
+            try await serve.settled(port: port, client: client)
             return receiver.received.dropFirst(before).compactMap { (try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: String])?["text"] }.joined(separator: "\n")
         }
         /// Sends SIGHUP and waits until the server logged the outcome (done or refused).
         func reload() async throws {
             let before = serve.standardError.components(separatedBy: "spiegel.reload.").count
             kill(serve.process.processIdentifier, SIGHUP)
-            for _ in 0..<500 where serve.standardError.components(separatedBy: "spiegel.reload.").count == before {
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            #expect(serve.standardError.components(separatedBy: "spiegel.reload.").count > before, "the reload was logged")
+            try await Poll.until("the reload logged") { serve.standardError.components(separatedBy: "spiegel.reload.").count > before }
         }
 
         _ = try await say("hallo")

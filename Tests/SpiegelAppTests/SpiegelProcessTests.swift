@@ -12,14 +12,15 @@ import Testing
     /// The `spiegel` binary that `swift build` put beside this test bundle.
     static let executable = BuiltExecutable.find("spiegel")
 
-    /// A process with its output in files, in a fresh working directory.
+    /// A process with its output in files, in a fresh working directory, its clock at the run's
+    /// time (``TestTime``) or at `date`.
     struct Run {
         let process = Process()
         let directory: URL
         let output: URL
         let errorOutput: URL
 
-        init(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) throws {
+        init(_ arguments: [String], environment: [String: String] = [:], input: String? = nil, at date: Date? = nil) throws {
             let executable = try #require(SpiegelProcessTests.executable, "build the spiegel product first: swift build")
             self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-run-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
@@ -31,6 +32,7 @@ import Testing
             self.process.arguments = arguments
             self.process.currentDirectoryURL = self.directory
             var base = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SPIEGEL_") }
+            base.merge(try TestTime.processEnvironment(at: date)) { $1 }
             base.merge(environment) { $1 }
             self.process.environment = base
             self.process.standardOutput = try FileHandle(forWritingTo: self.output)
@@ -60,6 +62,16 @@ import Testing
                 try await Task.sleep(for: .milliseconds(50))
             }
             throw ProcessTestError(message: "no listening line; stderr: \(self.standardError)")
+        }
+
+        /// Waits until the server's outboxes are empty (its `/metrics`): all it had to send for
+        /// what it was sent so far went out.
+        func settled(port: Int, client: CurlHTTPClient) async throws {
+            try await Poll.until("the outboxes of the process empty") {
+                let metrics = String(decoding: try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics")).body, as: UTF8.self)
+                let depths = metrics.split(separator: "\n").filter { $0.hasPrefix("spiegel_outbox_depth{") }
+                return !depths.isEmpty && depths.allSatisfy { Double($0.split(separator: " ").last ?? "") == 0 }
+            }
         }
 
         /// Waits up to 20 s for the process to exit and returns its status.

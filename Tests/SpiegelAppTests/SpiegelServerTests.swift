@@ -6,6 +6,7 @@ import Prometheus
 import ServiceLifecycle
 import SpiegelApp
 import SpiegelChat
+import SpiegelTestKit
 import SpiegelVault
 import Testing
 
@@ -27,16 +28,38 @@ import Testing
         var configuration = SpiegelConfiguration()
         configuration.dataDirectory = dataDirectory
         configuration.vaultMasterKey = MasterKey.generate().base64Encoded
-        try await Self.run(configuration) { baseURL, client in try await body(baseURL, client, dataDirectory) }
+        try await Self.run(configuration) { server in try await body(server.baseURL, server.client, dataDirectory) }
+    }
+
+    /// A server of this process that a test talks to.
+    struct Running {
+        let baseURL: String
+        let client: CurlHTTPClient
+        let services: [any Service]
+
+        /// Waits until every outbox has delivered (or dropped) all it was given: what a test sees
+        /// at the receiver then is all the server will send for what it was sent so far.
+        func settled() async throws {
+            let outboxes = self.services.compactMap { $0 as? Outbox }
+            try await Poll.until("every outbox empty") { outboxes.allSatisfy { $0.depth == 0 } }
+        }
+
+        /// Waits until the team reminders were checked at the clock's `date` or later.
+        func teamRemindersChecked(through date: Date) async throws {
+            let reminders = try #require(self.services.compactMap { $0 as? TeamReminderService }.first, "no team reminders run")
+            try await Poll.until("team reminders checked through \(date)") { (reminders.checkedThrough ?? .distantPast) >= date }
+        }
     }
 
     /// Runs a server with `configuration` on a port the kernel picks until `body` returns, then
-    /// shuts it down gracefully.
-    static func run(_ configuration: SpiegelConfiguration, _ body: (_ baseURL: String, _ client: CurlHTTPClient) async throws -> Void) async throws {
+    /// shuts it down gracefully. Its clock is `now`: the run's time unless the test states another.
+    static func run(
+        _ configuration: SpiegelConfiguration, now: @escaping @Sendable () -> Date = TestTime.now, _ body: (Running) async throws -> Void
+    ) async throws {
         var configuration = configuration
         configuration.server.port = 0
         let logger = Logger(label: "test.server")
-        let server = SpiegelServer(configuration: configuration, registry: Self.registry, logger: logger)
+        let server = SpiegelServer(configuration: configuration, registry: Self.registry, logger: logger, now: now)
         let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let (services, client) = try server.makeServices { _, port in portContinuation.yield(port) }
         let group = ServiceGroup(services: services, logger: logger)
@@ -44,7 +67,7 @@ import Testing
             tasks.addTask { try await group.run() }
             var ports = portStream.makeAsyncIterator()
             let port = try #require(await ports.next())
-            try await body("http://127.0.0.1:\(port)", client)
+            try await body(Running(baseURL: "http://127.0.0.1:\(port)", client: client, services: services))
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }

@@ -32,24 +32,6 @@ import Testing
         return calendar.date(from: DateComponents(year: year, month: month, day: day, hour: hour, minute: minute))!
     }
 
-    func run(_ configuration: SpiegelConfiguration, clock: Clock, _ body: (String, CurlHTTPClient) async throws -> Void) async throws {
-        var configuration = configuration
-        configuration.server.port = 0
-        let logger = Logger(label: "test.teams")
-        let server = SpiegelServer(configuration: configuration, registry: SpiegelServerTests.registry, logger: logger, now: clock.read)
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let (services, client) = try server.makeServices { _, port in continuation.yield(port) }
-        let group = ServiceGroup(services: services, logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            var iterator = ports.makeAsyncIterator()
-            let port = try #require(await iterator.next())
-            try await body("http://127.0.0.1:\(port)", client)
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-        }
-    }
-
     @Test func aRoundToldInChatGetsItsIntervisionReminderOnceInTheTeamRoom() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-teams-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -78,16 +60,17 @@ import Testing
         let clock = Clock()
         let signature = PlainSignature(secret: Array(Self.secret.utf8))
         var id = 0
-        func post(_ baseURL: String, _ client: CurlHTTPClient, _ text: String, as user: String, room: String? = nil) async throws {
+        func post(_ server: SpiegelServerTests.Running, _ text: String, as user: String, room: String? = nil) async throws {
             id += 1
             let body = [UInt8](try JSONSerialization.data(withJSONObject: [
-                "id": "t\(id)", "user": user, "room": room ?? "!\(user.dropFirst())-dm", "text": text, "ts": Int(Date().timeIntervalSince1970),
+                "id": "t\(id)", "user": user, "room": room ?? "!\(user.dropFirst())-dm", "text": text, "ts": Int(clock.read().timeIntervalSince1970),
             ] as [String: Any]))
             var headers: HTTPFields = [.contentType: "application/json"]
-            let signed = signature.sign(body, at: Date())
+            // Signed at the server's clock, which the test moves.
+            let signed = signature.sign(body, at: clock.read())
             headers[HTTPField.Name(PlainSignature.timestampHeader)!] = signed.timestamp
             headers[HTTPField.Name(PlainSignature.signatureHeader)!] = signed.signature
-            let response = try await client.execute(HTTPClientRequest(method: .post, url: baseURL + "/hooks/plain", headerFields: headers, body: body))
+            let response = try await server.client.execute(HTTPClientRequest(method: .post, url: server.baseURL + "/hooks/plain", headerFields: headers, body: body))
             #expect(response.status == .ok)
         }
         func received(in room: String) -> [String] {
@@ -97,29 +80,34 @@ import Testing
             }
         }
         func waitFor(_ count: Int, in room: String) async throws -> [String] {
-            for _ in 0..<250 where received(in: room).count < count { try await Task.sleep(for: .milliseconds(20)) }
+            try await Poll.until("\(count) messages in \(room)") { received(in: room).count >= count }
             return received(in: room)
         }
+        /// Moves the clock to `date` and waits until the reminders were checked then and all that
+        /// was due went out.
+        func move(_ server: SpiegelServerTests.Running, to date: Date) async throws {
+            clock.set(date)
+            try await server.teamRemindersChecked(through: date)
+            try await server.settled()
+        }
 
-        try await self.run(configuration, clock: clock) { baseURL, client in
-            try await post(baseURL, client, "nieuwe ronde: @an @bram, @cas @dirk, @eva @fien, @gert @hilde", as: "@els")
+        try await SpiegelServerTests.run(configuration, now: clock.read) { server in
+            try await post(server, "nieuwe ronde: @an @bram, @cas @dirk, @eva @fien, @gert @hilde", as: "@els")
             #expect(try await waitFor(1, in: "!els-dm").first?.hasPrefix("Nieuwe lesstudie-ronde voor Tweede graad, met de duo’s @an & @bram, @cas & @dirk") == true)
-            try await post(baseURL, client, "onze les is dinsdag 14/1 om 10u", as: "@an")
+            try await post(server, "onze les is dinsdag 14/1 om 10u", as: "@an")
             #expect(try await waitFor(1, in: "!an-dm").first?.hasPrefix("Genoteerd: de geobserveerde les van @an & @bram op ") == true)
-            try await post(baseURL, client, "observatie 16 januari", as: "@dirk")
-            try await post(baseURL, client, "onze les is 13/1", as: "@gert")
-            try await post(baseURL, client, "onze les is vrijdag 17/1", as: "@fien")
+            try await post(server, "observatie 16 januari", as: "@dirk")
+            try await post(server, "onze les is 13/1", as: "@gert")
+            try await post(server, "onze les is vrijdag 17/1", as: "@fien")
             let last = try await waitFor(2, in: "!fien-dm")
             #expect(last.last == "Alle lessen van deze ronde zijn bekend. Rond 24/1/2025 herinner ik Tweede graad aan de intervisie.")
             // Coaching goes on beside it: a plain "hallo" is a reflection, not a round command.
-            try await post(baseURL, client, "hallo", as: "@an")
+            try await post(server, "hallo", as: "@an")
             #expect(try await waitFor(4, in: "!an-dm")[1] == "Dag! Fijn dat je na je les even de tijd neemt om terug te blikken.")
 
             // 24/1 is a day off: nothing then; the Monday after at 08:00, once.
-            clock.set(Self.brussels(2025, 1, 24, 8, 30))
-            try await Task.sleep(for: .milliseconds(300))
-            clock.set(Self.brussels(2025, 1, 27, 7, 59))
-            try await Task.sleep(for: .milliseconds(300))
+            try await move(server, to: Self.brussels(2025, 1, 24, 8, 30))
+            try await move(server, to: Self.brussels(2025, 1, 27, 7, 59))
             #expect(received(in: "!team").isEmpty)
             clock.set(Self.brussels(2025, 1, 27, 8, 0))
             let reminder = try await waitFor(1, in: "!team")
@@ -133,14 +121,12 @@ import Testing
             for duo in [["@an", "@bram"], ["@cas", "@dirk"], ["@eva", "@fien"], ["@gert", "@hilde"]] {
                 #expect(!(groups[0].contains(duo[0] + ",") || groups[0].hasSuffix(duo[0])) || !(groups[0].contains(duo[1] + ",") || groups[0].hasSuffix(duo[1])), "a duo in one group")
             }
-            clock.set(Self.brussels(2025, 1, 27, 9, 0))
-            try await Task.sleep(for: .milliseconds(300))
+            try await move(server, to: Self.brussels(2025, 1, 27, 9, 0))
             #expect(received(in: "!team").count == 1, "once")
         }
         // After a restart, nothing again.
-        try await self.run(configuration, clock: clock) { _, _ in
-            clock.set(Self.brussels(2025, 1, 27, 10, 0))
-            try await Task.sleep(for: .milliseconds(500))
+        try await SpiegelServerTests.run(configuration, now: clock.read) { server in
+            try await move(server, to: Self.brussels(2025, 1, 27, 10, 0))
             #expect(received(in: "!team").count == 1, "not again after a restart")
         }
         // Nothing a teacher said reached the team room: names and dates only.

@@ -179,7 +179,7 @@ import Testing
                         #expect(response.status == .ok)
                     }
                 }
-                try await Task.sleep(for: .milliseconds(200))
+                try await Poll.until("requests in flight") { server.acceptedConnections > 1 }
                 let during = Self.threadCount()
                 // Other suites run alongside and start threads of their own (whole servers with
                 // their event loops, curl threads, receivers): up to a few dozen. A thread per
@@ -201,7 +201,7 @@ import Testing
             let task = Task {
                 try await client.execute(HTTPClientRequest(url: server.url("/hang"), timeout: .seconds(60)))
             }
-            try await Task.sleep(for: .milliseconds(100))
+            try await Poll.until("the request in flight") { server.acceptedConnections >= 1 }
             task.cancel()
             await #expect(throws: CancellationError.self) { try await task.value }
             // The client still works after a cancelled transfer.
@@ -214,7 +214,7 @@ import Testing
         let server = try await LoopbackHTTPServer.start()
         let client = CurlHTTPClient(logger: Self.logger)
         let inFlight = Task { try await client.execute(HTTPClientRequest(url: server.url("/delay/300"))) }
-        try await Task.sleep(for: .milliseconds(100))
+        try await Poll.until("the request in flight") { server.acceptedConnections >= 1 }
         await client.shutdown()
         let response = try await inFlight.value
         #expect(response.status == .ok)

@@ -33,23 +33,26 @@ import Testing
         try await receiver.stop()
     }
 
-    static func waitUntil(_ condition: () -> Bool) async throws {
-        for _ in 0..<250 where !condition() { try await Task.sleep(for: .milliseconds(20)) }
+    static func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
+        try await Poll.until(what) { condition() }
     }
 
     @Test func deliveredInOrderThenTheJournalIsErased() async throws {
         try await Self.withOutbox { outbox, vault, receiver in
             try await outbox.enqueue((0..<5).map { OutboxEntry(key: "k\($0)", room: "!dm", text: "bericht \($0)") })
             #expect(vault.contains(CoacheeID("spiegel:outbox:test")))
-            try await Self.waitUntil { outbox.depth == 0 && outbox.counts.delivered == 5 }
+            try await Self.waitUntil("five delivered") { outbox.depth == 0 && outbox.counts.delivered == 5 }
             #expect(receiver.received.map { String(decoding: $0.body, as: UTF8.self) } == (0..<5).map { "bericht \($0)" })
             // Nothing waits, so no copy of a conversation stays behind.
-            try await Self.waitUntil { !vault.contains(CoacheeID("spiegel:outbox:test")) }
+            try await Self.waitUntil("the outbox journal erased") { !vault.contains(CoacheeID("spiegel:outbox:test")) }
             #expect(!vault.contains(CoacheeID("spiegel:outbox:test")))
             // A key seen before is not sent again.
             try await outbox.enqueue([OutboxEntry(key: "k0", room: "!dm", text: "bericht 0")])
-            try await Task.sleep(for: .milliseconds(100))
-            #expect(receiver.received.count == 5)
+            #expect(outbox.depth == 0, "nothing queued for a key seen before")
+            try await outbox.enqueue([OutboxEntry(key: "k5", room: "!dm", text: "bericht 5")])
+            try await Self.waitUntil("the next key delivered") { outbox.counts.delivered == 6 }
+            #expect(receiver.received.count == 6)
+            #expect(receiver.received.last.map { String(decoding: $0.body, as: UTF8.self) } == "bericht 5")
         }
     }
 
@@ -60,9 +63,9 @@ import Testing
             try await outbox.load()
             #expect(outbox.depth == 1)
             receiver.inboxStatus = 200
-            try await Self.waitUntil { outbox.depth == 0 }
-            try await Task.sleep(for: .milliseconds(100))
+            try await Self.waitUntil("delivered") { outbox.depth == 0 }
             #expect(receiver.received.count == 1)
+            #expect(outbox.counts.delivered == 1)
         }
     }
 
@@ -74,7 +77,7 @@ import Testing
             #expect(outbox.depth == 0)
             #expect(!vault.contains(CoacheeID("spiegel:outbox:test")))
             try await outbox.enqueue([OutboxEntry(key: "c", room: "!team", text: "Intervisie volgende week", isPrivate: false)])
-            try await Self.waitUntil { outbox.counts.delivered == 1 }
+            try await Self.waitUntil("one delivered") { outbox.counts.delivered == 1 }
             #expect(outbox.counts.delivered == 1)
         }
     }
@@ -83,14 +86,14 @@ import Testing
         try await Self.withOutbox { outbox, _, receiver in
             receiver.inboxStatus = 503
             try await outbox.enqueue([OutboxEntry(key: "r1", room: "!dm", text: "later")])
-            try await Task.sleep(for: .milliseconds(300))
+            try await Self.waitUntil("a retry refused too") { receiver.refusedCount >= 2 }
             #expect(outbox.depth == 1 && receiver.received.isEmpty)
             receiver.inboxStatus = 200
-            try await Self.waitUntil { outbox.counts.delivered == 1 }
+            try await Self.waitUntil("one delivered") { outbox.counts.delivered == 1 }
             #expect(receiver.received.count == 1)
             receiver.inboxStatus = 400
             try await outbox.enqueue([OutboxEntry(key: "r2", room: "!dm", text: "nooit")])
-            try await Self.waitUntil { outbox.counts.dropped == 1 }
+            try await Self.waitUntil("one dropped") { outbox.counts.dropped == 1 }
             #expect(outbox.counts.dropped == 1 && outbox.depth == 0)
         }
     }

@@ -83,9 +83,11 @@ struct PlainTransport: ChatTransport {
     let teamRooms: Set<String>
     let url: String
     let signature: PlainSignature
+    /// The clock of the signature's timestamp.
+    let now: @Sendable () -> Date
 
     func request(for entry: OutboxEntry) -> HTTPClientRequest {
-        PlainWebhookRoutes.request(for: entry, url: self.url, signature: self.signature, now: Date())
+        PlainWebhookRoutes.request(for: entry, url: self.url, signature: self.signature, now: self.now())
     }
 }
 

@@ -18,7 +18,8 @@ public struct SpiegelServer: Sendable {
     /// Where `/metrics` reads from; bootstrap `MetricsSystem` with a factory on the same registry.
     public let registry: PrometheusCollectorRegistry
     private let logger: Logger
-    /// The clock of the team reminders and of the dates said in chat (injectable for tests).
+    /// The clock of every service: conversations and their pauses, reminders, dates said in chat,
+    /// signatures, retention (injectable for tests).
     private let now: @Sendable () -> Date
     /// Reads the configuration again, for SIGHUP; `nil` turns reloading off.
     private let reloadConfiguration: (@Sendable () throws -> SpiegelConfiguration)?
@@ -73,7 +74,7 @@ public struct SpiegelServer: Sendable {
         let httpClient = CurlHTTPClient(configuration: self.configuration.httpClient, logger: self.logger)
         var services: [any Service] = [VaultService(vault: vault)]
         if let retention = self.configuration.vaultRetention {
-            services.append(RetentionService(vault: vault, retention: retention, logger: self.logger))
+            services.append(RetentionService(vault: vault, retention: retention, now: self.now, logger: self.logger))
         }
         services.append(httpClient)
         var routes: [(Router<BasicRequestContext>) -> Void] = []
@@ -82,7 +83,7 @@ public struct SpiegelServer: Sendable {
         let teams = try self.configuration.teams.file.map { try TeamsFile.load(path: $0).teams } ?? []
         if plain.secret != nil || mattermost.token != nil || matrix != nil {
             let library = try self.loadLibrary()
-            let coaching = CoachingService(library: library, vault: vault, configuration: self.configuration.coach, logger: self.logger)
+            let coaching = CoachingService(library: library, vault: vault, configuration: self.configuration.coach, logger: self.logger, now: self.now)
             let outboxes = OutboxDirectory()
             // The teams file's rooms are team rooms too: no coaching there, no conversation sent there.
             func teamRooms(_ transport: String, _ configured: [String]) -> Set<String> {
@@ -111,8 +112,8 @@ public struct SpiegelServer: Sendable {
             }
             if let secret = plain.secret, let url = plain.outboundURL {
                 let signature = PlainSignature(secret: Array(secret.utf8))
-                let plainGateway = gateway(for: PlainTransport(teamRooms: teamRooms("plain", plain.teamRooms), url: url, signature: signature))
-                routes.append(PlainWebhookRoutes(signature: signature, gateway: plainGateway, logger: self.logger, now: Date.init).add(to:))
+                let plainGateway = gateway(for: PlainTransport(teamRooms: teamRooms("plain", plain.teamRooms), url: url, signature: signature, now: self.now))
+                routes.append(PlainWebhookRoutes(signature: signature, gateway: plainGateway, logger: self.logger, now: self.now).add(to:))
             }
             if let token = mattermost.token, let url = mattermost.incomingWebhookURL {
                 let mattermostGateway = gateway(for: MattermostTransport(

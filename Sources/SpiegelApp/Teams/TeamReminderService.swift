@@ -1,10 +1,11 @@
-import Foundation
+package import Foundation
 import Logging
 import Metrics
 import ServiceLifecycle
 import SpiegelChat
 import SpiegelDialogue
 import SpiegelSchedule
+import Synchronization
 
 /// Sends the team reminders: the intervision about a week after the last observed lesson of a
 /// round (with the proposed set-up: plenary up to six people, else two groups with every duo
@@ -15,7 +16,7 @@ import SpiegelSchedule
 /// queued in the outbox, so a crash in between loses it rather than sending it twice; one missed
 /// while Spiegel was down is sent if it is at most `teams.grace` late, otherwise dropped and
 /// logged (by id: names and dates only ever go to the team room).
-struct TeamReminderService: Service {
+package struct TeamReminderService: Service {
     let teams: TeamsInEffect
     let book: TeamBook
     let outboxes: OutboxDirectory
@@ -25,11 +26,20 @@ struct TeamReminderService: Service {
     let tick: Duration
     let now: @Sendable () -> Date
     let logger: Logger
+    private let lastPass = LastPass()
 
-    func run() async throws {
+    /// The clock's time at the start of the latest pass that finished: every reminder due by then
+    /// is queued (or was dropped as too late).
+    package var checkedThrough: Date? {
+        self.lastPass.date.withLock { $0 }
+    }
+
+    package func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
+                let started = self.now()
                 try await self.sendDue()
+                self.lastPass.date.withLock { $0 = started }
             } catch {
                 self.logger.error("spiegel.teams.reminders_failed", metadata: ["spiegel.error": "\(type(of: error))"])
             }
@@ -104,4 +114,9 @@ struct TeamReminderService: Service {
             }
         )
     }
+}
+
+/// Where a ``TeamReminderService`` notes its latest finished pass.
+private final class LastPass: Sendable {
+    let date = Mutex<Date?>(nil)
 }

@@ -7,13 +7,14 @@ import SpiegelVault
 struct RetentionService: Service {
     let vault: Vault
     let retention: Duration
+    let now: @Sendable () -> Date
     let logger: Logger
 
     func run() async throws {
         while !Task.isShuttingDownGracefully {
             let seconds = Double(self.retention.components.seconds)
             do {
-                _ = try await self.vault.eraseInactive(before: Date(timeIntervalSinceNow: -seconds))
+                _ = try await self.vault.eraseInactive(before: self.now().addingTimeInterval(-seconds))
             } catch {
                 self.logger.error("spiegel.vault.retention_failed")
             }
