@@ -64,6 +64,8 @@ test: deps synapse
 	$(SWIFT) test --skip-build
 	$$($(SWIFT) build --show-bin-path)/spiegel prompts lint Prompts
 	$$($(SWIFT) build --show-bin-path)/spiegel prompts test --prompts Prompts
+	$$($(SWIFT) build --show-bin-path)/spiegel prompts evaluate --prompts Prompts --folds 0 \
+		--held-out Tests/Evaluation/understanding-held-out.tsv --require-macro-f1 0.85 --require-distress-recall 0.95
 
 # The suites again at dates that break code which reads the wall clock: a Saturday, the night the
 # clocks go forward in Brussels (02:30 +01:00, an hour that does not exist there), the last
@@ -82,6 +84,7 @@ bench: deps synapse
 	$(SWIFT) build -c release --product spiegel-bench
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench http-client
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench dialogue
+	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench screening
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench vault --directory .build
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench coach --directory .build
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench webhook --directory .build

@@ -37,11 +37,20 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // Understanding what a teacher writes: a normaliser, hashed word and character n-gram
+        // features, a linear model per label learned from labelled examples, the screener and its
+        // evaluation. Pure: no I/O, no Spiegel module. Optimised even in debug builds: every
+        // test that loads the Prompts trains it.
+        .target(
+            name: "SpiegelUnderstanding",
+            swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+        ),
         // Dialogue graphs: the YAML format, loader, linter, pure runner, drawing and conversation
         // scripts. Knows nothing of chat or disk beyond reading Prompts files.
         .target(
             name: "SpiegelDialogue",
             dependencies: [
+                "SpiegelUnderstanding",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
@@ -68,6 +77,7 @@ let package = Package(
             name: "SpiegelCoach",
             dependencies: [
                 "SpiegelDialogue",
+                "SpiegelUnderstanding",
                 "SpiegelVault",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -115,6 +125,7 @@ let package = Package(
                 "SpiegelApp",
                 "SpiegelCoach",
                 "SpiegelDialogue",
+                "SpiegelUnderstanding",
                 "SpiegelVault",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -147,6 +158,7 @@ let package = Package(
                 "SpiegelChat",
                 "SpiegelCoach",
                 "SpiegelDialogue",
+                "SpiegelUnderstanding",
                 "SpiegelVault",
                 "SpiegelTestKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -157,6 +169,11 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SpiegelUnderstandingTests",
+            dependencies: ["SpiegelUnderstanding"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

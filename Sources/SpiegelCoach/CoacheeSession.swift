@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SpiegelDialogue
+import SpiegelUnderstanding
 import SpiegelVault
 
 /// One coachee's conversation in memory: loaded from the vault on first use, changed one message
@@ -67,7 +68,9 @@ actor CoacheeSession {
         self.warnedOfFlood = false
 
         let now = self.context.now()
-        var turn = Turn(context: self.context, coachee: self.coachee.rawValue, snapshot: snapshot, now: now)
+        // Every message is screened once, before anything else looks at it.
+        let screening = message.flow == nil ? self.context.library.screener.screen(message.text) : .nothing
+        var turn = Turn(context: self.context, coachee: self.coachee.rawValue, snapshot: snapshot, now: now, screening: screening)
         if try await turn.confirmErasure(message.text, coachee: self.coachee) {
             self.snapshot = SessionSnapshot()
             try await self.context.reminders?.remove(self.coachee)
@@ -80,7 +83,8 @@ actor CoacheeSession {
         turn.outputs += self.announceWaiting(&turn.snapshot, language: language)
         if let flow = message.flow {
             turn.open(flow: flow)
-        } else if !turn.handleSharing(message.text) {
+        } else if screening.contains(.distress) || !turn.handleSharing(message.text) {
+            // Distress outranks a pending choice about sharing too.
             turn.respond(to: message.text)
         }
         if turn.wantsExport {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SpiegelDialogue
+import SpiegelUnderstanding
 import SpiegelVault
 
 /// One message of a coachee through the service: what is said back and how the snapshot changes.
@@ -11,6 +12,8 @@ struct Turn {
     let coachee: String
     var snapshot: SessionSnapshot
     let now: Date
+    /// What the message was recognised as (screened once by the session).
+    let screening: Screening
     var outputs: [String] = []
     /// Consent decisions of this message, journalled with it.
     var consent: [ConsentRecord] = []
@@ -21,11 +24,12 @@ struct Turn {
     /// The message was used up by the service itself ("nee" to "vergeet mij?").
     private var isAnswered = false
 
-    init(context: SessionContext, coachee: String, snapshot: SessionSnapshot, now: Date) {
+    init(context: SessionContext, coachee: String, snapshot: SessionSnapshot, now: Date, screening: Screening = .nothing) {
         self.context = context
         self.coachee = coachee
         self.snapshot = snapshot
         self.now = now
+        self.screening = screening
     }
 
     var language: String {
@@ -62,7 +66,8 @@ struct Turn {
     mutating func respond(to text: String) {
         if self.isAnswered { return }
         let library = self.context.library
-        if let flow = library.flow(named: text) {
+        let distress = self.screening.contains(.distress)
+        if !distress, let flow = library.flow(named: text) {
             self.start(flow.graph, language: flow.language)
             return
         }
@@ -74,13 +79,15 @@ struct Turn {
         guard var state = self.snapshot.state, state.status != .ended else {
             // "vergeet mij" and "mijn gegevens" hold after a conversation too; anything else starts one.
             if let ended = self.snapshot.state {
-                let step = self.context.runner.advance(ended, input: text, now: self.now)
+                let step = self.context.runner.advance(ended, input: text, now: self.now, screening: self.screening)
                 if step.effects.contains(where: { if case .requestErasure = $0 { true } else if case .requestExport = $0 { true } else { false } }) {
                     self.apply(step)
                     return
                 }
             }
-            self.start(nil, language: Self.language(of: text) ?? self.language)
+            // A first message that shows distress (or may) gets the care flow, not a reflection.
+            let care = distress ? DialogueRunner.careGraph : self.screening.distressUnsure ? DialogueRunner.careCheckGraph : nil
+            self.start(care.flatMap { library.graphs[$0] == nil ? nil : $0 }, language: Self.language(of: text) ?? self.language)
             return
         }
         let idle = self.now.timeIntervalSince(state.updatedAt)
@@ -90,7 +97,7 @@ struct Turn {
             state.status = .paused
             self.snapshot.state = state
         }
-        let step = self.context.runner.advance(state, input: text, now: self.now)
+        let step = self.context.runner.advance(state, input: text, now: self.now, screening: self.screening)
         if idle > pauseAfter && !step.effects.contains(.resume) && step.state.status == .paused {
             let title = state.position.flatMap { library.graphs[$0.graph]?.title.text(in: state.language, fallbacks: ["nl", "en"]) } ?? ""
             self.outputs.append(self.context.text("welcome_back", state.language, ["graph": title]))

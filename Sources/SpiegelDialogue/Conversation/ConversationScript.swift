@@ -1,4 +1,5 @@
 public import Foundation
+import SpiegelUnderstanding
 
 /// A scripted conversation (a golden transcript), replayed against a library.
 ///
@@ -79,7 +80,7 @@ public struct ConversationScript: Sendable {
                 if let unexpected = pending.first {
                     return ConversationFailure(file: self.file, line: line, message: "the bot said more before this: “\(unexpected)”")
                 }
-                step = runner.advance(step.state, input: input, now: now)
+                step = runner.advance(step.state, input: input, now: now, screening: runner.library.screener.screen(input))
                 pending = step.outputs.flatMap { $0.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) }[...]
             case .effect(let name):
                 if !step.effects.contains(where: { Self.name(of: $0) == name }) {
@@ -119,7 +120,7 @@ public struct ConversationScript: Sendable {
             case .teacherSays(let input):
                 lines += pending
                 lines.append("> \(input)")
-                step = runner.advance(step.state, input: input, now: now)
+                step = runner.advance(step.state, input: input, now: now, screening: runner.library.screener.screen(input))
                 said(step)
             case .effect(let name):
                 lines.append("! \(name)")

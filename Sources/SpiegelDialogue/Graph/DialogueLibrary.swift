@@ -1,3 +1,5 @@
+public import SpiegelUnderstanding
+
 /// Every graph of a Prompts directory, with the global intents and shared messages of
 /// `global.yaml` and the resistance lexicon of `resistance.yaml`.
 public struct DialogueLibrary: Sendable {
@@ -9,6 +11,10 @@ public struct DialogueLibrary: Sendable {
     public var messages: [SharedMessage: LocalizedText]
     /// What the resistance classifier knows.
     public var resistance: ResistanceLexicon
+    /// The labelled examples of `understanding/*.tsv`.
+    public var understanding: [LabelledExample] = []
+    /// What recognises a teacher's message, learned from ``understanding`` when the library loads.
+    public var screener: Screener = .empty
     /// The graph a first conversation starts with.
     public var defaultGraph: String?
     /// The phrases, per language, that start a graph by name ("voorgesprek", "dieper"), by graph id.

@@ -44,7 +44,9 @@ public struct DialogueNode: Sendable {
         /// Goes on at `target`.
         case goto(target: String)
         /// Ends the conversation (or, in a called graph, returns to the caller).
-        case end(message: LocalizedText?, summary: [String], followUp: FollowUp?)
+        /// `closes`: ends the whole conversation, not only this graph (the care flow's "stop for
+        /// today", so a later message never lands back on the painful moment).
+        case end(message: LocalizedText?, summary: [String], followUp: FollowUp?, closes: Bool = false)
     }
 
     /// Whether the node waits for the coachee's answer.
@@ -63,7 +65,7 @@ public struct DialogueNode: Sendable {
         case .ask(let question, _, _, let reask, _): texts = [question] + [reask].compactMap { $0 }
         case .choice(let question, _, let options, let reask): texts = [question] + options.map(\.text) + [reask].compactMap { $0 }
         case .scale(let question, _, _, _, let reask, _): texts = [question] + [reask].compactMap { $0 }
-        case .end(let message, _, _): texts = [message].compactMap { $0 }
+        case .end(let message, _, _, _): texts = [message].compactMap { $0 }
         case .branch, .diagnose, .call, .goto: texts = []
         }
         return texts + [self.help, self.label].compactMap { $0 }

@@ -36,7 +36,7 @@ public enum DialogueLinter {
             switch node.kind {
             case .call(let callee, _) where library.graphs[callee] == nil:
                 findings.append(.init(.error, .unknownTarget, at: node.location, "node `\(id)` calls `\(callee)`, which is not a graph"))
-            case .end(_, _, let followUp?) where library.graphs[followUp.graph] == nil:
+            case .end(_, _, let followUp?, _) where library.graphs[followUp.graph] == nil:
                 findings.append(.init(.error, .unknownTarget, at: node.location, "node `\(id)` follows up with `\(followUp.graph)`, which is not a graph"))
             default:
                 break

@@ -1,3 +1,4 @@
+import SpiegelUnderstanding
 /// Names read (in conditions, `{placeholders}`, `diagnose` and `summary`) before any path from the
 /// start stores them.
 ///
@@ -34,6 +35,15 @@ enum VariableCheck {
             for id in graph.nodeOrder {
                 guard let node = graph.nodes[id], let available = setAt[graph.id]?[id] else { continue }
                 for name in self.reads(node) where !available.contains(name) {
+                    if name.hasPrefix(DialogueStep.heardPrefix) {
+                        // What the message was recognised as: always there, but only for known labels.
+                        let label = name.dropFirst(DialogueStep.heardPrefix.count)
+                        if UtteranceLabel(rawValue: String(label)) == nil {
+                            let known = UtteranceLabel.all.map(\.rawValue).joined(separator: ", ")
+                            findings.append(.init(.error, .undefinedVariable, at: node.location, "node `\(id)` uses `\(name)`, but there is no label `\(label)`; the labels are \(known)"))
+                        }
+                        continue
+                    }
                     findings.append(.init(.error, .undefinedVariable, at: node.location,
                                           "node `\(id)` uses `\(name)`, which no path from `\(graph.start)` stores first (declare facts from earlier sessions under `facts`)"))
                 }
@@ -71,7 +81,7 @@ enum VariableCheck {
         switch node.kind {
         case .branch(let rules, _): names += rules.flatMap(\.condition.variables)
         case .diagnose(let subject, _, _, _): names.append(subject)
-        case .end(_, let summary, _): names += summary
+        case .end(_, let summary, _, _): names += summary
         default: break
         }
         var seen = Set<String>()

@@ -1,4 +1,5 @@
 import Foundation
+import SpiegelUnderstanding
 import Yams
 
 /// Reads Prompts files: dialogue graphs, and `global.yaml` with the intents, shared messages and
@@ -8,6 +9,8 @@ public enum DialogueLoader {
     public static let globalFile = "global.yaml"
     /// The file of a Prompts directory that holds the resistance lexicon.
     public static let resistanceFile = "resistance.yaml"
+    /// The folder of a Prompts directory with the labelled examples the screener learns from.
+    public static let understandingFolder = "understanding"
 
     /// Loads every `*.yaml` file of `directory`.
     /// - Throws: ``DialogueLoadFailure`` with every error found, file by file.
@@ -29,6 +32,16 @@ public enum DialogueLoader {
             }
             files.append((path, text))
         }
+        // The labelled examples: `understanding/*.tsv`, when there is such a folder.
+        let examples = (directory as NSString).appendingPathComponent(self.understandingFolder)
+        for name in ((try? FileManager.default.contentsOfDirectory(atPath: examples)) ?? []).filter({ $0.hasSuffix(".tsv") }).sorted() {
+            let path = (examples as NSString).appendingPathComponent(name)
+            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+                errors.append(DialogueLoadError(.unreadable, at: SourceLocation(file: path, line: 1, column: 1), "cannot read the file as UTF-8 text"))
+                continue
+            }
+            files.append((path, text))
+        }
         do {
             return try self.loadLibrary(files: files)
         } catch {
@@ -36,7 +49,8 @@ public enum DialogueLoader {
         }
     }
 
-    /// Loads a library from file texts; the file named ``globalFile`` holds what graphs share.
+    /// Loads a library from file texts; the file named ``globalFile`` holds what graphs share,
+    /// `*.tsv` files hold labelled examples, the screener is trained on them.
     public static func loadLibrary(files: [(path: String, text: String)]) throws(DialogueLoadFailure) -> DialogueLibrary {
         var graphs: [DialogueGraph] = []
         var library = DialogueLibrary(graphs: [])
@@ -44,7 +58,13 @@ public enum DialogueLoader {
         for (path, text) in files {
             do {
                 let name = (path as NSString).lastPathComponent
-                if name == self.globalFile {
+                if name.hasSuffix(".tsv") {
+                    do {
+                        library.understanding += try LabelledExample.parse(text, source: path)
+                    } catch {
+                        errors.append(DialogueLoadError(.invalidValue, at: SourceLocation(file: path, line: error.line, column: 1), error.message))
+                    }
+                } else if name == self.globalFile {
                     try self.readGlobal(text, file: path, into: &library)
                 } else if name == self.resistanceFile {
                     let reader = YAMLReader(file: path)
@@ -67,6 +87,7 @@ public enum DialogueLoader {
         guard errors.isEmpty else { throw DialogueLoadFailure(errors: errors) }
         library.graphs = Dictionary(graphs.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         library.defaultGraph = library.defaultGraph ?? graphs.first?.id
+        library.screener = Screener.trained(on: library.understanding)
         return library
     }
 

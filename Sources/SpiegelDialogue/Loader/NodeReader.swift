@@ -17,7 +17,7 @@ struct NodeReader {
         "diagnose": ["store", "outcomes", "unsure"],
         "call": ["next"],
         "goto": [],
-        "end": ["summary", "follow_up"],
+        "end": ["summary", "follow_up", "close"],
     ]
 
     /// Reads the node `node`, written under `key` (where lint findings about it point).
@@ -170,7 +170,14 @@ struct NodeReader {
                 }
                 followUp = FollowUp(after: seconds, graph: try self.reader.identifier(graph, "\(context).follow_up.graph"))
             }
-            return .end(message: message, summary: summary, followUp: followUp)
+            var closes = false
+            if let close = entries["close"] {
+                guard let value = close.scalar?.string, ["true", "false", "yes", "no"].contains(value) else {
+                    throw self.reader.error(.invalidValue, at: close, "\(context).close: expected true or false")
+                }
+                closes = value == "true" || value == "yes"
+            }
+            return .end(message: message, summary: summary, followUp: followUp, closes: closes)
         }
     }
 

@@ -1,4 +1,5 @@
 public import Foundation
+public import SpiegelUnderstanding
 
 /// Runs conversations over a ``DialogueLibrary``: a pure function from a state and an input to
 /// a new state, the bot's messages and the effects the service must carry out.
@@ -15,6 +16,19 @@ public struct DialogueRunner: Sendable {
     static let maxAutomaticSteps = 500
     /// Most steps `back` can go.
     static let maxHistory = 50
+    /// The graph that takes over when a message shows distress (when the library has it).
+    public static let careGraph = "zorg"
+    /// The graph that asks "Gaat het wel met je?" when distress is possible but unclear; it stores
+    /// the answer under its own id, ``careCheckAllRight`` when all is well.
+    public static let careCheckGraph = "zorg_vraag"
+    static let careCheckAllRight = "goed"
+    /// A global intent said in the teacher's own words counts from this probability, in a
+    /// message of at most ``paraphraseMaxWords`` words (a longer one is an answer that mentions it).
+    static let paraphraseThreshold = 0.75
+    static let paraphraseMaxWords = 10
+    /// A `diagnose` is sure of a resistance type from this probability, unsure from the lower one.
+    static let resistanceThreshold = 0.5
+    static let resistanceUnsure = 0.3
 
     public let library: DialogueLibrary
     private let classifier: ResistanceClassifier
@@ -59,17 +73,31 @@ public struct DialogueRunner: Sendable {
     }
 
     /// Takes the coachee's `input` at `state`.
-    public func advance(_ state: DialogueState, input: String, now: Date) -> DialogueStep {
+    /// - Parameter screening: what the input was recognised as (the service screens every message
+    ///   once). Distress outranks everything: the care graph takes over; a possible sign of it
+    ///   gets the care check; an intent in the teacher's own words counts like its phrase; the
+    ///   labels are `heard.<label>` in the conditions of this step.
+    public func advance(_ state: DialogueState, input: String, now: Date, screening: Screening = .nothing) -> DialogueStep {
         var step = DialogueStep(state: state, outputs: [], effects: [])
         step.state.updatedAt = now
         guard input.utf8.count <= Self.maxInputBytes else {
             step.outputs.append(self.message(.tooLong, step.state))
             return step
         }
+        step.heard = Set(screening.labels.map(\.rawValue))
         let text = input.trimmingCharacters(in: .whitespacesAndNewlines)
         let normalized = TextMatching.normalize(text)
-        if let intent = self.intent(in: normalized) {
+        if screening.contains(.distress), self.library.graphs[Self.careGraph] != nil {
+            self.interrupt(with: Self.careGraph, &step)
+            return step
+        }
+        if let intent = self.intent(in: normalized) ?? (self.answersChoice(normalized, step.state) ? nil : self.paraphrasedIntent(screening, words: normalized.split(separator: " ").count)) {
             self.handle(intent, &step)
+            return step
+        }
+        // Asked once and answered "het gaat": not asked again in this conversation on a mere doubt.
+        if screening.distressUnsure, self.library.graphs[Self.careCheckGraph] != nil, step.state.answers[Self.careCheckGraph] != Self.careCheckAllRight {
+            self.interrupt(with: Self.careCheckGraph, &step)
             return step
         }
         switch step.state.status {
@@ -187,7 +215,7 @@ public struct DialogueRunner: Sendable {
         for _ in 0..<Self.maxAutomaticSteps {
             guard step.state.status == .active, let position = step.state.position else { return }
             if position.node.isEmpty {
-                self.finishGraph(message: nil, summary: [], followUp: nil, &step)
+                self.finishGraph(message: nil, summary: [], followUp: nil, closes: false, &step)
                 continue
             }
             guard let node = self.currentNode(&step) else { return }
@@ -200,12 +228,12 @@ public struct DialogueRunner: Sendable {
                 step.outputs.append(self.present(node, step.state))
                 return
             case .branch(let rules, let otherwise):
-                let target = rules.first { $0.condition.holds(step.state.value(of:)) }?.next ?? otherwise
+                let target = rules.first { $0.condition.holds(step.value(of:)) }?.next ?? otherwise
                 self.go(to: target, &step)
             case .diagnose(let subject, let store, let outcomes, let unsure):
-                let result = self.classifier.classify(step.state.answers[subject] ?? "")
+                let result = self.diagnose(step.state.answers[subject] ?? "")
                 if let store { self.store(result.type.rawValue, as: store, &step) }
-                if result.confidence < self.classifier.threshold, let unsure {
+                if result.isUnsure, let unsure {
                     self.go(to: unsure, &step)
                 } else {
                     self.go(to: outcomes[result.type] ?? outcomes[.none], &step)
@@ -218,8 +246,8 @@ public struct DialogueRunner: Sendable {
                 step.state.stack.append(.init(graph: callee.id, node: callee.start))
             case .goto(let target):
                 self.go(to: target, &step)
-            case .end(let message, let summary, let followUp):
-                self.finishGraph(message: message, summary: summary, followUp: followUp, &step)
+            case .end(let message, let summary, let followUp, let closes):
+                self.finishGraph(message: message, summary: summary, followUp: followUp, closes: closes, &step)
             }
         }
         // A loop with no question in it: stop rather than spin.
@@ -228,15 +256,20 @@ public struct DialogueRunner: Sendable {
         step.effects.append(.pause)
     }
 
-    /// Ends the current graph: returns to the caller's `next`, or ends the conversation.
-    private func finishGraph(message: LocalizedText?, summary: [String], followUp: FollowUp?, _ step: inout DialogueStep) {
+    /// Ends the current graph: returns to the caller's `next` (or to the question it interrupted,
+    /// asked again), or ends the conversation; `closes` ends the conversation from any depth.
+    private func finishGraph(message: LocalizedText?, summary: [String], followUp: FollowUp?, closes: Bool, _ step: inout DialogueStep) {
         if let message { step.outputs.append(self.render(message, step.state)) }
         if let followUp { step.effects.append(.scheduleFollowUp(after: followUp.after, graph: followUp.graph)) }
         let finished = step.state.stack.removeLast()
+        if closes { step.state.stack = [] }
         if let caller = step.state.position {
             let callNode = self.library.graphs[caller.graph]?.nodes[caller.node]
             if case .call(_, let next) = callNode?.kind {
                 self.go(to: next, &step)
+            } else if callNode?.isQuestion == true {
+                // An interruption (the care flow) returns to the question it came in on, which the
+                // walk then asks again.
             } else {
                 self.go(to: nil, &step)
             }
@@ -265,6 +298,51 @@ public struct DialogueRunner: Sendable {
         }
         step.state.stack = [.init(graph: graph.id, node: node.id)]
         return node
+    }
+
+    // MARK: - Screening
+
+    /// Puts `graph` on top of the conversation: over the question it waits at (which is asked
+    /// again when the graph ends), or as a conversation of its own when none waits.
+    private func interrupt(with graph: String, _ step: inout DialogueStep) {
+        guard let callee = self.library.graphs[graph] else { return }
+        let waiting = step.state.status != .ended && step.state.position.flatMap { self.library.graphs[$0.graph]?.nodes[$0.node] }?.isQuestion == true
+        if !waiting { step.state.stack = [] }
+        step.state.status = .active
+        step.state.stack.append(.init(graph: callee.id, node: callee.start))
+        self.run(&step)
+    }
+
+    /// Whether `normalized` names an option of the choice the conversation waits at: then it is that
+    /// answer, whatever else it may sound like.
+    private func answersChoice(_ normalized: String, _ state: DialogueState) -> Bool {
+        guard state.status == .active, let position = state.position, let node = self.library.graphs[position.graph]?.nodes[position.node],
+              case .choice(_, _, let options, _) = node.kind else { return false }
+        return self.option(in: normalized, options: options, language: state.language) != nil
+    }
+
+    /// The global intent a short message says in other words, when the screener is sure of it.
+    private func paraphrasedIntent(_ screening: Screening, words: Int) -> GlobalIntent? {
+        guard words <= Self.paraphraseMaxWords, let label = screening.intent, screening.score(label) >= Self.paraphraseThreshold else { return nil }
+        return GlobalIntent(rawValue: label.rawValue)
+    }
+
+    /// The resistance in an answer: by the screener when the library has examples, else by the
+    /// lexicon of `resistance.yaml`.
+    private func diagnose(_ text: String) -> (type: Resistance, isUnsure: Bool) {
+        guard !self.library.understanding.isEmpty else {
+            let result = self.classifier.classify(text)
+            return (result.type, result.confidence < self.classifier.threshold)
+        }
+        let screening = self.library.screener.screen(text)
+        guard let best = screening.resistance else { return (.none, false) }
+        let type: Resistance = switch best.type {
+        case .notUnderstanding: .notUnderstanding
+        case .notWanting: .notWanting
+        default: .notTrusting
+        }
+        if best.confidence >= Self.resistanceThreshold { return (type, false) }
+        return (best.confidence >= Self.resistanceUnsure ? type : .none, best.confidence >= Self.resistanceUnsure)
     }
 
     // MARK: - Intents

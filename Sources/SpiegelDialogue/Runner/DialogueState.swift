@@ -145,6 +145,24 @@ public struct DialogueStep: Sendable, Equatable {
     public var state: DialogueState
     public var outputs: [String]
     public var effects: [DialogueEffect]
+    /// What the message of this step was recognised as (`heard.<label>` in conditions); not kept.
+    var heard: Set<String> = []
+
+    public init(state: DialogueState, outputs: [String], effects: [DialogueEffect]) {
+        self.state = state
+        self.outputs = outputs
+        self.effects = effects
+    }
+
+    /// A name in a condition: `heard.<label>` holds when the message carried that label, any other
+    /// name is the state's.
+    func value(of name: String) -> String? {
+        if name.hasPrefix(Self.heardPrefix) { return self.heard.contains(String(name.dropFirst(Self.heardPrefix.count))) ? "ja" : nil }
+        return self.state.value(of: name)
+    }
+
+    /// Condition names that read the screening of the message.
+    public static let heardPrefix = "heard."
 }
 
 /// A conversation cannot start or go on.
