@@ -49,9 +49,9 @@ public struct Screener: Sendable {
     /// The probability a label needs, per label; distress also has an "ask" band.
     public struct Thresholds: Sendable, Equatable {
         public var standard: Double = 0.5
-        public var perLabel: [UtteranceLabel: Double] = [.distress: 0.45]
+        public var perLabel: [UtteranceLabel: Double] = [.distress: 0.7]
         /// From here up to distress's threshold, distress is "unsure": the bot asks.
-        public var distressUnsure: Double = 0.12
+        public var distressUnsure: Double = 0.1
 
         public init() {}
 

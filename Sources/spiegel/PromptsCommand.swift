@@ -175,7 +175,17 @@ struct PromptsCommand: ParsableCommand {
         var prompts: String?
 
         func run() throws {
-            let screener = try PromptsCommand.load(try PromptsCommand.directory(self.prompts, self.options)).screener
+            let library = try PromptsCommand.load(try PromptsCommand.directory(self.prompts, self.options))
+            guard !library.understanding.isEmpty else {
+                // No examples: the lexicon of resistance.yaml, as `diagnose` uses then.
+                let classifier = ResistanceClassifier(lexicon: library.resistance)
+                while let line = readLine() {
+                    let result = classifier.classify(line)
+                    print("\(result.type.rawValue)\t\(String(format: "%.2f", result.confidence))")
+                }
+                return
+            }
+            let screener = library.screener
             while let line = readLine() {
                 let screening = screener.screen(line)
                 let resistance = UtteranceLabel.resistance.filter(screening.contains).max { screening.score($0) < screening.score($1) }

@@ -89,8 +89,7 @@ import Testing
     /// The index in the script of the question `line` is, counting a choice by its last option.
     static func questionIndex(of lines: [String]) -> Int? {
         guard let last = lines.last else { return nil }
-        let question = last.hasPrefix("2. ") ? "2. Maar een paar minuten" : last
-        return script.firstIndex { $0.question == question }
+        return script.firstIndex { $0.question == last }
     }
 
     @Test func aKilledChatGoesOnAtTheRightQuestion() async throws {

@@ -5,13 +5,14 @@ import SpiegelVault
 import Testing
 
 /// Every message is screened before the conversation goes on: a sign of distress brings the care
-/// flow at any question, after a conversation and as a first message; "toch verder" returns to
-/// the question, "stoppen" closes the conversation so a later message starts afresh.
+/// flow at any question (the answer counts), after a conversation and as a first message; "toch
+/// verder" goes on with the next question, "stoppen" closes the conversation so a later message
+/// starts afresh.
 @Suite struct ScreeningTests {
     static let care = "Dat klinkt zwaar. Dank je dat je het zegt."
     static let distress = "Eerlijk? Ik kan niet meer. Ik slaap al weken slecht en huil elke avond in de auto."
 
-    @Test func distressMidReflectionBringsCareAndGoingOnAsksTheSameQuestionAgain() async throws {
+    @Test func distressMidReflectionBringsCareAndGoingOnGoesToTheNextQuestion() async throws {
         let fixture = CoachFixture()
         let vault = try fixture.openVault()
         let service = fixture.service(vault)
@@ -22,7 +23,7 @@ import Testing
         #expect(care.contains { $0.contains("huisarts") && $0.contains("vertrouwenspersoon") })
         #expect(care.suffix(3).first == "Wat wil je nu?")
         let goOn = try await service.say("1", as: "an")
-        #expect(goOn.last == "Welk moment uit je les blijft je het meest bij?", "\(goOn)")
+        #expect(goOn.last == "Wat wilde jij op dat moment bereiken?", "\(goOn)")
         try await vault.close()
     }
 

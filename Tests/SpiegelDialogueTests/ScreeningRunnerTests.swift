@@ -4,7 +4,7 @@ import SpiegelUnderstanding
 import Testing
 
 /// How the runner acts on what a message was recognised as, with screenings stated by the test:
-/// distress puts the care graph on top of the question, which is asked again after; `close: true`
+/// distress keeps the answer and puts the care graph before the next question; `close: true`
 /// ends the conversation; an intent in other words counts when sure and short, never over a choice
 /// the message answers; `heard.<label>` in conditions.
 @Suite struct ScreeningRunnerTests {
@@ -66,14 +66,46 @@ import Testing
         return (runner, try runner.start(graph: "les", language: "nl", now: Fixtures.now))
     }
 
-    @Test func distressBringsTheCareGraphAndGoingOnAsksTheQuestionAgain() throws {
+    @Test func distressKeepsTheAnswerAndBringsTheCareGraphBeforeTheNextQuestion() throws {
         let (runner, start) = try self.started()
         let care = runner.advance(start.state, input: "ik kan niet meer", now: Fixtures.now, screening: Self.screening([.distress]))
         #expect(care.outputs == ["Dat klinkt zwaar.", "Wat wil je nu?\n1. Verder\n2. Stoppen"])
-        #expect(care.state.answers["doel"] == nil, "the message is not taken as the answer")
+        #expect(care.state.answers["doel"] == "ik kan niet meer", "the answer counts: the teacher is not asked it again")
         let back = runner.advance(care.state, input: "1", now: Fixtures.now)
-        #expect(back.outputs == ["Wat is je doel?"])
+        #expect(back.outputs == ["Waarover?\n1. Even pauze\n2. De les"])
         #expect(back.state.status == .active)
+        // Within the care flow a heavy answer is the answer to it, not a second care flow.
+        let within = runner.advance(care.state, input: "ik weet het niet meer", now: Fixtures.now, screening: Self.screening([.distress]))
+        #expect(within.outputs.first == "Dat begreep ik niet goed.")
+        #expect(within.state.stack.filter { $0.graph == "zorg" }.count == 1)
+    }
+
+    @Test func aDoubtAsksFirstAndAllIsWellIsNotAskedAgain() throws {
+        var graphs = Self.graphs
+        graphs["zorg_vraag"] = """
+            id: zorg_vraag
+            languages: [nl]
+            start: vraag
+            nodes:
+              vraag:
+                choice: { nl: "Gaat het wel met je?" }
+                store: zorg_vraag
+                options:
+                  - { nl: "Ja", next: klaar, value: goed }
+                  - { nl: "Niet zo", next: klaar, value: niet_goed }
+              klaar:
+                end: ~
+            """
+        let runner = DialogueRunner(library: try Fixtures.library(with: graphs))
+        let start = try runner.start(graph: "les", language: "nl", now: Fixtures.now)
+        let doubt = Self.screening([], unsure: true)
+        let asked = runner.advance(start.state, input: "moe", now: Fixtures.now, screening: doubt)
+        #expect(asked.state.answers["doel"] == "moe")
+        #expect(asked.outputs == ["Gaat het wel met je?\n1. Ja\n2. Niet zo"])
+        let fine = runner.advance(asked.state, input: "1", now: Fixtures.now)
+        #expect(fine.outputs == ["Waarover?\n1. Even pauze\n2. De les"])
+        let again = runner.advance(fine.state, input: "de les", now: Fixtures.now, screening: doubt)
+        #expect(again.outputs == ["Klaar."], "asked once a conversation when all is well")
     }
 
     @Test func stoppingInTheCareGraphClosesTheConversation() throws {

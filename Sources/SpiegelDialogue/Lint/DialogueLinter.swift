@@ -1,3 +1,5 @@
+import SpiegelUnderstanding
+
 /// Checks a library for what would trip a coachee up: broken links, unreachable or dead-end nodes,
 /// loops with no way out, names used before anything stores them, missing translations, options
 /// that cannot be told apart, and NIVEA slips.
@@ -20,7 +22,25 @@ public enum DialogueLinter {
         }
         findings += VariableCheck.check(library)
         findings += self.shared(library)
+        findings += self.examples(library)
         return findings
+    }
+
+    /// Fewest labelled examples a label should have before the screener can learn it.
+    static let minimumExamples = 100
+
+    /// A label with too few examples in `understanding/` is learned poorly: say which.
+    private static func examples(_ library: DialogueLibrary) -> [LintFinding] {
+        guard !library.understanding.isEmpty else { return [] }
+        var counts: [UtteranceLabel: Int] = [:]
+        for example in library.understanding {
+            for label in example.labels { counts[label, default: 0] += 1 }
+        }
+        return UtteranceLabel.all.compactMap { label in
+            let count = counts[label] ?? 0
+            guard count < Self.minimumExamples else { return nil }
+            return .init(.warning, .fewExamples, at: library.location, "understanding/: label `\(label)` has \(count) examples; the screener needs at least \(Self.minimumExamples) to learn it")
+        }
     }
 
     private static func structure(_ graph: DialogueGraph, _ library: DialogueLibrary) -> [LintFinding] {

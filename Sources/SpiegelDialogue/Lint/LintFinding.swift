@@ -19,6 +19,7 @@ public struct LintFinding: Sendable, Equatable, CustomStringConvertible {
         case closedQuestion = "nivea-closed-question"
         case suggestiveQuestion = "nivea-suggestive"
         case advice = "nivea-advice"
+        case fewExamples = "few-examples"
     }
 
     public var severity: Severity

@@ -24,7 +24,7 @@ public struct DialogueRunner: Sendable {
     static let careCheckAllRight = "goed"
     /// A global intent said in the teacher's own words counts from this probability, in a
     /// message of at most ``paraphraseMaxWords`` words (a longer one is an answer that mentions it).
-    static let paraphraseThreshold = 0.75
+    static let paraphraseThreshold = 0.9
     static let paraphraseMaxWords = 10
     /// A `diagnose` is sure of a resistance type from this probability, unsure from the lower one.
     static let resistanceThreshold = 0.5
@@ -74,9 +74,10 @@ public struct DialogueRunner: Sendable {
 
     /// Takes the coachee's `input` at `state`.
     /// - Parameter screening: what the input was recognised as (the service screens every message
-    ///   once). Distress outranks everything: the care graph takes over; a possible sign of it
-    ///   gets the care check; an intent in the teacher's own words counts like its phrase; the
-    ///   labels are `heard.<label>` in the conditions of this step.
+    ///   once). Distress outranks everything: the answer counts (when it answers the question) and
+    ///   the care graph comes before the next question, or takes over when no question waits; a
+    ///   possible sign of it gets the care check the same way; an intent in the teacher's own words
+    ///   counts like its phrase; the labels are `heard.<label>` in the conditions of this step.
     public func advance(_ state: DialogueState, input: String, now: Date, screening: Screening = .nothing) -> DialogueStep {
         var step = DialogueStep(state: state, outputs: [], effects: [])
         step.state.updatedAt = now
@@ -87,19 +88,22 @@ public struct DialogueRunner: Sendable {
         step.heard = Set(screening.labels.map(\.rawValue))
         let text = input.trimmingCharacters(in: .whitespacesAndNewlines)
         let normalized = TextMatching.normalize(text)
-        if screening.contains(.distress), self.library.graphs[Self.careGraph] != nil {
+        // Within the care flow (or its check) the teacher is answering it: no second one on top.
+        let inCare = step.state.stack.contains { $0.graph == Self.careGraph || $0.graph == Self.careCheckGraph }
+        let distress = !inCare && screening.contains(.distress) && self.library.graphs[Self.careGraph] != nil
+        if distress, step.state.status != .active || text.isEmpty {
             self.interrupt(with: Self.careGraph, &step)
             return step
         }
-        if let intent = self.intent(in: normalized) ?? (self.answersChoice(normalized, step.state) ? nil : self.paraphrasedIntent(screening, words: normalized.split(separator: " ").count)) {
+        if !distress, let intent = self.intent(in: normalized) ?? (self.answersChoice(normalized, step.state) ? nil : self.paraphrasedIntent(screening, words: normalized.split(separator: " ").count)) {
             self.handle(intent, &step)
             return step
         }
-        // Asked once and answered "het gaat": not asked again in this conversation on a mere doubt.
-        if screening.distressUnsure, self.library.graphs[Self.careCheckGraph] != nil, step.state.answers[Self.careCheckGraph] != Self.careCheckAllRight {
-            self.interrupt(with: Self.careCheckGraph, &step)
-            return step
-        }
+        // A doubt about distress: the answer counts, and before the next question comes the check
+        // (once a conversation when the answer was "het gaat").
+        let check = !inCare && screening.distressUnsure && self.library.graphs[Self.careCheckGraph] != nil
+            && step.state.answers[Self.careCheckGraph] != Self.careCheckAllRight
+        let interjection = distress ? Self.careGraph : check ? Self.careCheckGraph : nil
         switch step.state.status {
         case .ended:
             step.outputs.append(self.message(.ended, step.state))
@@ -120,8 +124,28 @@ public struct DialogueRunner: Sendable {
             self.run(&step)
             return step
         }
+        let unanswered = step
         self.answer(node, with: text, normalized: normalized, &step)
+        if let interjection {
+            if !step.effects.contains(where: { if case .storeAnswer = $0 { true } else { false } }) && step.state.stack == unanswered.state.stack {
+                // Not an answer to the question (a choice it does not name): the graph first,
+                // then the question again.
+                step = unanswered
+            }
+            self.interject(interjection, &step)
+        }
         return step
+    }
+
+    /// Puts `graph` before the question the step ended at (asked when the graph is over), or on its
+    /// own when the conversation ended with the step.
+    private func interject(_ graph: String, _ step: inout DialogueStep) {
+        if step.state.status == .active, let position = step.state.position,
+           let node = self.library.graphs[position.graph]?.nodes[position.node], node.isQuestion,
+           step.outputs.last == self.present(node, step.state) {
+            step.outputs.removeLast()
+        }
+        self.interrupt(with: graph, &step)
     }
 
     // MARK: - Answers
