@@ -20,36 +20,41 @@ public struct FeatureExtractor: Sendable {
 
     /// The features of `text`: distinct hashes with their values.
     public func features(of text: String) -> SparseVector {
-        let words = UtteranceNormalizer.words(text)
+        let words = UtteranceNormalizer.words(text).map { Array($0.utf8) }
         var wordHashes: [UInt64] = []
         var characterHashes: [UInt64] = []
         wordHashes.reserveCapacity(words.count * 4 + 2)
         characterHashes.reserveCapacity(words.count * 12)
         var negated = 0
-        for (index, word) in words.enumerated() {
-            let bytes = Array(word.utf8)
+        for (index, bytes) in words.enumerated() {
             wordHashes.append(FNV.hash(bytes, seed: 1))
             if negated > 0 { wordHashes.append(FNV.hash(bytes, seed: 2)) }
-            negated = Self.negations.contains(word) ? Self.negationScope : max(0, negated - 1)
+            negated = Self.negationHashes.contains(FNV.hash(bytes, seed: 0)) ? Self.negationScope : max(0, negated - 1)
             if index > 0 {
-                wordHashes.append(FNV.hash(Array(words[index - 1].utf8) + [32] + bytes, seed: 3))
+                wordHashes.append(FNV.hash(bytes, after: FNV.hash(words[index - 1], seed: 3)))
             }
             if index > 1 {
-                wordHashes.append(FNV.hash(Array(words[index - 2].utf8) + [32] + Array(words[index - 1].utf8) + [32] + bytes, seed: 4))
+                wordHashes.append(FNV.hash(bytes, after: FNV.hash(words[index - 1], after: FNV.hash(words[index - 2], seed: 4))))
             }
             // Character n-grams of the word with its edges marked: "<ik>" gives "<ik", "ik>", "<ik>".
-            let marked: [UInt8] = [60] + bytes + [62]
-            for length in 3...5 where length <= marked.count {
-                for start in 0...(marked.count - length) {
-                    characterHashes.append(FNV.hash(marked[start..<(start + length)], seed: 5))
+            let count = bytes.count + 2
+            for length in 3...5 where length <= count {
+                for start in 0...(count - length) {
+                    var hash = FNV.start(seed: 5)
+                    for offset in start..<(start + length) {
+                        hash = FNV.add(offset == 0 ? 60 : offset == count - 1 ? 62 : bytes[offset - 1], to: hash)
+                    }
+                    characterHashes.append(hash)
                 }
             }
         }
         let lengthBucket: UInt8 = words.count <= 1 ? 1 : words.count <= 3 ? 2 : words.count <= 7 ? 3 : words.count <= 15 ? 4 : 5
         wordHashes.append(FNV.hash([lengthBucket], seed: 6))
-        if text.contains("?") { wordHashes.append(FNV.hash([63], seed: 7)) }
+        if text.utf8.contains(63) { wordHashes.append(FNV.hash([63], seed: 7)) }
         return SparseVector(groups: [(wordHashes, 1), (characterHashes, self.characterWeight)])
     }
+
+    private static let negationHashes = Set(Self.negations.map { FNV.hash(Array($0.utf8), seed: 0) })
 }
 
 /// Distinct feature hashes with their values: each group of features has the given length.
@@ -58,27 +63,56 @@ public struct SparseVector: Sendable {
     public let values: [Float]
 
     init(groups: [(hashes: [UInt64], weight: Float)]) {
-        var values: [UInt64: Float] = [:]
+        var entries: [(hash: UInt64, value: Float)] = []
+        entries.reserveCapacity(groups.reduce(0) { $0 + $1.hashes.count })
         for group in groups {
-            let distinct = Set(group.hashes)
-            guard !distinct.isEmpty else { continue }
-            let value = group.weight / Float(distinct.count).squareRoot()
-            for hash in distinct { values[hash, default: 0] += value }
+            var hashes = group.hashes
+            hashes.sort()
+            var distinct = 0
+            for index in hashes.indices where index == 0 || hashes[index] != hashes[index - 1] {
+                hashes[distinct] = hashes[index]
+                distinct += 1
+            }
+            guard distinct > 0 else { continue }
+            let value = group.weight / Float(distinct).squareRoot()
+            for hash in hashes.prefix(distinct) { entries.append((hash, value)) }
         }
-        let sorted = values.sorted { $0.key < $1.key }
-        self.hashes = sorted.map(\.key)
-        self.values = sorted.map(\.value)
+        entries.sort { $0.hash < $1.hash }
+        var hashes: [UInt64] = []
+        var values: [Float] = []
+        hashes.reserveCapacity(entries.count)
+        values.reserveCapacity(entries.count)
+        for entry in entries {
+            if hashes.last == entry.hash {
+                values[values.count - 1] += entry.value
+            } else {
+                hashes.append(entry.hash)
+                values.append(entry.value)
+            }
+        }
+        self.hashes = hashes
+        self.values = values
     }
 }
 
-/// The 64-bit FNV-1a hash, with a seed byte that keeps kinds of features apart.
+/// The 64-bit FNV-1a hash, with a seed byte that keeps kinds of features apart; n-grams of words
+/// hash on from the hash of the words before, with a space between.
 enum FNV {
-    static func hash<Bytes: Collection<UInt8>>(_ bytes: Bytes, seed: UInt8) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        hash = (hash ^ UInt64(seed)) &* 0x0000_0100_0000_01b3
-        for byte in bytes {
-            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
-        }
+    static func start(seed: UInt8) -> UInt64 {
+        self.add(seed, to: 0xcbf2_9ce4_8422_2325)
+    }
+
+    @inline(__always) static func add(_ byte: UInt8, to hash: UInt64) -> UInt64 {
+        (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+    }
+
+    static func hash(_ bytes: [UInt8], seed: UInt8) -> UInt64 {
+        self.hash(bytes, after: self.start(seed: seed), separated: false)
+    }
+
+    static func hash(_ bytes: [UInt8], after previous: UInt64, separated: Bool = true) -> UInt64 {
+        var hash = separated ? self.add(32, to: previous) : previous
+        for byte in bytes { hash = self.add(byte, to: hash) }
         return hash
     }
 }

@@ -8,36 +8,43 @@ import Foundation
 public enum UtteranceNormalizer {
     /// The message's words, normalised.
     public static func words(_ text: String) -> [String] {
-        let folded = text.folding(options: [.caseInsensitive, .diacriticInsensitive, .widthInsensitive], locale: nil)
+        // Plain ASCII (most chat) needs only lower case; anything else loses its accents too.
+        let folded = text.utf8.allSatisfy { $0 < 128 }
+            ? text.lowercased()
+            : text.folding(options: [.caseInsensitive, .diacriticInsensitive, .widthInsensitive], locale: nil)
         var words: [String] = []
-        var current = ""
-        var previous: Character?
+        var current = String.UnicodeScalarView()
+        var previous: Unicode.Scalar?
         var repeats = 0
         func flush() {
             guard !current.isEmpty else { return }
-            if let expansion = Self.chatForms[current] {
+            let word = String(current)
+            if let expansion = Self.chatForms[word] {
                 words += expansion
             } else {
-                words.append(current)
+                words.append(word)
             }
-            current = ""
+            current = String.UnicodeScalarView()
         }
-        for character in folded {
-            guard character.isLetter || character.isNumber else {
+        for scalar in folded.unicodeScalars {
+            let isWordCharacter = scalar.isASCII
+                ? (("a"..."z").contains(scalar) || ("0"..."9").contains(scalar))
+                : (scalar.properties.isAlphabetic || scalar.properties.numericType != nil)
+            guard isWordCharacter else {
                 // "'k", "m'n", "don't": an apostrophe joins, it does not split.
-                if character == "'" || character == "’" || character == "`" { continue }
+                if scalar == "'" || scalar == "’" || scalar == "`" { continue }
                 flush()
                 previous = nil
                 continue
             }
-            if character == previous {
+            if scalar == previous {
                 repeats += 1
                 if repeats >= 2 { continue }
             } else {
                 repeats = 0
             }
-            previous = character
-            current.append(character)
+            previous = scalar
+            current.append(scalar)
         }
         flush()
         return words
