@@ -80,7 +80,9 @@ import Testing
             }
             let elapsed = clock.now - start
             #expect(elapsed >= .milliseconds(290))
-            #expect(elapsed < .seconds(5))
+            // Well below the client's default of 30 s, so it was this request's 300 ms that fired;
+            // loose enough for two cores busy with every other suite (6.4 s seen under make test-dates).
+            #expect(elapsed < .seconds(15))
         }
     }
 
