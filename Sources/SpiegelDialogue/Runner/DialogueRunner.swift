@@ -87,6 +87,7 @@ public struct DialogueRunner: Sendable {
         }
         step.heard = Set(screening.labels.map(\.rawValue))
         let text = input.trimmingCharacters(in: .whitespacesAndNewlines)
+        step.screened = (text, screening)
         let normalized = TextMatching.normalize(text)
         // Within the care flow (or its check) the teacher is answering it: no second one on top.
         let inCare = step.state.stack.contains { $0.graph == Self.careGraph || $0.graph == Self.careCheckGraph }
@@ -255,7 +256,11 @@ public struct DialogueRunner: Sendable {
                 let target = rules.first { $0.condition.holds(step.value(of:)) }?.next ?? otherwise
                 self.go(to: target, &step)
             case .diagnose(let subject, let store, let outcomes, let unsure):
-                let result = self.diagnose(step.state.answers[subject] ?? "")
+                let answer = step.state.answers[subject] ?? ""
+                // The answer of this very message was screened already (unless the caller passed no
+                // screening: then it is screened here).
+                let known = step.screened.flatMap { $0.input == answer && !$0.screening.scores.isEmpty ? $0.screening : nil }
+                let result = self.diagnose(answer, screening: known)
                 if let store { self.store(result.type.rawValue, as: store, &step) }
                 if result.isUnsure, let unsure {
                     self.go(to: unsure, &step)
@@ -353,12 +358,12 @@ public struct DialogueRunner: Sendable {
 
     /// The resistance in an answer: by the screener when the library has examples, else by the
     /// lexicon of `resistance.yaml`.
-    private func diagnose(_ text: String) -> (type: Resistance, isUnsure: Bool) {
+    private func diagnose(_ text: String, screening known: Screening?) -> (type: Resistance, isUnsure: Bool) {
         guard !self.library.understanding.isEmpty else {
             let result = self.classifier.classify(text)
             return (result.type, result.confidence < self.classifier.threshold)
         }
-        let screening = self.library.screener.screen(text)
+        let screening = known ?? self.library.screener.screen(text)
         guard let best = screening.resistance else { return (.none, false) }
         let type: Resistance = switch best.type {
         case .notUnderstanding: .notUnderstanding

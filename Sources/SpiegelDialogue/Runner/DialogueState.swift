@@ -1,4 +1,5 @@
 public import Foundation
+import SpiegelUnderstanding
 
 /// Where one coachee is in a conversation: small, `Codable` and versioned, so a conversation
 /// resumes from it after a restart, days later, or after its graph file was edited.
@@ -142,11 +143,17 @@ public enum DialogueEffect: Sendable, Equatable {
 
 /// The outcome of one step: the new state, what the bot says, and what the service must do.
 public struct DialogueStep: Sendable, Equatable {
+    public static func == (a: DialogueStep, b: DialogueStep) -> Bool {
+        a.state == b.state && a.outputs == b.outputs && a.effects == b.effects && a.heard == b.heard
+    }
+
     public var state: DialogueState
     public var outputs: [String]
     public var effects: [DialogueEffect]
-    /// What the message of this step was recognised as (`heard.<label>` in conditions); not kept.
+    /// What the message of this step was recognised as (`heard.<label>` in conditions), and the
+    /// message; not kept.
     var heard: Set<String> = []
+    var screened: (input: String, screening: Screening)?
 
     public init(state: DialogueState, outputs: [String], effects: [DialogueEffect]) {
         self.state = state
