@@ -238,7 +238,14 @@ struct PromptsCommand: ParsableCommand {
                 thresholds.standard = values[4]
                 thresholds.perLabel[.distress] = values[5]
                 thresholds.distressUnsure = values[7]
+                var heldOutFigures = ""
+                if let heldOut, let text = try? String(contentsOfFile: heldOut, encoding: .utf8), let examples = try? LabelledExample.parse(text, source: heldOut) {
+                    // Reported beside the cross-validation, never chosen by.
+                    let figures = Evaluation.of(Screener(examples: library.understanding, thresholds: thresholds, training: training), on: examples)
+                    heldOutFigures = "; held out: macro F1 \(String(format: "%.3f", figures.macroF1)), distress caught \(String(format: "%.3f", figures.distressCaughtRecall))"
+                }
                 let evaluation = Evaluation.crossValidation(of: library.understanding, folds: self.folds, thresholds: thresholds, training: training)
+                defer { if !heldOutFigures.isEmpty { print(heldOutFigures) } }
                 print("\(trySettings): macro F1 \(String(format: "%.3f", evaluation.macroF1)), distress recall \(String(format: "%.3f", evaluation.figures(of: .distress).recall)), precision \(String(format: "%.3f", evaluation.figures(of: .distress).precision)), caught \(String(format: "%.3f", evaluation.distressCaughtRecall)), asked without \(evaluation.distressAsked.asked)/\(evaluation.distressAsked.of)")
                 return
             }
