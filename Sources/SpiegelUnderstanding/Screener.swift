@@ -101,7 +101,9 @@ public struct Screener: Sendable {
 extension Screener {
     /// Screeners trained in this process, by their examples and settings: loading the same Prompts
     /// again (a reload, every test) does not train again.
-    private static let trained = Mutex<[Int: Screener]>([:])
+    /// The few most recent are kept, so reloads of edited examples do not pile up models.
+    private static let trained = Mutex<[(key: Int, screener: Screener)]>([])
+    private static let keptScreeners = 4
 
     /// A screener for `examples`, trained once per process for the same examples and settings.
     public static func trained(on examples: [LabelledExample], thresholds: Thresholds = .init()) -> Screener {
@@ -114,9 +116,13 @@ extension Screener {
         hasher.combine(thresholds.distressUnsure)
         for label in UtteranceLabel.all { hasher.combine(thresholds.perLabel[label]) }
         let key = hasher.finalize()
-        if let known = Self.trained.withLock({ $0[key] }) { return known }
+        if let known = Self.trained.withLock({ $0.first { $0.key == key }?.screener }) { return known }
         let screener = Screener(examples: examples, thresholds: thresholds)
-        Self.trained.withLock { $0[key] = screener }
+        Self.trained.withLock { kept in
+            kept.removeAll { $0.key == key }
+            kept.append((key, screener))
+            if kept.count > Self.keptScreeners { kept.removeFirst() }
+        }
         return screener
     }
 }

@@ -52,7 +52,7 @@ struct PromptsCommand: ParsableCommand {
     struct Graph: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Write a graph as Graphviz DOT or Mermaid.")
 
-        @OptionGroup var options: GlobalOptions
+        @OptionGroup var source: PromptsSource
 
         @Argument(help: "The graph's id.")
         var id: String
@@ -63,8 +63,6 @@ struct PromptsCommand: ParsableCommand {
         @Option(help: "The language of the captions.")
         var language: String = "nl"
 
-        @Option(help: "The Prompts directory. Default: prompts_dir from the configuration (./Prompts).")
-        var prompts: String?
 
         func validate() throws {
             guard GraphDrawing.Format(rawValue: self.format) != nil else {
@@ -73,7 +71,7 @@ struct PromptsCommand: ParsableCommand {
         }
 
         func run() throws {
-            let library = try PromptsCommand.load(try PromptsCommand.directory(self.prompts, self.options))
+            let library = try self.source.library()
             guard let graph = library.graphs[self.id] else {
                 printToStandardError("spiegel: no graph `\(self.id)`; there are: \(library.graphs.keys.sorted().joined(separator: ", "))")
                 throw ExitCode.failure
@@ -87,16 +85,14 @@ struct PromptsCommand: ParsableCommand {
             abstract: "Replay conversation scripts (`> teacher`, `< bot`, `<~ part of bot`) against the graphs; report the first difference of each."
         )
 
-        @OptionGroup var options: GlobalOptions
+        @OptionGroup var source: PromptsSource
 
         @Argument(help: "The scripts directory. Default: conversations/ in the Prompts directory.")
         var path: String?
 
-        @Option(help: "The Prompts directory. Default: prompts_dir from the configuration (./Prompts).")
-        var prompts: String?
 
         func run() throws {
-            let promptsDirectory = try PromptsCommand.directory(self.prompts, self.options)
+            let promptsDirectory = try self.source.directory()
             let library = try PromptsCommand.load(promptsDirectory)
             let scripts = self.path ?? (promptsDirectory as NSString).appendingPathComponent("conversations")
             let result: (count: Int, failures: [ConversationFailure])
@@ -117,16 +113,14 @@ struct PromptsCommand: ParsableCommand {
             abstract: "Run a script's teacher lines (`>`) through the graphs and print the whole conversation, to read and keep as a golden transcript."
         )
 
-        @OptionGroup var options: GlobalOptions
+        @OptionGroup var source: PromptsSource
 
         @Argument(help: "The script to record.")
         var script: String
 
-        @Option(help: "The Prompts directory. Default: prompts_dir from the configuration (./Prompts).")
-        var prompts: String?
 
         func run() throws {
-            let library = try PromptsCommand.load(try PromptsCommand.directory(self.prompts, self.options))
+            let library = try self.source.library()
             guard let data = FileManager.default.contents(atPath: self.script), let text = String(data: data, encoding: .utf8) else {
                 printToStandardError("spiegel: cannot read \(self.script) as UTF-8 text")
                 throw ExitCode.failure
@@ -145,13 +139,10 @@ struct PromptsCommand: ParsableCommand {
             abstract: "Read one message per line on standard input; print per line the labels that apply (comma-separated, or none), a tab and the confidence."
         )
 
-        @OptionGroup var options: GlobalOptions
-
-        @Option(help: "The Prompts directory. Default: prompts_dir from the configuration (./Prompts).")
-        var prompts: String?
+        @OptionGroup var source: PromptsSource
 
         func run() throws {
-            let screener = try PromptsCommand.load(try PromptsCommand.directory(self.prompts, self.options)).screener
+            let screener = try self.source.library().screener
             while let line = readLine() {
                 let screening = screener.screen(line)
                 let labels = screening.labels.sorted()
@@ -169,13 +160,10 @@ struct PromptsCommand: ParsableCommand {
             abstract: "Read one utterance per line on standard input; print per line the resistance type (A, B, C or none), a tab and the confidence."
         )
 
-        @OptionGroup var options: GlobalOptions
-
-        @Option(help: "The Prompts directory. Default: prompts_dir from the configuration (./Prompts).")
-        var prompts: String?
+        @OptionGroup var source: PromptsSource
 
         func run() throws {
-            let library = try PromptsCommand.load(try PromptsCommand.directory(self.prompts, self.options))
+            let library = try self.source.library()
             guard !library.understanding.isEmpty else {
                 // No examples: the lexicon of resistance.yaml, as `diagnose` uses then.
                 let classifier = ResistanceClassifier(lexicon: library.resistance)
@@ -201,10 +189,7 @@ struct PromptsCommand: ParsableCommand {
             discussion: "Per label precision, recall and F1, the macro F1 and a confusion table. With --require-macro-f1 and --require-distress-recall the command fails (exit 1) when the held-out figures are below them."
         )
 
-        @OptionGroup var options: GlobalOptions
-
-        @Option(help: "The Prompts directory. Default: prompts_dir from the configuration (./Prompts).")
-        var prompts: String?
+        @OptionGroup var source: PromptsSource
 
         @Option(help: "Labelled messages never trained on, in the format of Prompts/understanding/*.tsv.")
         var heldOut: String?
@@ -222,7 +207,7 @@ struct PromptsCommand: ParsableCommand {
         var trySettings: String?
 
         func run() throws {
-            let library = try PromptsCommand.load(try PromptsCommand.directory(self.prompts, self.options))
+            let library = try self.source.library()
             let screener = library.screener
             print("Trained on \(library.understanding.count) examples; \(screener.model.size.features) features.")
             if let trySettings {
@@ -290,5 +275,22 @@ struct PromptsCommand: ParsableCommand {
             }
             if failed { throw ExitCode.failure }
         }
+    }
+}
+
+/// Where a `prompts` command finds the Prompts: `--prompts`, else `prompts_dir` of the configuration.
+struct PromptsSource: ParsableArguments {
+    @OptionGroup var options: GlobalOptions
+
+    @Option(help: "The Prompts directory. Default: prompts_dir from the configuration (./Prompts).")
+    var prompts: String?
+
+    func directory() throws -> String {
+        try PromptsCommand.directory(self.prompts, self.options)
+    }
+
+    /// The library in ``directory()``, or every load error printed and exit 1.
+    func library() throws -> DialogueLibrary {
+        try PromptsCommand.load(try self.directory())
     }
 }

@@ -85,7 +85,6 @@ public struct DialogueRunner: Sendable {
             step.outputs.append(self.message(.tooLong, step.state))
             return step
         }
-        step.heard = Set(screening.labels.map(\.rawValue))
         let text = input.trimmingCharacters(in: .whitespacesAndNewlines)
         step.screened = (text, screening)
         let normalized = TextMatching.normalize(text)

@@ -144,15 +144,14 @@ public enum DialogueEffect: Sendable, Equatable {
 /// The outcome of one step: the new state, what the bot says, and what the service must do.
 public struct DialogueStep: Sendable, Equatable {
     public static func == (a: DialogueStep, b: DialogueStep) -> Bool {
-        a.state == b.state && a.outputs == b.outputs && a.effects == b.effects && a.heard == b.heard
+        a.state == b.state && a.outputs == b.outputs && a.effects == b.effects
     }
 
     public var state: DialogueState
     public var outputs: [String]
     public var effects: [DialogueEffect]
-    /// What the message of this step was recognised as (`heard.<label>` in conditions), and the
-    /// message; not kept.
-    var heard: Set<String> = []
+    /// The message of this step and what it was recognised as (`heard.<label>` in conditions);
+    /// not kept.
     var screened: (input: String, screening: Screening)?
 
     public init(state: DialogueState, outputs: [String], effects: [DialogueEffect]) {
@@ -164,7 +163,10 @@ public struct DialogueStep: Sendable, Equatable {
     /// A name in a condition: `heard.<label>` holds when the message carried that label, any other
     /// name is the state's.
     func value(of name: String) -> String? {
-        if name.hasPrefix(Self.heardPrefix) { return self.heard.contains(String(name.dropFirst(Self.heardPrefix.count))) ? "ja" : nil }
+        if name.hasPrefix(Self.heardPrefix) {
+            let label = UtteranceLabel(rawValue: String(name.dropFirst(Self.heardPrefix.count)))
+            return label.map { self.screened?.screening.contains($0) == true } == true ? "ja" : nil
+        }
         return self.state.value(of: name)
     }
 
