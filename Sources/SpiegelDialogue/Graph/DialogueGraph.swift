@@ -16,12 +16,15 @@ public struct DialogueGraph: Sendable {
     public var nodes: [String: DialogueNode]
     /// Node ids in file order, for drawing and lint output.
     public var nodeOrder: [String]
+    /// How resistance heard at any open question of this graph is answered; `nil`: only where a
+    /// `diagnose` node reads it.
+    public var resistance: ResistanceHandling?
     /// Where the graph was read from.
     public var location: SourceLocation?
 
     public init(
         id: String, title: LocalizedText, languages: [String], start: String, resume: String? = nil,
-        facts: [String] = [], nodes: [DialogueNode], location: SourceLocation? = nil
+        facts: [String] = [], nodes: [DialogueNode], resistance: ResistanceHandling? = nil, location: SourceLocation? = nil
     ) {
         self.id = id
         self.title = title
@@ -31,6 +34,25 @@ public struct DialogueGraph: Sendable {
         self.facts = facts
         self.nodes = Dictionary(nodes.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.nodeOrder = nodes.map(\.id)
+        self.resistance = resistance
         self.location = location
+    }
+}
+
+/// A graph's answer to resistance the screener is sure of at one of its open questions: the answer
+/// counts, the type (`A`, `B` or `C`) is stored, the counters go up, and `graph` is called before
+/// the next question.
+public struct ResistanceHandling: Sendable, Equatable {
+    /// The graph that answers resistance (it reads the type from `store`).
+    public var graph: String
+    /// Where the type is stored.
+    public var store: String
+    /// Counters raised each time.
+    public var increments: [String]
+
+    public init(graph: String, store: String, increments: [String] = []) {
+        self.graph = graph
+        self.store = store
+        self.increments = increments
     }
 }

@@ -57,6 +57,11 @@ public struct DialogueNode: Sendable {
         }
     }
 
+    /// Whether the node asks an open question: an answer in the coachee's own words.
+    public var isOpenQuestion: Bool {
+        if case .ask(_, _, let validation, _, _) = self.kind { validation.format == .text } else { false }
+    }
+
     /// The question or messages the node shows, for help, lint and drawing.
     public var texts: [LocalizedText] {
         var texts: [LocalizedText]

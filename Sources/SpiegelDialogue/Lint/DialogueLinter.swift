@@ -48,6 +48,9 @@ public enum DialogueLinter {
         for (name, id) in [("start", graph.start), ("resume", graph.resume)] where graph.nodes[id] == nil {
             findings.append(.init(.error, .unknownTarget, at: graph.location, "graph `\(graph.id)`: \(name) `\(id)` is not a node"))
         }
+        if let handling = graph.resistance, library.graphs[handling.graph] == nil {
+            findings.append(.init(.error, .unknownTarget, at: graph.location, "graph `\(graph.id)`: resistance calls `\(handling.graph)`, which is not a graph"))
+        }
         for id in graph.nodeOrder {
             guard let node = graph.nodes[id] else { continue }
             for edge in node.edges where graph.nodes[edge.target] == nil {

@@ -18,6 +18,13 @@ enum VariableCheck {
             for graph in library.graphs.values {
                 let result = self.analyse(graph, seed: seeds[graph.id, default: []].union(graph.facts), exports: exports)
                 setAt[graph.id] = result
+                if let handling = graph.resistance {
+                    // Called after any open question: it sees what may be set there, and the type.
+                    for (id, node) in graph.nodes where node.isOpenQuestion {
+                        next[handling.graph, default: []].formUnion(result[id] ?? [])
+                    }
+                    next[handling.graph, default: []].formUnion([handling.store] + handling.increments)
+                }
                 for (id, node) in graph.nodes {
                     switch node.kind {
                     case .call(let callee, _): next[callee, default: []].formUnion(result[id] ?? [])

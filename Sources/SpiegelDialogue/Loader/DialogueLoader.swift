@@ -96,7 +96,7 @@ public enum DialogueLoader {
     public static func loadGraph(_ text: String, file: String) throws(DialogueLoadError) -> DialogueGraph {
         let reader = YAMLReader(file: file)
         let root = try self.compose(text, reader: reader)
-        let top = try reader.entries(root, allowed: ["id", "title", "languages", "start", "resume", "facts", "nodes"], in: "graph")
+        let top = try reader.entries(root, allowed: ["id", "title", "languages", "start", "resume", "facts", "resistance", "nodes"], in: "graph")
         for required in ["id", "languages", "start", "nodes"] where top[required] == nil {
             throw reader.error(.missingKey, at: root, "graph: missing `\(required)`; a graph needs id, languages, start and nodes")
         }
@@ -119,7 +119,21 @@ public enum DialogueLoader {
             resume: try top["resume"].map { node throws(DialogueLoadError) in try reader.identifier(node, "resume") },
             facts: try top["facts"].map { node throws(DialogueLoadError) in try reader.stringList(node, "facts") } ?? [],
             nodes: nodes,
+            resistance: try top["resistance"].map { node throws(DialogueLoadError) in try self.resistanceHandling(node, reader: reader) },
             location: reader.location(of: root)
+        )
+    }
+
+    /// `resistance: { call: weerstand, store: weerstand, increment: [vast] }`
+    private static func resistanceHandling(_ node: Node, reader: YAMLReader) throws(DialogueLoadError) -> ResistanceHandling {
+        let entries = try reader.entries(node, allowed: ["call", "store", "increment"], in: "resistance")
+        guard let call = entries["call"], let store = entries["store"] else {
+            throw reader.error(.missingKey, at: node, "resistance: needs `call` (the graph that answers resistance) and `store` (where the type A, B or C goes)")
+        }
+        return ResistanceHandling(
+            graph: try reader.identifier(call, "resistance.call"),
+            store: try reader.identifier(store, "resistance.store"),
+            increments: try entries["increment"].map { node throws(DialogueLoadError) in try reader.stringList(node, "resistance.increment") } ?? []
         )
     }
 

@@ -29,6 +29,9 @@ public struct DialogueRunner: Sendable {
     /// A `diagnose` is sure of a resistance type from this probability, unsure from the lower one.
     static let resistanceThreshold = 0.5
     static let resistanceUnsure = 0.3
+    /// At an open question that does not ask for it (a graph's ``ResistanceHandling``), resistance
+    /// counts only from this probability: there a complaint about the lesson is the answer.
+    static let heardResistanceThreshold = 0.8
 
     public let library: DialogueLibrary
     private let classifier: ResistanceClassifier
@@ -125,8 +128,13 @@ public struct DialogueRunner: Sendable {
             return step
         }
         let unanswered = step
+        let graph = step.state.position?.graph
         self.answer(node, with: text, normalized: normalized, &step)
-        if let interjection {
+        if interjection == nil, !inCare, let graph, let handling = self.heardResistance(at: node, in: graph, screening, step) {
+            if let type = screening.resistance?.type, let value = Self.resistanceValue(type) { self.store(value, as: handling.store, &step) }
+            for counter in handling.increments { step.state.counters[counter, default: 0] += 1 }
+            self.interject(handling.graph, &step)
+        } else if let interjection {
             if !step.effects.contains(where: { if case .storeAnswer = $0 { true } else { false } }) && step.state.stack == unanswered.state.stack {
                 // Not an answer to the question (a choice it does not name): the graph first,
                 // then the question again.
@@ -252,8 +260,9 @@ public struct DialogueRunner: Sendable {
                 step.outputs.append(self.present(node, step.state))
                 return
             case .branch(let rules, let otherwise):
-                let target = rules.first { $0.condition.holds(step.value(of:)) }?.next ?? otherwise
-                self.go(to: target, &step)
+                let rule = rules.first { $0.condition.holds(step.value(of:)) }
+                if rule?.condition.variables.contains(where: { $0.hasPrefix(DialogueStep.heardPrefix) }) == true { step.followedScreening = true }
+                self.go(to: rule?.next ?? otherwise, &step)
             case .diagnose(let subject, let store, let outcomes, let unsure):
                 let answer = step.state.answers[subject] ?? ""
                 // The answer of this very message was screened already (unless the caller passed no
@@ -347,6 +356,32 @@ public struct DialogueRunner: Sendable {
         guard state.status == .active, let position = state.position, let node = self.library.graphs[position.graph]?.nodes[position.node],
               case .choice(_, _, let options, _) = node.kind else { return false }
         return self.option(in: normalized, options: options, language: state.language) != nil
+    }
+
+    /// The graph's way of answering resistance, when the answer to the open question `node` shows it
+    /// clearly and nothing in this step answered it already (a `diagnose`, the handler itself, a
+    /// branch on what was heard).
+    private func heardResistance(at node: DialogueNode, in graph: String, _ screening: Screening, _ step: DialogueStep) -> ResistanceHandling? {
+        guard node.isOpenQuestion, !step.followedScreening, let handling = self.library.graphs[graph]?.resistance,
+              self.library.graphs[handling.graph] != nil,
+              let best = screening.resistance, best.confidence >= Self.heardResistanceThreshold,
+              !step.state.stack.contains(where: { $0.graph == handling.graph || $0.graph == Self.resistanceCheckGraph }),
+              step.effects.contains(where: { if case .storeAnswer = $0 { true } else { false } }),
+              !step.effects.contains(where: { if case .storeAnswer(handling.store, _) = $0 { true } else { false } })
+        else { return nil }
+        return handling
+    }
+
+    /// The graph a `diagnose` asks when unsure; resistance is not heard again while it runs.
+    static let resistanceCheckGraph = "weerstand_check"
+
+    private static func resistanceValue(_ label: UtteranceLabel) -> String? {
+        switch label {
+        case .notUnderstanding: Resistance.notUnderstanding.rawValue
+        case .notWanting: Resistance.notWanting.rawValue
+        case .notTrusting: Resistance.notTrusting.rawValue
+        default: nil
+        }
     }
 
     /// The global intent a short message says in other words, when the screener is sure of it.

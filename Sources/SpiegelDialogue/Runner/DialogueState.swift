@@ -153,6 +153,9 @@ public struct DialogueStep: Sendable, Equatable {
     /// The message of this step and what it was recognised as (`heard.<label>` in conditions);
     /// not kept.
     var screened: (input: String, screening: Screening)?
+    /// Whether a branch of this step went its way by what the message was recognised as: the
+    /// graph answered that already.
+    var followedScreening = false
 
     public init(state: DialogueState, outputs: [String], effects: [DialogueEffect]) {
         self.state = state

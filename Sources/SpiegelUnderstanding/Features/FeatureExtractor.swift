@@ -11,7 +11,7 @@ public struct FeatureExtractor: Sendable {
     /// How many words a negation reaches.
     static let negationScope = 3
 
-    public init(characterWeight: Float = 0.3) {
+    public init(characterWeight: Float = 0.5) {
         self.characterWeight = characterWeight
     }
 

@@ -19,7 +19,7 @@ public struct LinearModel: Sendable {
         /// positive (rare labels are not drowned; capped at 4).
         public var positiveBoost: Float = 1
         /// How much the character n-grams weigh against the words.
-        public var characterWeight: Float = 0.3
+        public var characterWeight: Float = 0.5
         /// The order of the examples in each pass.
         public var seed: UInt64 = 0x5E1E_6E1
 
