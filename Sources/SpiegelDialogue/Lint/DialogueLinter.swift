@@ -19,10 +19,33 @@ public enum DialogueLinter {
             findings += self.translations(graph)
             findings += self.options(graph, library)
             findings += NiveaCheck.check(graph)
+            findings += self.quotes(graph)
         }
         findings += VariableCheck.check(library)
         findings += self.shared(library)
         findings += self.examples(library)
+        return findings
+    }
+
+    /// A text that quotes an answer (`“{plan}”`) needs a `neutral` form for when the answer is not fit
+    /// to quote; the neutral form itself quotes nothing.
+    private static func quotes(_ graph: DialogueGraph) -> [LintFinding] {
+        var findings: [LintFinding] = []
+        for id in graph.nodeOrder {
+            guard let node = graph.nodes[id] else { continue }
+            for text in node.texts {
+                let quoted = Set(text.translations.values.flatMap(Interpolation.quotedNames(in:)))
+                guard !quoted.isEmpty else { continue }
+                if text.neutral.isEmpty {
+                    let names = quoted.sorted().map { "“{\($0)}”" }.joined(separator: ", ")
+                    findings.append(.init(.warning, .quoteWithoutNeutral, at: text.location ?? node.location,
+                                          "node `\(id)` quotes \(names) but has no `neutral` form for a long answer, a question or “weet ik niet”"))
+                } else if text.neutral.values.contains(where: { !Interpolation.quotedNames(in: $0).isEmpty }) {
+                    findings.append(.init(.error, .quoteWithoutNeutral, at: text.location ?? node.location,
+                                          "node `\(id)`: the `neutral` form quotes an answer itself; it must read well without the coachee's words"))
+                }
+            }
+        }
         return findings
     }
 

@@ -20,6 +20,7 @@ public struct LintFinding: Sendable, Equatable, CustomStringConvertible {
         case suggestiveQuestion = "nivea-suggestive"
         case advice = "nivea-advice"
         case fewExamples = "few-examples"
+        case quoteWithoutNeutral = "quote-without-neutral"
     }
 
     public var severity: Severity

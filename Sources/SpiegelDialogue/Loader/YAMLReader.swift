@@ -95,13 +95,18 @@ struct YAMLReader {
             throw self.error(.invalidValue, at: node, "\(context): expected a text per language, such as `nl: …` and `en: …`")
         }
         var translations: [String: String] = [:]
+        var neutral: [String: String] = [:]
         for (key, value) in mapping {
+            if key.scalar?.string == "neutral" {
+                neutral = try self.localized(value, languages: languages, "\(context).neutral").translations
+                continue
+            }
             guard let language = key.scalar?.string, language.count == 2, language.allSatisfy(\.isLetter) else {
                 throw self.error(.invalidValue, at: key, "\(context): expected a two-letter language code such as `nl` or `en` (put a text with a comma or a colon between quotes)")
             }
             translations[language] = try self.string(value, "\(context).\(language)")
         }
-        return LocalizedText(translations, location: self.location(of: node))
+        return LocalizedText(translations, neutral: neutral, location: self.location(of: node))
     }
 }
 

@@ -218,6 +218,12 @@ public struct DialogueRunner: Sendable {
     private func store(_ value: String, as name: String, _ step: inout DialogueStep) {
         if step.state.answers[name] == nil { step.state.answerOrder.append(name) }
         step.state.answers[name] = value
+        if let screened = step.screened, screened.input == value,
+           Self.unquotableLabels.contains(where: { screened.screening.score($0) >= Self.unquotableConfidence }) {
+            step.state.unquotable.insert(name)
+        } else {
+            step.state.unquotable.remove(name)
+        }
         step.effects.append(.storeAnswer(name: name, value: value))
     }
 
@@ -527,9 +533,25 @@ public struct DialogueRunner: Sendable {
         }
     }
 
+    /// What an answer must not have been recognised as, surely (``unquotableConfidence``), to be
+    /// quoted back: not knowing, distress, a question to the bot, distrust or resistance. (Not
+    /// advice: "Hoe krijg ik ze aan het woord?" is the teacher's own question in a pre-conference.)
+    static let unquotableLabels: [UtteranceLabel] = [.dontKnow, .distress, .question, .trust] + UtteranceLabel.resistance
+    static let unquotableConfidence = 0.7
+
+    /// `text` in the coachee's language with the answers filled in; its neutral form when an answer
+    /// it quotes is not fit to quote (too long, a question, "weet ik niet", or recognised as such).
     private func render(_ text: LocalizedText, _ state: DialogueState) -> String {
         let fallbacks = state.position.flatMap { self.library.graphs[$0.graph]?.languages } ?? ["nl", "en"]
-        return Interpolation.fill(text.text(in: state.language, fallbacks: fallbacks), values: state.values)
+        let values = state.values
+        let full = text.text(in: state.language, fallbacks: fallbacks)
+        if let neutral = text.neutralText(in: state.language, fallbacks: fallbacks),
+           Interpolation.quotedNames(in: full).contains(where: { name in
+               state.unquotable.contains(name) || !(values[name].map(Interpolation.isQuotable) ?? false)
+           }) {
+            return Interpolation.fill(neutral, values: values)
+        }
+        return Interpolation.fill(full, values: values)
     }
 
     private func message(_ key: SharedMessage, _ state: DialogueState, _ values: [String: String] = [:]) -> String {

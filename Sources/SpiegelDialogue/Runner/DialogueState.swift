@@ -57,6 +57,9 @@ public struct DialogueState: Codable, Sendable, Equatable {
     public var answers: [String: String] = [:]
     /// The names of stored answers in the order they were first given.
     public var answerOrder: [String] = []
+    /// Answers not to quote back, by what they were recognised as (not knowing, a question, a
+    /// request for advice, distress, resistance): a text that quotes one says its neutral form.
+    public var unquotable: Set<String> = []
     /// Counters raised by nodes with `increment`.
     public var counters: [String: Int] = [:]
     /// Facts from earlier sessions, given by the service at start.
@@ -86,7 +89,7 @@ public struct DialogueState: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case version, language, stack, answers, answerOrder, counters, facts, history, status, updatedAt
+        case version, language, stack, answers, answerOrder, unquotable, counters, facts, history, status, updatedAt
     }
 
     /// Reads a saved state; a state written by a newer Spiegel (a higher `version`) is refused
@@ -105,6 +108,7 @@ public struct DialogueState: Codable, Sendable, Equatable {
         self.stack = try container.decode([Position].self, forKey: .stack)
         self.answers = try container.decodeIfPresent([String: String].self, forKey: .answers) ?? [:]
         self.answerOrder = try container.decodeIfPresent([String].self, forKey: .answerOrder) ?? []
+        self.unquotable = try container.decodeIfPresent(Set<String>.self, forKey: .unquotable) ?? []
         self.counters = try container.decodeIfPresent([String: Int].self, forKey: .counters) ?? [:]
         self.facts = try container.decodeIfPresent([String: String].self, forKey: .facts) ?? [:]
         self.history = try container.decodeIfPresent([[Position]].self, forKey: .history) ?? []

@@ -163,6 +163,41 @@ enum Interpolation {
         return result + rest
     }
 
+    /// The names of the placeholders that stand in quotes (`“{plan}”`): the coachee's words quoted.
+    static func quotedNames(in text: String) -> [String] {
+        var names: [String] = []
+        var rest = text[...]
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            if open > rest.startIndex, ["“", "\"", "‘", "'"].contains(rest[rest.index(before: open)]) {
+                names.append(Self.parse(String(rest[rest.index(after: open)..<close])).name)
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        return names
+    }
+
+    /// Most words of an answer that is still quoted; a longer one is referred to, not repeated.
+    static let maxQuotedWords = 12
+
+    /// Answers that say nothing to build on: quoting them back ("Stel dat “weet ik niet” morgen
+    /// opgelost is") would mock the teacher.
+    private static let emptyAnswers: Set<String> = [
+        "weet ik niet", "weet niet", "ik weet het niet", "weet het niet", "ik weet niet", "geen idee", "geen flauw idee",
+        "idk", "geen", "niets", "niks", "pas", "nvt", "i dont know", "i don t know", "dont know", "no idea", "nothing", "pass",
+        "weet ik echt niet", "ik weet het echt niet", "geen idee eigenlijk", "not sure", "geen flauw benul",
+    ]
+
+    /// Whether `value` can be quoted back as the coachee said it: short and not an empty "weet ik
+    /// niet". (A question to the bot is known by the screening, not by its question mark: "Hoe
+    /// krijg ik meer leerlingen aan het woord?" is a teacher's own question, well worth quoting.)
+    static func isQuotable(_ value: String) -> Bool {
+        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { return false }
+        let normalized = TextMatching.normalize(trimmed)
+        guard !normalized.isEmpty, !Self.emptyAnswers.contains(normalized) else { return false }
+        return trimmed.split(whereSeparator: \.isWhitespace).count <= Self.maxQuotedWords
+    }
+
     /// The names of the placeholders in `text`.
     static func names(in text: String) -> [String] {
         var names: [String] = []
