@@ -92,6 +92,15 @@ extension Turn {
         var draft = draft
         switch draft.stage {
         case .question:
+            // "alles", "niets", numbers or an edit right at the summary are the choice itself.
+            switch command {
+            case .all, .nothing, .numbers, .edit:
+                draft.stage = .choose
+                self.snapshot.shareDraft = draft
+                return self.answer(draft, text: text, command: command)
+            default:
+                break
+            }
             if self.context.library.flow(named: text) != nil || (command != nil && command != .no) { return false }
             if command != .no {
                 draft.parts.append(SharePart(label: self.context.text("share_label_question", self.language), text: text.trimmingCharacters(in: .whitespacesAndNewlines)))

@@ -189,9 +189,8 @@ struct Turn {
         return String(scores.map { blocks[min(7, max(0, Int((Double($0 - 1) * 7 / 9).rounded())))] })
     }
 
-    /// The language a first message tells, when it does: an English greeting.
+    /// The language a first message is written in, when its words say so clearly.
     static func language(of text: String) -> String? {
-        let greeting = text.lowercased().split { !$0.isLetter }.joined(separator: " ")
-        return ["hi", "hello", "hey", "good morning", "good afternoon", "good evening", "hi there", "hello there"].contains(greeting) ? "en" : nil
+        LanguageGuess.language(of: text)
     }
 }

@@ -196,6 +196,22 @@ import Testing
         try await vault.close()
     }
 
+    @Test func anEnglishFirstMessageIsAnsweredInEnglishThroughout() async throws {
+        let fixture = CoachFixture()
+        let vault = try fixture.openVault()
+        let service = fixture.service(vault)
+        // "a rough lesson" may be a sign: the check comes first, in English too.
+        let opening = try await service.say("Hi, I just had a rough lesson", as: "sam")
+        #expect(opening.first == "I read your answer, and first I would like to ask: are you doing all right?")
+        let reflection = try await service.say("1", as: "sam")
+        #expect(reflection.prefix(2) == ["Good. Then we go on.", "Hi! Good that you take a moment after your lesson to look back."], "then the reflection it came for")
+        #expect(try await service.say("2", as: "sam").first == "Fine, then we keep it to three questions.")
+        _ = try await service.say("The start went well", as: "sam")
+        // English grammar of numbers: "an 8".
+        #expect(try await service.say("7", as: "sam") == ["What would be different at an 8?"])
+        try await vault.close()
+    }
+
     @Test func progressShowsScoresAsASparklineAndOwnPlans() async throws {
         let fixture = CoachFixture()
         let vault = try fixture.openVault()

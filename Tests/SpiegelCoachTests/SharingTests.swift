@@ -164,6 +164,35 @@ import Testing
         try await pair.vault.close()
     }
 
+    @Test func numbersAllOrNothingRightAtTheSummaryAreTheChoice() async throws {
+        var pair = try Pair()
+        // An answers the question about a question with the numbers: the choice, no new reflection.
+        try await pair.pair(Self.an)
+        _ = try await pair.reflect(Self.an)
+        let preview = try await pair.say("1 3", as: Self.an)
+        #expect(preview.first == "Dit gaat naar \(Self.els), precies zo:")
+        #expect(preview.last == "Versturen? Zeg “ja” om te versturen, of “nee”.")
+        _ = try await pair.say("ja", as: Self.an)
+        let delivered = try #require(pair.toEls.last)
+        #expect(delivered.contains("– je doel: Dat de start van mijn lessen rustiger verloopt"))
+        #expect(!delivered.contains("het moment"))
+        #expect(try await pair.consent(Self.an).map(\.event) == [.shown, .approved, .sent])
+
+        // Bram: "alles" right away.
+        try await pair.pair(Self.bram)
+        _ = try await pair.reflect(Self.bram)
+        #expect(try await pair.say("alles", as: Self.bram).first == "Dit gaat naar \(Self.els), precies zo:")
+
+        // Cas: "niets" right away is said back, not passed over in silence.
+        try await pair.pair(Self.cas)
+        let before = pair.toEls.count
+        _ = try await pair.reflect(Self.cas)
+        #expect(try await pair.say("niets", as: Self.cas) == ["Goed, er gaat niets naar \(Self.els)."])
+        #expect(pair.toEls.count == before)
+        #expect(try await pair.consent(Self.cas).map(\.event) == [.shown, .declined])
+        try await pair.vault.close()
+    }
+
     @Test func aWithdrawnSummaryIsMarkedAtTheCoachAndErasureWithdrawsEverything() async throws {
         var pair = try Pair()
         try await pair.pair(Self.bram)

@@ -318,6 +318,13 @@ public struct DialogueRunner: Sendable {
             }
             return
         }
+        // The care flow or its check on its own (a first message, or after a conversation): "go on"
+        // means the conversation the teacher came for.
+        if !closes, finished.graph == Self.careGraph || finished.graph == Self.careCheckGraph,
+           let id = self.library.defaultGraph, let graph = self.library.graphs[id] {
+            step.state.stack = [.init(graph: graph.id, node: graph.start)]
+            return
+        }
         step.state.stack = [finished]
         step.state.status = .ended
         var values: [String: String] = [:]
@@ -544,14 +551,15 @@ public struct DialogueRunner: Sendable {
     private func render(_ text: LocalizedText, _ state: DialogueState) -> String {
         let fallbacks = state.position.flatMap { self.library.graphs[$0.graph]?.languages } ?? ["nl", "en"]
         let values = state.values
-        let full = text.text(in: state.language, fallbacks: fallbacks)
+        var chosen = text.text(in: state.language, fallbacks: fallbacks)
         if let neutral = text.neutralText(in: state.language, fallbacks: fallbacks),
-           Interpolation.quotedNames(in: full).contains(where: { name in
+           Interpolation.quotedNames(in: chosen).contains(where: { name in
                state.unquotable.contains(name) || !(values[name].map(Interpolation.isQuotable) ?? false)
            }) {
-            return Interpolation.fill(neutral, values: values)
+            chosen = neutral
         }
-        return Interpolation.fill(full, values: values)
+        let filled = Interpolation.fill(chosen, values: values)
+        return state.language == "en" ? Interpolation.englishArticles(filled) : filled
     }
 
     private func message(_ key: SharedMessage, _ state: DialogueState, _ values: [String: String] = [:]) -> String {

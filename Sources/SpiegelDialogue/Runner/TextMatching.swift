@@ -163,6 +163,12 @@ enum Interpolation {
         return result + rest
     }
 
+    /// English "a" before a number said with a vowel: "What would an 8 be?", "an 11", "an 18".
+    static func englishArticles(_ text: String) -> String {
+        guard text.contains("a 8") || text.contains("a 1") || text.contains("A 8") || text.contains("A 1") else { return text }
+        return text.replacing(/\b([Aa]) (?=(?:8\d?|11|18)\b)/) { match in "\(match.1)n " }
+    }
+
     /// The names of the placeholders that stand in quotes (`“{plan}”`): the coachee's words quoted.
     static func quotedNames(in text: String) -> [String] {
         var names: [String] = []
@@ -177,7 +183,7 @@ enum Interpolation {
     }
 
     /// Most words of an answer that is still quoted; a longer one is referred to, not repeated.
-    static let maxQuotedWords = 12
+    static let maxQuotedWords = 15
 
     /// Answers that say nothing to build on: quoting them back ("Stel dat “weet ik niet” morgen
     /// opgelost is") would mock the teacher.
