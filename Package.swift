@@ -77,6 +77,7 @@ let package = Package(
             name: "SpiegelCoach",
             dependencies: [
                 "SpiegelDialogue",
+                "SpiegelSchedule",
                 "SpiegelUnderstanding",
                 "SpiegelVault",
                 .product(name: "Logging", package: "swift-log"),

@@ -180,24 +180,55 @@ actor CoacheeSession {
         return (texts.enumerated().map { Delivery(address: address, text: $0.element, key: "\(key)#\($0.offset)") }, note)
     }
 
-    /// One reminder after the configured silence, for a conversation that is not finished.
+    /// One reminder after the configured silence, for a conversation that is not finished; for a
+    /// finished one with a plan, the follow-up on the plan's day.
     private func scheduleReminder(_ snapshot: SessionSnapshot, now: Date) {
-        guard let book = self.context.reminders, let after = self.context.configuration.reminderAfter else { return }
+        guard let book = self.context.reminders else { return }
         let open = snapshot.state.map { $0.status != .ended } ?? false
-        book.schedule(self.coachee, at: open ? now.addingTimeInterval(Double(after / .milliseconds(1)) / 1000) : nil)
+        if open {
+            let after = self.context.configuration.reminderAfter
+            book.schedule(self.coachee, at: after.map { now.addingTimeInterval(Double($0 / .milliseconds(1)) / 1000) })
+        } else {
+            book.schedule(self.coachee, at: snapshot.followUpsOff ? nil : snapshot.followUp?.due)
+        }
     }
 
-    /// The reminder for this coachee's quiet conversation, journalled; `nil` when it has ended
-    /// since.
-    func remind() async throws -> (String, ReplyAddress?)? {
+    /// The reminder for this coachee's quiet conversation, or the follow-up of a finished one
+    /// when its day has come, journalled; `nil` when there is none any more.
+    func remind() async throws -> (text: String, address: ReplyAddress?, kind: DueReminder.Kind)? {
         await self.enter()
         defer { self.leave() }
-        let snapshot = try await self.load()
-        guard let state = snapshot.state, state.status != .ended else { return nil }
-        let title = state.position.flatMap { self.context.library.graphs[$0.graph]?.title.text(in: state.language, fallbacks: ["nl", "en"]) } ?? ""
-        let text = self.context.text("reminder", state.language, ["graph": title])
-        try await self.journal(snapshot, incoming: nil, outgoing: [text], now: self.context.now())
-        return (text, snapshot.address)
+        var snapshot = try await self.load()
+        let now = self.context.now()
+        guard let state = snapshot.state else { return nil }
+        if state.status != .ended {
+            let title = state.position.flatMap { self.context.library.graphs[$0.graph]?.title.text(in: state.language, fallbacks: ["nl", "en"]) } ?? ""
+            let text = self.context.text("reminder", state.language, ["graph": title])
+            try await self.journal(snapshot, incoming: nil, outgoing: [text], now: now)
+            return (text, snapshot.address, .quiet)
+        }
+        guard !snapshot.followUpsOff, let followUp = snapshot.followUp, followUp.due <= now else { return nil }
+        let text = Self.followUpText(followUp, language: state.language, context: self.context)
+        // Sent once: taken out before the message is journalled.
+        snapshot.followUp = nil
+        try await self.journal(snapshot, incoming: nil, outgoing: [text], now: now)
+        return (text, snapshot.address, .followUp)
+    }
+
+    /// "Hoe ging het met je plan “…”? Zag je “…”?", with the teacher's words where they are fit to
+    /// quote, else the neutral lines.
+    static func followUpText(_ followUp: FollowUpProposal, language: String, context: SessionContext) -> String {
+        var lines: [String] = []
+        if let plan = followUp.plan, Quoting.canQuote(plan) {
+            lines.append(context.text("follow_up_plan", language, ["plan": plan]))
+        } else {
+            lines.append(context.text("follow_up_plan_neutral", language))
+        }
+        if let sign = followUp.sign, Quoting.canQuote(sign) {
+            lines.append(context.text("follow_up_sign", language, ["sign": sign]))
+        }
+        lines.append(context.text("follow_up_how", language))
+        return lines.joined(separator: " ")
     }
 
     /// Appends the message, the replies and the new snapshot in one write, then keeps the snapshot.

@@ -39,10 +39,19 @@ public struct ReplyAddress: Codable, Sendable, Equatable {
 
 /// A reminder to send.
 public struct DueReminder: Sendable, Equatable {
+    /// Why it goes out.
+    public enum Kind: String, Sendable {
+        /// A conversation went quiet before its end.
+        case quiet
+        /// The day of a plan has come: how did it go?
+        case followUp = "follow_up"
+    }
+
     public var coachee: CoacheeID
     public var text: String
     /// Where the coachee last wrote from; `nil` for the console.
     public var address: ReplyAddress?
+    public var kind: Kind = .quiet
 }
 
 /// What the service answers to one message.
@@ -108,7 +117,7 @@ public final class CoachingService: Sendable {
     ) {
         self.context = SessionContext(
             content: CoachContent(library: library, configuration: configuration), vault: vault, logger: logger, now: now,
-            reminders: configuration.reminderAfter == nil ? nil : ReminderBook(vault: vault)
+            reminders: ReminderBook(vault: vault)
         )
     }
 
@@ -205,8 +214,8 @@ public final class CoachingService: Sendable {
                 continue
             }
             defer { self.release(coachee) }
-            if let (text, address) = try await session.remind() {
-                try await send(DueReminder(coachee: coachee, text: text, address: address))
+            if let reminder = try await session.remind() {
+                try await send(DueReminder(coachee: coachee, text: reminder.text, address: reminder.address, kind: reminder.kind))
                 sent += 1
             }
         }
@@ -293,7 +302,7 @@ struct SessionContext: Sendable {
     let vault: Vault
     let logger: Logger
     let now: @Sendable () -> Date
-    /// The reminder book, when reminders are on.
+    /// The reminder book: quiet conversations (when reminders are on) and follow-ups of plans.
     let reminders: ReminderBook?
 
     /// A day as coachees and coaches read it, in their time zone: `27/1/2025`.
@@ -337,5 +346,11 @@ enum ServiceText {
         "busy": "It is very busy right now. Send your message again in a few minutes.",
         "share_at_end": "At the end of a conversation I propose a summary; you choose what your coach sees.",
         "reminder": "Your conversation “{graph}” is still open. Say “resume” whenever it suits you.",
+        "follow_up_plan": "Today was the day of your plan: “{plan}”.",
+        "follow_up_plan_neutral": "Today was the day of your plan.",
+        "follow_up_sign": "Did you see what you named: “{sign}”?",
+        "follow_up_how": "How did it go? Say “reflection” to look back on it, or “no follow-ups” if you want no more of these messages.",
+        "followups_off": "All right, no more follow-up messages after a plan. Say “follow-ups” to turn them back on.",
+        "followups_on": "All right, on the day of your next plan I will ask how it went.",
     ]
 }

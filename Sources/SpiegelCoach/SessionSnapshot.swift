@@ -20,6 +20,8 @@ struct SessionSnapshot: Codable, Sendable {
     var pendingConfirmation: String?
     /// The follow-up the last conversation proposed.
     var followUp: FollowUpProposal?
+    /// The coachee said they want no follow-up messages ("geen opvolging").
+    var followUpsOff = false
     /// Where the coachee last wrote from.
     var address: ReplyAddress?
 
@@ -59,6 +61,7 @@ struct SessionSnapshot: Codable, Sendable {
         self.coachees = try container.decodeIfPresent([String].self, forKey: .coachees) ?? []
         self.received = try container.decodeIfPresent([ReceivedSummary].self, forKey: .received) ?? []
         self.invitedBy = try container.decodeIfPresent([String].self, forKey: .invitedBy) ?? []
+        self.followUpsOff = try container.decodeIfPresent(Bool.self, forKey: .followUpsOff) ?? false
     }
 }
 
@@ -78,10 +81,14 @@ struct PairingRequest: Codable, Sendable, Equatable {
     var announced: Bool
 }
 
-/// A conversation's proposal to talk again later.
+/// A conversation's proposal to talk again later: one message on the day of the plan (or a week
+/// after), asking how it went and whether the teacher saw the sign they named.
 struct FollowUpProposal: Codable, Sendable, Equatable {
     var graph: String
     var due: Date
+    /// The plan and its sign in the teacher's words, for the message; `nil` when there was none.
+    var plan: String?
+    var sign: String?
 }
 
 /// A coachee's finished conversations and what they said in their summaries: the source of the

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SpiegelDialogue
+import SpiegelSchedule
 import SpiegelUnderstanding
 import SpiegelVault
 
@@ -69,6 +70,13 @@ struct Turn {
         let distress = self.screening.contains(.distress)
         if !distress, let flow = library.flow(named: text) {
             self.start(flow.graph, language: flow.language)
+            return
+        }
+        if let command = library.command(in: text), command == "followups_off" || command == "followups_on" {
+            self.snapshot.followUpsOff = command == "followups_off"
+            if self.snapshot.followUpsOff { self.snapshot.followUp = nil }
+            self.outputs.append(self.context.text(command, self.language))
+            if let state = self.snapshot.state, let question = self.context.runner.currentQuestion(state) { self.outputs.append(question) }
             return
         }
         if library.command(in: text) == "progress" {
@@ -152,7 +160,10 @@ struct Turn {
                 let paired = self.pairing?.accepted == true
                 self.outputs.append(self.context.text(paired ? "share_at_end" : "pairing_none", step.state.language))
             case .scheduleFollowUp(let after, let graph):
-                self.snapshot.followUp = FollowUpProposal(graph: graph, due: self.now.addingTimeInterval(TimeInterval(after)))
+                guard !self.snapshot.followUpsOff else { break }
+                let plan = step.state.answers["plan"], sign = step.state.answers["teken"]
+                let due = plan.flatMap(self.planDay) ?? self.now.addingTimeInterval(TimeInterval(after))
+                self.snapshot.followUp = FollowUpProposal(graph: graph, due: due, plan: plan, sign: sign)
             case .storeAnswer, .pause, .resume:
                 break
             }
@@ -182,6 +193,23 @@ struct Turn {
         if plans.count > 1 { lines.append(plans.joined(separator: "\n")) }
         return lines
     }
+
+    /// The afternoon of the day a plan names ("donderdag in 2C", "next Monday"), at the hour
+    /// follow-ups go out; `nil` when it names none within the coming eight weeks.
+    func planDay(_ plan: String) -> Date? {
+        let zone = TimeZone(identifier: self.context.configuration.timeZone) ?? TimeZone(identifier: "Europe/Brussels")!
+        guard let parsed = DutchDateParser.parse(plan, now: self.now, timeZone: zone) else { return nil }
+        var day = parsed.day
+        day.hour = Self.followUpHour
+        day.minute = 0
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        guard let date = calendar.date(from: day), date > self.now, date < self.now.addingTimeInterval(56 * 86400) else { return nil }
+        return date
+    }
+
+    /// Follow-ups go out after school, on the day of the plan.
+    static let followUpHour = 16
 
     /// Scores 1 to 10 as eight block heights: 1 "▁", 4 "▃", 7 "▆", 10 "█".
     static func sparkline(_ scores: [Int]) -> String {

@@ -61,19 +61,80 @@ import Testing
         let vault = try fixture.openVault()
         let service = fixture.service(vault, configuration: Self.configuration(after: 2))
         let outbox = Outbox()
-        try await service.sayAll(["hallo", "2", "De start", "7", "Rustiger", "Een timer"], as: "done")
+        try await service.sayAll(["hallo", "2", "De start", "7", "Rustiger", "Een timer", "Als ze meteen beginnen"], as: "done")
         try await service.sayAll(["hallo", "1"], as: "an")
         try await service.sayAll(["hallo", "1"], as: "bert")
-        #expect(service.pendingReminderCount == 2)
+        // Two quiet reminders, and the finished conversation's follow-up a week later.
+        #expect(service.pendingReminderCount == 3)
         fixture.advance(by: 3600)
         _ = try await service.say("Rust", as: "an")
         try await service.sayAll(["vergeet mij", "ja"], as: "bert")
-        #expect(service.pendingReminderCount == 1)
+        #expect(service.pendingReminderCount == 2)
         fixture.advance(by: 3601)
         #expect(try await service.sendDueReminders { outbox.send($0) } == 0)
         fixture.advance(by: 3600)
         #expect(try await service.sendDueReminders { outbox.send($0) } == 1)
         #expect(outbox.all.map(\.0) == ["an"])
+        try await vault.close()
+    }
+
+    /// The short reflection of `user`, with `plan`; the lines a teacher types.
+    static func shortReflection(plan: String) -> [String] {
+        ["hallo", "2", "De start", "7", "Rustiger", plan, "Als ze meteen beginnen"]
+    }
+
+    @Test func theFollowUpComesOnTheDayOfThePlanAfterSchoolAndOnlyOnce() async throws {
+        let fixture = CoachFixture()
+        let vault = try fixture.openVault()
+        let service = fixture.service(vault)
+        let outbox = Outbox()
+        // Friday 15 January, 09:00: "maandag" is Monday 18 January.
+        try await service.sayAll(Self.shortReflection(plan: "Maandag een timer in 2C"), as: "an")
+        #expect(service.pendingReminderCount == 1)
+        fixture.advance(by: 3 * 86400 + 6 * 3600 + 59 * 60)  // Monday 15:59
+        #expect(try await service.sendDueReminders { outbox.send($0) } == 0)
+        fixture.advance(by: 60)  // Monday 16:00
+        let kinds = Mutex<[DueReminder.Kind]>([])
+        #expect(try await service.sendDueReminders { reminder in outbox.send(reminder); kinds.withLock { $0.append(reminder.kind) } } == 1)
+        #expect(outbox.all.first?.1 == "Vandaag was de dag van je plan: “Maandag een timer in 2C”. Zag je wat je noemde: “Als ze meteen beginnen”? Hoe ging het? Zeg “reflectie” om er even op terug te kijken, of “geen opvolging” als je zulke berichten niet meer wil.")
+        #expect(kinds.withLock { $0 } == [.followUp])
+        fixture.advance(by: 7 * 86400)
+        #expect(try await service.sendDueReminders { outbox.send($0) } == 0)
+        #expect(outbox.all.count == 1)
+        try await vault.close()
+    }
+
+    @Test func aPlanWithoutADayIsFollowedUpAWeekLaterWithoutQuotingAVaguePlan() async throws {
+        let fixture = CoachFixture()
+        let vault = try fixture.openVault()
+        let service = fixture.service(vault)
+        let outbox = Outbox()
+        let long = "Ik wil eerst nog met mijn collega's overleggen en dan kijken of een timer of een vaste startopdracht beter past bij deze klas"
+        try await service.sayAll(Self.shortReflection(plan: long), as: "an")
+        fixture.advance(by: 7 * 86400 - 60)
+        #expect(try await service.sendDueReminders { outbox.send($0) } == 0)
+        fixture.advance(by: 120)
+        #expect(try await service.sendDueReminders { outbox.send($0) } == 1)
+        #expect(outbox.all.first?.1.hasPrefix("Vandaag was de dag van je plan. Zag je wat je noemde: “Als ze meteen beginnen”?") == true)
+        try await vault.close()
+    }
+
+    @Test func aTeacherCanTurnFollowUpsOffAndOnInChat() async throws {
+        let fixture = CoachFixture()
+        let vault = try fixture.openVault()
+        let service = fixture.service(vault)
+        let outbox = Outbox()
+        try await service.sayAll(Self.shortReflection(plan: "Maandag een timer"), as: "an")
+        #expect(try await service.say("geen opvolging", as: "an") == ["Goed, geen opvolgberichten meer na een plan. Zeg “opvolging” om ze weer aan te zetten."])
+        #expect(service.pendingReminderCount == 0)
+        fixture.advance(by: 4 * 86400)
+        #expect(try await service.sendDueReminders { outbox.send($0) } == 0)
+        // The next plan is not followed up either, until they turn it on.
+        try await service.sayAll(["reflectie"] + Self.shortReflection(plan: "Dinsdag een timer").dropFirst(), as: "an")
+        #expect(service.pendingReminderCount == 0)
+        #expect(try await service.say("opvolging", as: "an") == ["Goed, op de dag van je volgende plan vraag ik hoe het ging."])
+        try await service.sayAll(["reflectie"] + Self.shortReflection(plan: "Woensdag een timer").dropFirst(), as: "an")
+        #expect(service.pendingReminderCount == 1)
         try await vault.close()
     }
 

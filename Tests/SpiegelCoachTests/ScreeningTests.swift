@@ -23,7 +23,7 @@ import Testing
         #expect(care.contains { $0.contains("huisarts") && $0.contains("vertrouwenspersoon") })
         #expect(care.suffix(3).first == "Wat wil je nu?")
         let goOn = try await service.say("1", as: "an")
-        #expect(goOn.last == "Wat wilde jij op dat moment bereiken?", "\(goOn)")
+        #expect(goOn.last == "Wat wilde je op dat moment bereiken, en wat deed je?", "\(goOn)")
         try await vault.close()
     }
 
@@ -37,7 +37,10 @@ import Testing
         #expect(stop.last?.hasPrefix("Goed. Zorg goed voor jezelf.") == true, "\(stop)")
         fixture.advance(by: 86_400)
         let later = try await service.say("hallo", as: "an")
-        #expect(later.first == "Dag! Fijn dat je na je les even de tijd neemt om terug te blikken.", "never back on the painful moment: \(later)")
+        // A new reflection (with the agreements in one line: they were said before), never back on
+        // the painful moment.
+        #expect(later.first == "Dag, fijn dat je er weer bent. De afspraken blijven dezelfde: wat je schrijft, blijft van jou.", "\(later)")
+        #expect(later.last == "Hoeveel tijd heb je nu?\n1. Tien minuten of meer\n2. Maar een paar minuten" || later.contains("Hoeveel tijd heb je nu?"), "\(later)")
         try await vault.close()
     }
 
@@ -55,7 +58,7 @@ import Testing
         let vault = try fixture.openVault()
         let service = fixture.service(vault)
         let script = try Script(named: "reflectie-volledig.txt")
-        let alternatives = try #require(script.exchanges.firstIndex { $0.bot.contains("Welke mogelijkheden zie je zelf om verder te komen?") })
+        let alternatives = try #require(script.exchanges.firstIndex { $0.bot.contains("Welke mogelijkheden zie je zelf om daar te komen?") })
         _ = try await service.say("hallo", as: "cas")
         for exchange in script.exchanges.prefix(through: alternatives) { _ = try await service.say(exchange.teacher, as: "cas") }
         let nivea = try await service.say("geen idee eigenlijk, zeg jij maar gewoon wat ik het best kan doen", as: "cas")

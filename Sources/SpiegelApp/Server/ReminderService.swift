@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 import SpiegelChat
 import SpiegelCoach
@@ -18,6 +19,7 @@ struct ReminderService: Service {
                 try await self.coaching.sendDueReminders { reminder in
                     guard let address = reminder.address, let outbox = outboxes[address.transport] else { return }
                     try await outbox.enqueue([OutboxEntry(key: "reminder-\(UUID().uuidString)", room: address.room, text: reminder.text)])
+                    Counter(label: "spiegel_reminders_sent_total", dimensions: [("kind", reminder.kind.rawValue)]).increment()
                 }
             } catch {
                 self.logger.error("spiegel.reminders.failed", metadata: ["spiegel.error": "\(type(of: error))"])

@@ -1,3 +1,5 @@
+public import SpiegelUnderstanding
+
 /// One conversation flow: a start node and the nodes it leads through.
 public struct DialogueGraph: Sendable {
     /// The graph's id, unique among all graphs; used by `call` and to ask for a flow.
@@ -19,12 +21,17 @@ public struct DialogueGraph: Sendable {
     /// How resistance heard at any open question of this graph is answered; `nil`: only where a
     /// `diagnose` node reads it.
     public var resistance: ResistanceHandling?
+    /// Counters raised by what a message at one of the graph's questions was recognised as: the
+    /// counter goes up by one when the message carries any of its labels (`krap: [no_time,
+    /// dont_know]`), so a branch can offer the short path after two such signs.
+    public var countHeard: [String: Set<UtteranceLabel>]
     /// Where the graph was read from.
     public var location: SourceLocation?
 
     public init(
         id: String, title: LocalizedText, languages: [String], start: String, resume: String? = nil,
-        facts: [String] = [], nodes: [DialogueNode], resistance: ResistanceHandling? = nil, location: SourceLocation? = nil
+        facts: [String] = [], nodes: [DialogueNode], resistance: ResistanceHandling? = nil,
+        countHeard: [String: Set<UtteranceLabel>] = [:], location: SourceLocation? = nil
     ) {
         self.id = id
         self.title = title
@@ -35,13 +42,14 @@ public struct DialogueGraph: Sendable {
         self.nodes = Dictionary(nodes.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.nodeOrder = nodes.map(\.id)
         self.resistance = resistance
+        self.countHeard = countHeard
         self.location = location
     }
 }
 
-/// A graph's answer to resistance the screener is sure of at one of its open questions: the answer
-/// counts, the type (`A`, `B` or `C`) is stored, the counters go up, and `graph` is called before
-/// the next question.
+/// A graph's answer to resistance the screener is sure of at one of its open questions: the type
+/// (`A`, `B` or `C`) is stored, the counters go up, `graph` is called, and then the question comes
+/// again (the message was resistance, not the answer).
 public struct ResistanceHandling: Sendable, Equatable {
     /// The graph that answers resistance (it reads the type from `store`).
     public var graph: String

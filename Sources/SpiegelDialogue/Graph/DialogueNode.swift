@@ -6,6 +6,8 @@ public struct DialogueNode: Sendable {
     public var kind: Kind
     /// Shown when the coachee asks for help here, before the general help.
     public var help: LocalizedText?
+    /// The question in other words, for "stel de vraag anders".
+    public var rephrase: LocalizedText?
     /// Marks text that gives advice on purpose (the NIVEA lint then lets it pass).
     public var isAdvice: Bool = false
     /// Marks a question that is closed on purpose (the NIVEA lint then lets it pass).
@@ -73,7 +75,7 @@ public struct DialogueNode: Sendable {
         case .end(let message, _, _, _): texts = [message].compactMap { $0 }
         case .branch, .diagnose, .call, .goto: texts = []
         }
-        return texts + [self.help, self.label].compactMap { $0 }
+        return texts + [self.help, self.rephrase, self.label].compactMap { $0 }
     }
 
     /// Where the node can go, with a label for the edge; `nil` targets are not included.

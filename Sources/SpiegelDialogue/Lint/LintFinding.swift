@@ -19,6 +19,7 @@ public struct LintFinding: Sendable, Equatable, CustomStringConvertible {
         case closedQuestion = "nivea-closed-question"
         case suggestiveQuestion = "nivea-suggestive"
         case advice = "nivea-advice"
+        case interpreting = "nivea-interpreting"
         case fewExamples = "few-examples"
         case quoteWithoutNeutral = "quote-without-neutral"
     }

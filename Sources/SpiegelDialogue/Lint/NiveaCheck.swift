@@ -23,6 +23,16 @@ enum NiveaCheck {
         "en": ["you should", "you must", "try to", "i suggest", "my advice", "i recommend", "it is better to", "if i were you"],
     ]
 
+    /// Wording that interprets what the coachee said or labels the coachee: a mirror repeats their
+    /// words, it does not explain them.
+    static let interpreting: [String: [String]] = [
+        "nl": ["dat betekent", "dit betekent", "het zegt dat", "dat zegt dat", "dit zegt dat", "wat zegt dat", "je bent een",
+               "jij bent een", "je bent gewoon", "je bent te", "je bent dus", "eigenlijk bedoel je", "wat je eigenlijk bedoelt",
+               "je voelt je dus", "dus eigenlijk", "zegt dat het je", "zegt dat je"],
+        "en": ["that means", "this means", "it says that", "that says that", "which says that", "you are a", "you are an",
+               "you re a", "you are just", "you are too", "what you really mean", "so you feel", "so really", "it says this", "that says you"],
+    ]
+
     static func check(_ graph: DialogueGraph) -> [LintFinding] {
         var findings: [LintFinding] = []
         for id in graph.nodeOrder {
@@ -43,6 +53,10 @@ enum NiveaCheck {
                     if let phrase = self.suggestive[language]?.first(where: { padded.contains(" \($0) ") }) {
                         findings.append(.init(.warning, .suggestiveQuestion, at: text.location ?? node.location,
                                               "node `\(id)` (\(language)): “\(phrase)…” suggests the answer; ask openly instead"))
+                    }
+                    if let phrase = self.interpreting[language]?.first(where: { padded.contains(" \($0) ") }) {
+                        findings.append(.init(.warning, .interpreting, at: text.location ?? node.location,
+                                              "node `\(id)` (\(language)): “\(phrase)…” interprets or labels the coachee; mirror their own words instead"))
                     }
                     if !node.isAdvice, let phrase = self.advice[language]?.first(where: { padded.contains(" \($0) ") }) {
                         findings.append(.init(.warning, .advice, at: text.location ?? node.location,

@@ -16,7 +16,7 @@ enum VariableCheck {
             var next: [String: Set<String>] = [:]
             var nextExports: [String: Set<String>] = [:]
             for graph in library.graphs.values {
-                let result = self.analyse(graph, seed: seeds[graph.id, default: []].union(graph.facts), exports: exports)
+                let result = self.analyse(graph, seed: seeds[graph.id, default: []].union(graph.facts).union(graph.countHeard.keys), exports: exports)
                 setAt[graph.id] = result
                 if let handling = graph.resistance {
                     // Called after any open question: it sees what may be set there, and the type.

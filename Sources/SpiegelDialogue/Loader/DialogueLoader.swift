@@ -96,7 +96,7 @@ public enum DialogueLoader {
     public static func loadGraph(_ text: String, file: String) throws(DialogueLoadError) -> DialogueGraph {
         let reader = YAMLReader(file: file)
         let root = try self.compose(text, reader: reader)
-        let top = try reader.entries(root, allowed: ["id", "title", "languages", "start", "resume", "facts", "resistance", "nodes"], in: "graph")
+        let top = try reader.entries(root, allowed: ["id", "title", "languages", "start", "resume", "facts", "resistance", "count_heard", "nodes"], in: "graph")
         for required in ["id", "languages", "start", "nodes"] where top[required] == nil {
             throw reader.error(.missingKey, at: root, "graph: missing `\(required)`; a graph needs id, languages, start and nodes")
         }
@@ -120,8 +120,30 @@ public enum DialogueLoader {
             facts: try top["facts"].map { node throws(DialogueLoadError) in try reader.stringList(node, "facts") } ?? [],
             nodes: nodes,
             resistance: try top["resistance"].map { node throws(DialogueLoadError) in try self.resistanceHandling(node, reader: reader) },
+            countHeard: try top["count_heard"].map { node throws(DialogueLoadError) in try self.countHeard(node, reader: reader) } ?? [:],
             location: reader.location(of: root)
         )
+    }
+
+    /// `count_heard: { krap: [no_time, dont_know] }`
+    private static func countHeard(_ node: Node, reader: YAMLReader) throws(DialogueLoadError) -> [String: Set<UtteranceLabel>] {
+        guard let mapping = node.mapping else {
+            throw reader.error(.invalidValue, at: node, "count_heard: expected counters with the labels that raise them, such as `krap: [no_time, dont_know]`")
+        }
+        var result: [String: Set<UtteranceLabel>] = [:]
+        for (key, value) in mapping {
+            let counter = try reader.identifier(key, "count_heard")
+            var labels: Set<UtteranceLabel> = []
+            for name in try reader.stringList(value, "count_heard.\(counter)") {
+                guard let label = UtteranceLabel(rawValue: name) else {
+                    let known = UtteranceLabel.all.map(\.rawValue).joined(separator: ", ")
+                    throw reader.error(.invalidValue, at: value, "count_heard.\(counter): there is no label `\(name)`; the labels are \(known)")
+                }
+                labels.insert(label)
+            }
+            result[counter] = labels
+        }
+        return result
     }
 
     /// `resistance: { call: weerstand, store: weerstand, increment: [vast] }`

@@ -7,7 +7,7 @@ struct NodeReader {
     let id: String
 
     private static let kinds = ["say", "ask", "choice", "scale", "branch", "diagnose", "call", "goto", "end"]
-    private static let common = ["help", "advice", "closed", "increment", "label"]
+    private static let common = ["help", "rephrase", "advice", "closed", "increment", "label"]
     private static let keysByKind: [String: [String]] = [
         "say": ["next"],
         "ask": ["store", "validate", "max_length", "reask", "next"],
@@ -34,6 +34,7 @@ struct NodeReader {
         let entries = try self.reader.entries(node, allowed: [kind] + Self.keysByKind[kind]! + Self.common, in: context)
         var result = DialogueNode(id: self.id, kind: try self.kind(kind, entries, context), location: self.reader.location(of: key))
         result.help = try entries["help"].map { node throws(DialogueLoadError) in try self.text(node, "\(context).help") }
+        result.rephrase = try entries["rephrase"].map { node throws(DialogueLoadError) in try self.text(node, "\(context).rephrase") }
         result.label = try entries["label"].map { node throws(DialogueLoadError) in try self.text(node, "\(context).label") }
         result.isAdvice = try entries["advice"].map { node throws(DialogueLoadError) in try self.reader.bool(node, "\(context).advice") } ?? false
         result.isClosedOnPurpose = try entries["closed"].map { node throws(DialogueLoadError) in try self.reader.bool(node, "\(context).closed") } ?? false

@@ -30,7 +30,8 @@ public struct DialogueRunner: Sendable {
     static let resistanceThreshold = 0.5
     static let resistanceUnsure = 0.3
     /// At an open question that does not ask for it (a graph's ``ResistanceHandling``), resistance
-    /// counts only from this probability: there a complaint about the lesson is the answer.
+    /// counts only from this probability: there a complaint about the lesson is the answer. What
+    /// counts is not taken as the answer: the handler runs, then the question comes again.
     static let heardResistanceThreshold = 0.8
 
     public let library: DialogueLibrary
@@ -127,10 +128,17 @@ public struct DialogueRunner: Sendable {
             self.run(&step)
             return step
         }
-        let unanswered = step
         let graph = step.state.position?.graph
+        if let counting = graph.flatMap({ self.library.graphs[$0]?.countHeard }) {
+            for (counter, labels) in counting where !labels.isDisjoint(with: screening.labels) {
+                step.state.counters[counter, default: 0] += 1
+            }
+        }
+        let unanswered = step
         self.answer(node, with: text, normalized: normalized, &step)
         if interjection == nil, !inCare, let graph, let handling = self.heardResistance(at: node, in: graph, screening, step) {
+            // Resistance is not the answer: the handler first, then the same question again.
+            step = unanswered
             if let type = screening.resistance?.type, let value = Self.resistanceValue(type) { self.store(value, as: handling.store, &step) }
             for counter in handling.increments { step.state.counters[counter, default: 0] += 1 }
             self.interject(handling.graph, &step)
@@ -472,6 +480,12 @@ public struct DialogueRunner: Sendable {
             step.outputs.append(self.message(.help, state, ["phrases": phrases.map { "“\($0)”" }.joined(separator: ", "), "graph": title]))
             self.presentCurrent(&step)
         case .repeat:
+            // "Stel de vraag anders": the question in other words, where the graph has them.
+            if Self.asksOtherWords(step.screened?.input ?? ""), state.status == .active, let position = state.position,
+               let rephrase = self.library.graphs[position.graph]?.nodes[position.node]?.rephrase {
+                step.outputs.append(self.render(rephrase, state))
+                return
+            }
             self.presentCurrent(&step)
         case .recall:
             guard !state.answerOrder.isEmpty else {
@@ -491,6 +505,13 @@ public struct DialogueRunner: Sendable {
         case .share:
             step.effects.append(.requestShare)
         }
+    }
+
+    /// Whether a request to repeat asks for other words ("stel de vraag anders", "in other words").
+    static func asksOtherWords(_ text: String) -> Bool {
+        let padded = " " + TextMatching.normalize(text) + " "
+        return [" anders ", " andere woorden ", " ander woorden ", " differently ", " other words ", " another way ", " simpeler ", " eenvoudiger ", " simpler "]
+            .contains { padded.contains($0) }
     }
 
     /// Shows the current question again (nothing when the conversation ended or is paused).
@@ -553,8 +574,9 @@ public struct DialogueRunner: Sendable {
         let values = state.values
         var chosen = text.text(in: state.language, fallbacks: fallbacks)
         if let neutral = text.neutralText(in: state.language, fallbacks: fallbacks),
-           Interpolation.quotedNames(in: chosen).contains(where: { name in
-               state.unquotable.contains(name) || !(values[name].map(Interpolation.isQuotable) ?? false)
+           Interpolation.quotations(in: chosen).contains(where: { quotation in
+               state.unquotable.contains(quotation.name)
+                   || !(values[quotation.name].map { Interpolation.canRepeat($0, firstWords: quotation.firstWords) } ?? false)
            }) {
             chosen = neutral
         }

@@ -137,7 +137,9 @@ enum TextMatching {
 enum Interpolation {
     /// `text` with each `{name}` replaced by its value; a name without a value becomes `…`.
     /// `{name+1}` and `{name-1}` (any whole number) add to a numeric value, so a scaling question
-    /// can say "Wat maakt het een {cijfer} en geen {cijfer-1}?".
+    /// can say "Wat maakt het een {cijfer} en geen {cijfer-1}?". `{name:first}` is the answer's
+    /// first words up to a comma, full stop or dash, for a mirror: "Boos… ik trilde" gives "Boos",
+    /// capitalised at the start of the text.
     static func fill(_ text: String, values: [String: String]) -> String {
         guard text.contains("{") else { return text }
         var result = ""
@@ -152,6 +154,9 @@ enum Interpolation {
             if let value = values[placeholder.name] {
                 if placeholder.offset != 0, let number = Int(value) {
                     result += String(number + placeholder.offset)
+                } else if placeholder.firstWords {
+                    let words = Self.firstWords(of: value)
+                    result += result.isEmpty ? words.prefix(1).uppercased() + words.dropFirst() : words
                 } else {
                     result += value
                 }
@@ -169,17 +174,41 @@ enum Interpolation {
         return text.replacing(/\b([Aa]) (?=(?:8\d?|11|18)\b)/) { match in "\(match.1)n " }
     }
 
-    /// The names of the placeholders that stand in quotes (`“{plan}”`): the coachee's words quoted.
-    static func quotedNames(in text: String) -> [String] {
-        var names: [String] = []
+    /// The placeholders that repeat the coachee's words: those in quotes (`“{plan}”`) and the
+    /// mirrors (`{voelde:first}`).
+    static func quotations(in text: String) -> [(name: String, firstWords: Bool)] {
+        var names: [(String, Bool)] = []
         var rest = text[...]
         while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
-            if open > rest.startIndex, ["“", "\"", "‘", "'"].contains(rest[rest.index(before: open)]) {
-                names.append(Self.parse(String(rest[rest.index(after: open)..<close])).name)
+            let placeholder = Self.parse(String(rest[rest.index(after: open)..<close]))
+            if placeholder.firstWords || (open > rest.startIndex && ["“", "\"", "‘", "'"].contains(rest[rest.index(before: open)])) {
+                names.append((placeholder.name, placeholder.firstWords))
             }
             rest = rest[rest.index(after: close)...]
         }
         return names
+    }
+
+    /// The names of the placeholders that repeat the coachee's words.
+    static func quotedNames(in text: String) -> [String] {
+        self.quotations(in: text).map(\.name)
+    }
+
+    /// Most words of a mirror (`{name:first}`); an answer that starts with more is not mirrored.
+    static let maxMirroredWords = 5
+
+    /// The first words of an answer, up to a comma, full stop, dash, ellipsis or line break.
+    static func firstWords(of value: String) -> String {
+        let stops: Set<Character> = [",", ".", ";", ":", "!", "?", "…", "-", "–", "—", "\n", "("]
+        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        return String(trimmed.prefix { !stops.contains($0) }).trimmingCharacters(in: .whitespaces)
+    }
+
+    /// Whether the placeholder can repeat `value`: quotable, and a mirror short.
+    static func canRepeat(_ value: String, firstWords: Bool) -> Bool {
+        guard firstWords else { return self.isQuotable(value) }
+        let words = self.firstWords(of: value)
+        return self.isQuotable(words) && words.split(whereSeparator: \.isWhitespace).count <= self.maxMirroredWords
     }
 
     /// Most words of an answer that is still quoted; a longer one is referred to, not repeated.
@@ -215,13 +244,26 @@ enum Interpolation {
         return names
     }
 
-    /// A placeholder's name and the whole number added to it: `cijfer+1` is (`cijfer`, 1).
-    private static func parse(_ placeholder: String) -> (name: String, offset: Int) {
-        let trimmed = placeholder.trimmingCharacters(in: .whitespaces)
+    /// A placeholder's name, the whole number added to it and whether it mirrors the first words:
+    /// `cijfer+1` is (`cijfer`, 1, false), `voelde:first` is (`voelde`, 0, true).
+    private static func parse(_ placeholder: String) -> (name: String, offset: Int, firstWords: Bool) {
+        var trimmed = placeholder.trimmingCharacters(in: .whitespaces)
+        if trimmed.hasSuffix(":first") {
+            trimmed.removeLast(":first".count)
+            return (trimmed.trimmingCharacters(in: .whitespaces), 0, true)
+        }
         guard let sign = trimmed.lastIndex(where: { $0 == "+" || $0 == "-" }), sign != trimmed.startIndex,
               let amount = Int(trimmed[trimmed.index(after: sign)...].trimmingCharacters(in: .whitespaces))
-        else { return (trimmed, 0) }
+        else { return (trimmed, 0, false) }
         let name = trimmed[..<sign].trimmingCharacters(in: .whitespaces)
-        return (name, trimmed[sign] == "+" ? amount : -amount)
+        return (name, trimmed[sign] == "+" ? amount : -amount, false)
+    }
+}
+
+/// Whether a coachee's words can be quoted back as they said them, for texts built outside the
+/// graphs (a follow-up message): short, and not an empty "weet ik niet".
+public enum Quoting {
+    public static func canQuote(_ value: String) -> Bool {
+        Interpolation.isQuotable(value)
     }
 }
