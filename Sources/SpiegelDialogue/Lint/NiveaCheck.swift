@@ -48,7 +48,8 @@ enum NiveaCheck {
                 }
             }
             for text in node.texts {
-                for (language, words) in text.translations.sorted(by: { $0.key < $1.key }) {
+                // The neutral form is said as well: it is held to the same rules.
+                for (language, words) in (text.translations.map { ($0.key, $0.value) } + text.neutral.map { ($0.key, $0.value) }).sorted(by: { $0.0 < $1.0 }) {
                     let padded = " " + TextMatching.normalize(words) + " "
                     if let phrase = self.suggestive[language]?.first(where: { padded.contains(" \($0) ") }) {
                         findings.append(.init(.warning, .suggestiveQuestion, at: text.location ?? node.location,
