@@ -50,6 +50,7 @@ let package = Package(
         .target(
             name: "SpiegelDialogue",
             dependencies: [
+                "SpiegelSchedule",
                 "SpiegelUnderstanding",
                 .product(name: "Yams", package: "Yams"),
             ],

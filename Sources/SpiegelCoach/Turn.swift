@@ -162,7 +162,7 @@ struct Turn {
             case .scheduleFollowUp(let after, let graph):
                 guard !self.snapshot.followUpsOff else { break }
                 let plan = step.state.answers["plan"], sign = step.state.answers["teken"]
-                let due = plan.flatMap(self.planDay) ?? self.now.addingTimeInterval(TimeInterval(after))
+                let due = plan.flatMap(self.planDay) ?? step.state.answers["plan_wanneer"].flatMap(self.planDay) ?? self.now.addingTimeInterval(TimeInterval(after))
                 self.snapshot.followUp = FollowUpProposal(graph: graph, due: due, plan: plan, sign: sign)
             case .storeAnswer, .pause, .resume:
                 break

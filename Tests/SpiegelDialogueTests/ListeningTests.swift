@@ -102,6 +102,46 @@ import Testing
         #expect(DialogueLinter.lint(try Fixtures.library(with: Self.graphs)).filter { $0.rule == .interpreting }.isEmpty)
     }
 
+    static let plan = """
+        id: plan
+        languages: [nl]
+        start: plan
+        nodes:
+          plan:
+            ask: { nl: "Wat ga je doen, en wanneer?" }
+            store: plan
+            next: plan_check
+          plan_check:
+            branch:
+              - if: not when.plan
+                next: wanneer
+            otherwise: klaar
+          wanneer:
+            ask: { nl: "En wanneer probeer je het?" }
+            store: plan_wanneer
+            next: klaar
+          klaar:
+            end: { nl: "Klaar." }
+        """
+
+    @Test(arguments: [
+        ("Donderdag een timer", true), ("in de volgende les een startopdracht", true), ("elke les een raadsel", true),
+        ("een timer in 2C", true), ("next Monday, role cards", true), ("op 14/1 een quiz", true),
+        ("een timer gebruiken", false), ("beter mijn best doen", false), ("rolkaartjes", false),
+    ])
+    func aPlanWithoutAWhenIsAskedWhen(plan: String, saysWhen: Bool) throws {
+        let runner = DialogueRunner(library: try Fixtures.library(with: ["plan": Self.plan]))
+        let start = try runner.start(graph: "plan", language: "nl", now: Fixtures.now)
+        let step = runner.advance(start.state, input: plan, now: Fixtures.now)
+        #expect(step.outputs == [saysWhen ? "Klaar." : "En wanneer probeer je het?"], "\(plan)")
+    }
+
+    @Test func whenOfAnAnswerNoPathStoresIsAnError() throws {
+        let wrong = Self.plan.replacingOccurrences(of: "not when.plan", with: "not when.idee")
+        let findings = DialogueLinter.lint(try Fixtures.library(with: ["plan": wrong]))
+        #expect(findings.contains { $0.rule == .undefinedVariable && $0.message.contains("when.idee") })
+    }
+
     @Test func aLabelThatDoesNotExistInCountHeardIsRefused() throws {
         let wrong = Self.graphs["les"]!.replacingOccurrences(of: "[no_time, dont_know]", with: "[no_time, moe]")
         #expect { try Fixtures.library(with: ["les": wrong]) } throws: { "\($0)".contains("count_heard.krap: there is no label `moe`") }

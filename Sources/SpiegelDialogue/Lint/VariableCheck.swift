@@ -42,6 +42,10 @@ enum VariableCheck {
             for id in graph.nodeOrder {
                 guard let node = graph.nodes[id], let available = setAt[graph.id]?[id] else { continue }
                 for name in self.reads(node) where !available.contains(name) {
+                    if name.hasPrefix(DialogueStep.whenPrefix), available.contains(String(name.dropFirst(DialogueStep.whenPrefix.count))) {
+                        // Whether that answer says when: there once the answer is.
+                        continue
+                    }
                     if name.hasPrefix(DialogueStep.heardPrefix) {
                         // What the message was recognised as: always there, but only for known labels.
                         let label = name.dropFirst(DialogueStep.heardPrefix.count)

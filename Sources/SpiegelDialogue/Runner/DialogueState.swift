@@ -170,6 +170,10 @@ public struct DialogueStep: Sendable, Equatable {
     /// A name in a condition: `heard.<label>` holds when the message carried that label, any other
     /// name is the state's.
     func value(of name: String) -> String? {
+        if name.hasPrefix(Self.whenPrefix) {
+            let answer = self.state.value(of: String(name.dropFirst(Self.whenPrefix.count))) ?? ""
+            return TimeReference.isNamed(in: answer, now: self.state.updatedAt) ? "ja" : nil
+        }
         if name.hasPrefix(Self.heardPrefix) {
             let label = UtteranceLabel(rawValue: String(name.dropFirst(Self.heardPrefix.count)))
             return label.map { self.screened?.screening.contains($0) == true } == true ? "ja" : nil
@@ -179,6 +183,8 @@ public struct DialogueStep: Sendable, Equatable {
 
     /// Condition names that read the screening of the message.
     public static let heardPrefix = "heard."
+    /// Condition names that hold when an answer says when: `when.plan`.
+    public static let whenPrefix = "when."
 }
 
 /// A conversation cannot start or go on.

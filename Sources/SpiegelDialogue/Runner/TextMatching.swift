@@ -1,4 +1,5 @@
 import Foundation
+import SpiegelSchedule
 
 /// Tolerant matching of what a coachee types: case, accents, punctuation and small typos.
 enum TextMatching {
@@ -265,5 +266,26 @@ enum Interpolation {
 public enum Quoting {
     public static func canQuote(_ value: String) -> Bool {
         Interpolation.isQuotable(value)
+    }
+}
+
+/// Whether an answer says when: a day ("donderdag", "volgende week", "14/1", "next Monday"), or a
+/// lesson or a moment in the week ("in de volgende les", "elke les", "in 2C", "vanaf nu").
+enum TimeReference {
+    private static let words: Set<String> = [
+        "les", "lessen", "lesuur", "uur", "lesson", "lessons", "period", "vanaf", "elke", "iedere", "telkens", "every",
+        "from", "next", "volgende", "komende", "straks", "vandaag", "today", "tonight", "week", "weekend", "nu", "now",
+        "morgen", "tomorrow", "ochtend", "namiddag", "middag", "morning", "afternoon",
+    ]
+
+    static func isNamed(in answer: String, now: Date) -> Bool {
+        let words = TextMatching.normalize(answer).split(separator: " ").map(String.init)
+        if words.contains(where: { Self.words.contains($0) || Self.isClassName($0) }) { return true }
+        return DutchDateParser.parse(answer, now: now, timeZone: TimeZone(identifier: "UTC")!) != nil
+    }
+
+    /// A class such as "2C", "3b", "5A".
+    private static func isClassName(_ word: String) -> Bool {
+        word.count == 2 && word.first?.isNumber == true && word.last?.isLetter == true
     }
 }
