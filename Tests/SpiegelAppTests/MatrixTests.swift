@@ -309,7 +309,7 @@ import Testing
             #expect(try await teacher.waitForMessages(in: direct, from: fixture.botID, count: 4)[3].body.contains("alleen tekst"))
             try await teacher.send("> <\(fixture.botID)> Hoeveel tijd heb je nu?\n\n2", to: direct, relatesTo: .reply(to: first))
             let afterReply = try await teacher.waitForMessages(in: direct, from: fixture.botID, count: 5)
-            #expect(afterReply[4].body == "Prima, dan houden we het bij drie vragen.\n\nWat ging er goed in je les, al was het maar een beetje?")
+            #expect(afterReply[4].body == "Prima, dan houden we het kort.\n\nWat ging er goed in je les, al was het maar een beetje?")
 
             try await Task.sleep(for: .seconds(1.5))
             #expect(try await teacher.messages(in: team, from: fixture.botID).isEmpty, "nothing in the team room")
