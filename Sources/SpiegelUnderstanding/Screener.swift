@@ -51,7 +51,7 @@ public struct Screener: Sendable {
         public var standard: Double = 0.5
         public var perLabel: [UtteranceLabel: Double] = [.distress: 0.7]
         /// From here up to distress's threshold, distress is "unsure": the bot asks.
-        public var distressUnsure: Double = 0.12
+        public var distressUnsure: Double = 0.11
 
         public init() {}
 
