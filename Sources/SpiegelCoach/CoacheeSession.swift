@@ -208,12 +208,21 @@ actor CoacheeSession {
             return (text, snapshot.address, .quiet)
         }
         guard !snapshot.followUpsOff, let followUp = snapshot.followUp, followUp.due <= now else { return nil }
+        guard now.timeIntervalSince(followUp.due) < Self.followUpLateness else {
+            // Days late (the server was down): "vandaag was de dag" would not be true any more.
+            snapshot.followUp = nil
+            try await self.journal(snapshot, incoming: nil, outgoing: [], now: now)
+            return nil
+        }
         let text = Self.followUpText(followUp, language: state.language, context: self.context)
         // Sent once: taken out before the message is journalled.
         snapshot.followUp = nil
         try await self.journal(snapshot, incoming: nil, outgoing: [text], now: now)
         return (text, snapshot.address, .followUp)
     }
+
+    /// How late a follow-up may still go out (a night of quiet hours, a restart).
+    static let followUpLateness: TimeInterval = 36 * 3600
 
     /// "Hoe ging het met je plan “…”? Zag je “…”?", with the teacher's words where they are fit to
     /// quote, else the neutral lines.

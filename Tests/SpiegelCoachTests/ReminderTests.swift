@@ -119,6 +119,20 @@ import Testing
         try await vault.close()
     }
 
+    @Test func aFollowUpDaysLateIsDroppedNotSentAsToday() async throws {
+        let fixture = CoachFixture()
+        let vault = try fixture.openVault()
+        let service = fixture.service(vault)
+        let outbox = Outbox()
+        try await service.sayAll(Self.shortReflection(plan: "Maandag een timer in 2C"), as: "an")
+        // Nothing ran from Monday 16:00 until Wednesday 10:00 (the server was down).
+        fixture.advance(by: 5 * 86400 + 60)
+        #expect(try await service.sendDueReminders { outbox.send($0) } == 0)
+        #expect(service.pendingReminderCount == 0)
+        #expect(outbox.all.isEmpty)
+        try await vault.close()
+    }
+
     @Test func aTeacherCanTurnFollowUpsOffAndOnInChat() async throws {
         let fixture = CoachFixture()
         let vault = try fixture.openVault()
