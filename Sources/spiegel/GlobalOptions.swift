@@ -20,7 +20,7 @@ struct GlobalOptions: ParsableArguments {
             )
         } catch {
             printToStandardError("spiegel: configuration error: \(error)")
-            throw ExitCode(78)
+            throw ExitCode.configuration
         }
     }
 }
@@ -33,4 +33,10 @@ func printToStandardError(_ line: String) {
 /// Writes a line to standard output at once, so a supervisor or a test reading a pipe sees it.
 func printNow(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+extension ExitCode {
+    /// EX_CONFIG (78): the configuration, the key or the data directory needs the administrator;
+    /// the systemd unit does not restart on it (`RestartPreventExitStatus=78`).
+    static let configuration = ExitCode(78)
 }

@@ -36,13 +36,15 @@ struct ServeCommand: AsyncParsableCommand {
             }
         } catch let error as DataDirectoryError {
             printToStandardError("spiegel: \(error)")
-            throw ExitCode.failure
+            throw ExitCode.configuration
         } catch let error as VaultError {
             printToStandardError("spiegel: \(error.message)")
-            throw ExitCode.failure
+            // A missing or wrong key, or data from a newer Spiegel, is for the administrator to fix:
+            // a restart would fail the same way. A disk error may pass.
+            throw [.keyFile, .keyMismatch, .newerFormat].contains(error.code) ? ExitCode.configuration : ExitCode.failure
         } catch let error as SpiegelServerError {
             printToStandardError("spiegel: \(error.message)")
-            throw ExitCode.failure
+            throw ExitCode.configuration
         }
         printNow("Spiegel stopped.")
     }

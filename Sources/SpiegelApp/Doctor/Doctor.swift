@@ -41,7 +41,7 @@ public enum Doctor {
         let width = ConfigurationKey.all.map(\.path.count).max() ?? 0
         for key in ConfigurationKey.all {
             let value = key.value(in: configuration)
-            let shown = key.isSecret ? (value == nil ? "(not set)" : "(set)") : (value ?? "(not set)")
+            let shown = key.isSecret ? (value == nil ? "(not set)" : "(set)") : value.map(Self.maskingURLPath) ?? "(not set)"
             let padding = String(repeating: " ", count: width - key.path.count)
             report.lines.append("  \(key.path)\(padding)  \(shown)  [\(loaded.origin(of: key))]")
         }
@@ -75,7 +75,17 @@ public enum Doctor {
         {
             report.problems.append("the registration file \(file) holds secrets but anyone can read it: chmod 640 (owner and the homeserver's group)")
         }
-        report.lines.append("Matrix: " + (settings.registration == nil ? "a bot account over /sync" : "an application service") + " at \(settings.homeserverURL)")
+        report.lines.append("Matrix: " + (settings.registration == nil ? "a bot account over /sync" : "an application service") + " at \(Self.maskingURLPath(settings.homeserverURL))")
+    }
+
+    /// A URL with its path and query hidden: webhook URLs carry their secret in the path
+    /// (`https://chat.example/hooks/3f9a…`). Anything that is not such a URL is shown as it is.
+    static func maskingURLPath(_ value: String) -> String {
+        guard let components = URLComponents(string: value), let scheme = components.scheme, ["http", "https"].contains(scheme.lowercased()),
+              let host = components.host else { return value }
+        let hidden = !(components.path.isEmpty || components.path == "/") || components.query != nil
+        let port = components.port.map { ":\($0)" } ?? ""
+        return "\(scheme)://\(host)\(port)" + (hidden ? "/… (path hidden)" : components.path)
     }
 
     private static func examineDataDirectory(_ path: String, into report: inout DoctorReport) {

@@ -51,13 +51,22 @@ public struct DataDirectory: Sendable {
                     reason: "was written by a newer Spiegel (data format \(number); this Spiegel reads up to \(Self.format)): run the newer version, or restore a backup made by this one"
                 )
             }
+            // Written 0644 by earlier versions: every file here is the service user's alone.
+            Self.restrict(file)
             return
         }
         do {
             try "spiegel data format \(Self.format)\n".write(toFile: file, atomically: true, encoding: .utf8)
+            Self.restrict(file)
         } catch {
             throw DataDirectoryError(path: self.path, reason: "cannot be written (the format file); check its owner")
         }
+    }
+
+    /// Makes `file` readable and writable by its owner alone (0600), when it lets anyone else in.
+    private static func restrict(_ file: String) {
+        guard let mode = (try? FileManager.default.attributesOfItem(atPath: file))?[.posixPermissions] as? Int, mode & 0o077 != 0 else { return }
+        try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
     }
 
     /// Whether the directory's mode lets group or others read, write or enter it.
