@@ -93,7 +93,16 @@ import Testing
             try await bridge.server.settled()
             #expect(try bridge.receivedTexts().count == 4)
             let keys = bridge.receiver.received.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: String])?["key"] }
-            #expect(keys == ["m1#0", "m1#1", "m1#2", "m2#0"])
+            // `<sender tag>/<message id>#<n>`: one tag for one teacher, never their user id.
+            let parts: [(tag: String, rest: String)] = keys.map { key in
+                let split = key.split(separator: "/", maxSplits: 1).map(String.init)
+                return (split.first ?? "", split.last ?? "")
+            }
+            #expect(parts.map(\.rest) == ["m1#0", "m1#1", "m1#2", "m2#0"])
+            let tags = Set(parts.map(\.tag))
+            #expect(tags.count == 1)
+            #expect(tags.first?.count == 12)
+            #expect(!keys.contains { $0.contains("school.example") })
             // Counted per transport, without a word of the conversation.
             let metrics = String(decoding: try await bridge.client.execute(HTTPClientRequest(url: bridge.baseURL + "/metrics")).body, as: UTF8.self)
             #expect(metrics.contains(#"spiegel_messages_in_total{transport="plain",outcome="processed"}"#) || metrics.contains(#"spiegel_messages_in_total{outcome="processed",transport="plain"}"#))
@@ -159,7 +168,7 @@ import Testing
             #expect(replies.count == 3)
             #expect(replies.allSatisfy { $0["channel"] == "@an" && $0["username"] == "Spiegel" })
             #expect(replies.first?["text"] == "Dag! Fijn dat je na je les even de tijd neemt om terug te blikken.")
-            #expect(bridge.receiver.received.first?.headers["idempotency-key"] == "p1#0")
+            #expect(bridge.receiver.received.first?.headers["idempotency-key"]?.hasSuffix("/p1#0") == true)
 
             let wrongToken = post.map { $0.0 == "token" ? ("token", "mattermost-token-124") : $0 }
             #expect(try await mattermost(bridge, wrongToken).status == 401)
@@ -224,6 +233,32 @@ import Testing
             #expect(toCoach.contains("\(an) trok de samenvatting van"))
             // Her own opening (3), the request, her acceptance, the summary, the end, the withdrawal.
             #expect(received.filter { $0.room == "!els-dm" }.count == 8)
+        }
+    }
+
+    @Test func theSameMessageIdFromTwoTeachersGetsBothTheirReplies() async throws {
+        try await self.withBridge { bridge in
+            #expect(try await bridge.post(id: "m1", user: "@an:school.example", room: "!an-dm", text: "hallo").status == 200)
+            #expect(try await bridge.post(id: "m1", user: "@bert:school.example", room: "!bert-dm", text: "hallo").status == 200)
+            try await bridge.server.settled()
+            let rooms = try bridge.receiver.received.map { request in
+                try #require(try JSONSerialization.jsonObject(with: Data(request.body)) as? [String: String])["room"] ?? ""
+            }
+            #expect(rooms.filter { $0 == "!an-dm" }.count == rooms.filter { $0 == "!bert-dm" }.count)
+            #expect(rooms.contains("!bert-dm"), "the second teacher's replies are not taken for the first's")
+        }
+    }
+
+    @Test func aUserIdInAnyUnicodeFormIsOneTeacher() async throws {
+        try await self.withBridge { bridge in
+            let composed = "@jos\u{E9}:school.example", decomposed = "@jose\u{301}:school.example"
+            #expect(try await bridge.post(id: "m1", user: composed, room: "!jose-dm", text: "hallo").status == 200)
+            #expect(try await bridge.post(id: "m2", user: decomposed, room: "!jose-dm", text: "1").status == 200)
+            try await bridge.server.settled()
+            // The second message answered the first one's question: one conversation, not two.
+            let texts = try bridge.receivedTexts()
+            #expect(texts.last == "Wat zou een goede uitkomst van dit gesprek zijn?", "\(texts.suffix(2))")
+            #expect(texts.filter { $0 == "Dag! Fijn dat je na je les even de tijd neemt om terug te blikken." }.count == 1)
         }
     }
 

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import Metrics
@@ -27,13 +28,17 @@ struct ChatGateway: Sendable {
     var transport: any ChatTransport { self.outbox.transport }
 
     func receive(_ event: ChatEvent) async throws -> Outcome {
-        guard case .message(let message) = event else {
+        guard case .message(var message) = event else {
             // Invites, joins and leaves matter to Matrix; the webhook chats send none.
             return .ignored
         }
+        // One person, one id: "José" typed as é or as e + ◌́ is the same teacher, one journal.
+        message.user = message.user.precomposedStringWithCanonicalMapping
+        // The chat's message id is unique per sender at most: the outbox keys carry the sender too.
+        let scope = Self.scope(of: message.user)
         if let desk = self.teamDesk, let texts = try await desk.handle(message, transport: self.transport.name) {
             // A round told to the bot (also in the team room): team logistics, not coaching.
-            try await self.outbox.enqueue(texts.enumerated().map { OutboxEntry(key: "\(message.id)#\($0.offset)", room: message.room, text: $0.element, isPrivate: false) })
+            try await self.outbox.enqueue(texts.enumerated().map { OutboxEntry(key: "\(scope)/\(message.id)#\($0.offset)", room: message.room, text: $0.element, isPrivate: false) })
             return .accepted
         }
         if self.transport.teamRooms.contains(message.room) {
@@ -45,11 +50,17 @@ struct ChatGateway: Sendable {
         ))
         let texts = self.transport.combinesReplies && reply.texts.count > 1 ? [combinedReplies(reply.texts)] : reply.texts
         try await self.outbox.enqueue(texts.enumerated().map { index, text in
-            OutboxEntry(key: "\(message.id)#\(index)", room: message.room, text: text, isPrivate: true, replyTo: message.id)
+            OutboxEntry(key: "\(scope)/\(message.id)#\(index)", room: message.room, text: text, isPrivate: true, replyTo: message.id)
         })
         try await self.deliver(reply.deliveries)
         Counter(label: "spiegel_messages_in_total", dimensions: [("transport", self.transport.name), ("outcome", reply.outcome.rawValue)]).increment()
         return reply.outcome == .duplicate ? .duplicate : .accepted
+    }
+
+    /// A short, stable tag of a sender for outbox keys (which a Matrix homeserver sees as
+    /// transaction ids): not the user id itself.
+    static func scope(of user: String) -> String {
+        SHA256.hash(data: Data(user.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Queues messages for other users in their own transport's outbox (which refuses a team room).
