@@ -32,8 +32,10 @@ struct ChatGateway: Sendable {
             // Invites, joins and leaves matter to Matrix; the webhook chats send none.
             return .ignored
         }
-        // One person, one id: "José" typed as é or as e + ◌́ is the same teacher, one journal.
+        // One person, one id: "José" typed as é or as e + ◌́ is the same teacher, one journal; the
+        // text too, so a user id in it ("mijn coach is @josé") names the same person.
         message.user = message.user.precomposedStringWithCanonicalMapping
+        message.text = message.text.precomposedStringWithCanonicalMapping
         // The chat's message id is unique per sender at most: the outbox keys carry the sender too.
         let scope = Self.scope(of: message.user)
         if let desk = self.teamDesk, let texts = try await desk.handle(message, transport: self.transport.name) {
