@@ -13,6 +13,8 @@ import Synchronization
 /// - `/redirect`: 302 to `/echo`.
 /// - `/delay/<ms>`: 200 with an empty body after ms milliseconds.
 /// - `/hang`: never answers.
+/// - `/gate`: held until ``openGate()``; ``heldAtGate`` counts the requests waiting there, so a test
+///   can know every request is in flight at once without guessing how long they take to start.
 /// - `/inbox` (and `/inbox/<anything>`): records the request (see ``received``) and answers ``inboxStatus`` (200 unless set),
 ///   recording only what it answers with a 2xx: a receiver that is down keeps nothing.
 /// - `/sink` (and anything else): 200, empty body.
@@ -25,6 +27,7 @@ public final class LoopbackHTTPServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let connectionCount: ConnectionCounter
     private let inbox: Inbox
+    private let gate: Gate
 
     /// A request `/inbox` kept: its headers (names in lower case) and body.
     public struct ReceivedRequest: Sendable {
@@ -54,12 +57,21 @@ public final class LoopbackHTTPServer: Sendable {
     /// The TCP connections accepted since start.
     public var acceptedConnections: Int { self.connectionCount.value.load(ordering: .relaxed) }
 
-    private init(port: Int, channel: any Channel, group: MultiThreadedEventLoopGroup, connectionCount: ConnectionCounter, inbox: Inbox) {
+    /// The requests to `/gate` waiting for ``openGate()``.
+    public var heldAtGate: Int { self.gate.heldCount }
+
+    /// Answers every request held at `/gate`, and every later one at once.
+    public func openGate() { self.gate.open() }
+
+    private init(
+        port: Int, channel: any Channel, group: MultiThreadedEventLoopGroup, connectionCount: ConnectionCounter, inbox: Inbox, gate: Gate
+    ) {
         self.port = port
         self.channel = channel
         self.group = group
         self.connectionCount = connectionCount
         self.inbox = inbox
+        self.gate = gate
     }
 
     /// Starts a server on `threads` event-loop threads.
@@ -67,6 +79,7 @@ public final class LoopbackHTTPServer: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let counter = ConnectionCounter()
         let inbox = Inbox()
+        let gate = Gate()
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -74,13 +87,13 @@ public final class LoopbackHTTPServer: Sendable {
             .childChannelInitializer { channel in
                 counter.value.add(1, ordering: .relaxed)
                 return channel.pipeline.configureHTTPServerPipeline().flatMapThrowing {
-                    try channel.pipeline.syncOperations.addHandler(RouteHandler(inbox: inbox))
+                    try channel.pipeline.syncOperations.addHandler(RouteHandler(inbox: inbox, gate: gate))
                 }
             }
             .bind(host: "127.0.0.1", port: 0)
             .get()
         let port = channel.localAddress?.port ?? 0
-        return LoopbackHTTPServer(port: port, channel: channel, group: group, connectionCount: counter, inbox: inbox)
+        return LoopbackHTTPServer(port: port, channel: channel, group: group, connectionCount: counter, inbox: inbox, gate: gate)
     }
 
     /// Closes the listening socket and every connection.
@@ -102,6 +115,36 @@ private final class Inbox: Sendable {
     let refused = Atomic<Int>(0)
 }
 
+/// Holds `/gate` requests until it opens; shared by every connection.
+private final class Gate: Sendable {
+    private struct State {
+        var isOpen = false
+        var held: [@Sendable () -> Void] = []
+    }
+    private let state = Mutex(State())
+
+    var heldCount: Int { self.state.withLock { $0.held.count } }
+
+    /// Runs `answer` now if the gate is open, else when it opens.
+    func hold(_ answer: @escaping @Sendable () -> Void) {
+        let answerNow = self.state.withLock { state in
+            if state.isOpen { return true }
+            state.held.append(answer)
+            return false
+        }
+        if answerNow { answer() }
+    }
+
+    func open() {
+        let held = self.state.withLock { state in
+            state.isOpen = true
+            defer { state.held.removeAll() }
+            return state.held
+        }
+        for answer in held { answer() }
+    }
+}
+
 /// Answers one connection's requests by path.
 private final class RouteHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
@@ -110,9 +153,11 @@ private final class RouteHandler: ChannelInboundHandler {
     private var head: HTTPRequestHead?
     private var body = ByteBuffer()
     private let inbox: Inbox
+    private let gate: Gate
 
-    init(inbox: Inbox) {
+    init(inbox: Inbox, gate: Gate) {
         self.inbox = inbox
+        self.gate = gate
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -165,6 +210,15 @@ private final class RouteHandler: ChannelInboundHandler {
             }
         case "hang":
             break
+        case "gate":
+            let eventLoop = context.eventLoop
+            let gateHeaders = headers
+            let bound = NIOLoopBound((handler: self, context: context), eventLoop: eventLoop)
+            self.gate.hold {
+                eventLoop.execute {
+                    bound.value.handler.write(.ok, headers: gateHeaders, body: ByteBuffer(), context: bound.value.context)
+                }
+            }
         case "inbox":
             let status = self.inbox.status.load(ordering: .relaxed)
             if (200..<300).contains(status) {

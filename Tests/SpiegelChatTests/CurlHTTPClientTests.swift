@@ -177,20 +177,22 @@ import Testing
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<100 {
                     group.addTask {
-                        let response = try await client.execute(HTTPClientRequest(url: server.url("/delay/400")))
+                        let response = try await client.execute(HTTPClientRequest(url: server.url("/gate")))
                         #expect(response.status == .ok)
                     }
                 }
-                // Every request in flight: each has its connection (they take 400 ms each).
-                try await Poll.until("100 requests in flight") { server.acceptedConnections >= 100 }
+                // Every request in flight at once: the server holds each until the gate opens, so a
+                // loaded machine that starts them slowly cannot let one finish and lend its connection.
+                try await Poll.until("100 requests in flight", timeout: .seconds(60)) { server.heldAtGate == 100 }
                 let during = Self.threadCount()
+                server.openGate()
                 // Other suites run alongside and start threads of their own (whole servers with
                 // their event loops, curl threads, receivers, processes' pipes): up to several
                 // dozen. A thread per request would add a hundred more.
                 #expect(during - before < 80, "threads before: \(before), with 100 requests in flight: \(during)")
                 try await group.waitForAll()
             }
-            #expect(server.acceptedConnections > 1 && server.acceptedConnections <= 100)
+            #expect(server.acceptedConnections == 100)
         }
     }
 
@@ -216,9 +218,21 @@ import Testing
     @Test func shutdownLetsRequestsInFlightFinishAndRefusesNewOnes() async throws {
         let server = try await LoopbackHTTPServer.start()
         let client = CurlHTTPClient(logger: Self.logger)
-        let inFlight = Task { try await client.execute(HTTPClientRequest(url: server.url("/delay/300"))) }
-        try await Poll.until("the request in flight") { server.acceptedConnections >= 1 }
-        await client.shutdown()
+        let inFlight = Task { try await client.execute(HTTPClientRequest(url: server.url("/gate"))) }
+        try await Poll.until("the request in flight") { server.heldAtGate == 1 }
+        let shutdown = Task { await client.shutdown() }
+        // While the request in flight is still held, a new one is refused.
+        try await Poll.until("a new request refused") {
+            do {
+                _ = try await client.execute(HTTPClientRequest(url: server.url("/sink")))
+                return false
+            } catch let error as HTTPClientError where error.code == .shutDown {
+                return true
+            }
+        }
+        #expect(server.heldAtGate == 1)
+        server.openGate()
+        await shutdown.value
         let response = try await inFlight.value
         #expect(response.status == .ok)
         await expectError(.shutDown) { try await client.execute(HTTPClientRequest(url: server.url("/sink"))) }
