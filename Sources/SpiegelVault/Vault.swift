@@ -27,17 +27,12 @@ public struct VaultConfiguration: Sendable {
 /// - Erasure destroys the wrapped data key first: copies of the journal in backups become unreadable.
 /// - Nothing it writes holds plaintext; its errors and logs name coachees by pseudonym only.
 public final class Vault: Sendable {
-    /// What the vault knows of a coachee whose journal it has opened.
-    private struct Coachee {
-        let dataKey: SymmetricKey
-        var nextSequence: UInt64
-    }
-
     private let store: JournalStore
     private let namingKey: SymmetricKey
     /// An exclusive `flock` on `<vault>/lock`, held while the vault is open: one process at a time.
     private let lockDescriptor: Mutex<Int32>
-    private let coachees = Mutex<[Pseudonym: Coachee]>([:])
+    /// The coachees known to have a journal (made on their first append).
+    private let created = Mutex<Set<Pseudonym>>([])
     private let logger: Logger
 
     /// Opens the vault at `configuration.directory`, creating it on first use, and replays what a
@@ -128,39 +123,39 @@ public final class Vault: Sendable {
 
     /// Appends `records` to the coachee's journal, creating it on first use.
     /// - Returns: the records' sequence numbers, once they are durably on disk.
+    /// - Throws: ``VaultError`` when they could not be written; then none of them is in any file,
+    ///   and the next append tries again (``health`` tells whether the disk takes writes).
     @discardableResult
     public func append(_ records: [NewRecord], for coachee: CoacheeID) async throws -> [UInt64] {
         guard !records.isEmpty else { return [] }
         let pseudonym = self.pseudonym(of: coachee)
-        if self.coachees.withLock({ $0[pseudonym] }) == nil {
-            let loaded = try await self.store.perform { store throws(VaultError) in try store.load(pseudonym, create: true)! }
-            self.coachees.withLock { coachees in
-                if coachees[pseudonym] == nil { coachees[pseudonym] = Coachee(dataKey: loaded.dataKey, nextSequence: loaded.count) }
-            }
+        if !self.created.withLock({ $0.contains(pseudonym) }) {
+            _ = try await self.store.perform { store throws(VaultError) in try store.load(pseudonym, create: true)! }
+            self.created.withLock { _ = $0.insert(pseudonym) }
         }
-        // Numbering and queueing under one lock keeps each journal in order.
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt64], any Error>) in
-            do throws(VaultError) {
-                try self.coachees.withLock { coachees throws(VaultError) in
-                    guard var state = coachees[pseudonym] else {
-                        throw VaultError(.unknownCoachee, "coachee \(pseudonym) was erased meanwhile")
-                    }
-                    var entries: [WriteAheadLog.Entry] = []
-                    for record in records {
-                        let frame = try JournalFormat.seal(record, sequence: state.nextSequence, pseudonym: pseudonym, key: state.dataKey)
-                        entries.append(.init(pseudonym: pseudonym, sequence: state.nextSequence, frame: frame))
-                        state.nextSequence += 1
-                    }
-                    coachees[pseudonym] = state
-                    let sequences = entries.map(\.sequence)
-                    self.store.enqueue(entries) { result in
-                        continuation.resume(with: result.map { sequences }.mapError { $0 })
-                    }
-                }
-            } catch {
-                continuation.resume(throwing: error)
+            self.store.enqueue(records, for: pseudonym) { result in
+                continuation.resume(with: result.mapError { $0 })
             }
         }
+    }
+
+    /// Whether the vault takes writes now.
+    public var health: VaultHealth { self.store.health.current }
+
+    /// Returns the reason once the vault has failed (a sync failed: only a restart recovers), or
+    /// `nil` when the task is cancelled first.
+    public func failure() async -> String? {
+        await self.store.health.failure()
+    }
+
+    /// When degraded, tries again what the failure left undone; healthy again when that works.
+    /// - Returns: the health after the attempt.
+    @discardableResult
+    public func retryIfDegraded() async -> VaultHealth {
+        guard case .degraded = self.health else { return self.health }
+        _ = try? await self.store.perform { store throws(VaultError) in try store.retry() }
+        return self.health
     }
 
     /// The coachee's records, oldest first; from the latest snapshot on when `fromLatestSnapshot`.
@@ -212,7 +207,7 @@ public final class Vault: Sendable {
     ///   for the bot's own short-lived journals (an emptied outbox).
     public func forget(_ coachee: CoacheeID, logLevel: Logger.Level = .notice) async throws {
         let pseudonym = self.pseudonym(of: coachee)
-        self.coachees.withLock { _ = $0.removeValue(forKey: pseudonym) }
+        self.created.withLock { _ = $0.remove(pseudonym) }
         try await self.store.perform { store throws(VaultError) in try store.erase(pseudonym) }
         self.logger.log(level: logLevel, "spiegel.vault.erased", metadata: ["spiegel.coachee": "\(pseudonym)"])
     }
@@ -234,7 +229,7 @@ public final class Vault: Sendable {
                 return record.time < cutoff
             }
             guard isInactive else { continue }
-            self.coachees.withLock { _ = $0.removeValue(forKey: pseudonym) }
+            self.created.withLock { _ = $0.remove(pseudonym) }
             try await self.store.perform { store throws(VaultError) in try store.erase(pseudonym) }
             erased += 1
         }

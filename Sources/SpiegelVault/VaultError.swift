@@ -41,10 +41,13 @@ public struct VaultError: Error, Sendable, CustomStringConvertible, Equatable {
 
     public let code: Code
     public let message: String
+    /// The `errno` of the system call that failed, for ``Code/io``.
+    public let systemError: Int32?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, systemError: Int32? = nil) {
         self.code = code
         self.message = message
+        self.systemError = systemError
     }
 
     public var description: String { "VaultError(\(self.code)): \(self.message)" }

@@ -39,4 +39,7 @@ extension ExitCode {
     /// EX_CONFIG (78): the configuration, the key or the data directory needs the administrator;
     /// the systemd unit does not restart on it (`RestartPreventExitStatus=78`).
     static let configuration = ExitCode(78)
+    /// EX_IOERR (74): the vault stopped after a failed sync; systemd restarts the service, and the
+    /// restart replays the write-ahead log.
+    static let vaultFailed = ExitCode(74)
 }

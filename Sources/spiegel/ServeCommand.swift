@@ -42,6 +42,9 @@ struct ServeCommand: AsyncParsableCommand {
             // A missing or wrong key, or data from a newer Spiegel, is for the administrator to fix:
             // a restart would fail the same way. A disk error may pass.
             throw [.keyFile, .keyMismatch, .newerFormat].contains(error.code) ? ExitCode.configuration : ExitCode.failure
+        } catch let error as VaultFailedError {
+            printToStandardError("spiegel: \(error)")
+            throw ExitCode.vaultFailed
         } catch let error as SpiegelServerError {
             printToStandardError("spiegel: \(error.message)")
             throw ExitCode.configuration

@@ -20,8 +20,14 @@ import Testing
         let output: URL
         let errorOutput: URL
 
-        init(_ arguments: [String], environment: [String: String] = [:], input: String? = nil, at date: Date? = nil) throws {
-            let executable = try #require(SpiegelProcessTests.executable, "build the spiegel product first: swift build")
+        /// - Parameter wrapper: a command that runs `spiegel` (`nsenter … --`), its path first.
+        init(_ arguments: [String], environment: [String: String] = [:], input: String? = nil, at date: Date? = nil, wrapper: [String] = []) throws {
+            var executable = try #require(SpiegelProcessTests.executable, "build the spiegel product first: swift build")
+            var arguments = arguments
+            if let command = wrapper.first {
+                arguments = Array(wrapper.dropFirst()) + [executable.path] + arguments
+                executable = URL(fileURLWithPath: command)
+            }
             self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-run-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
             self.output = self.directory.appendingPathComponent("stdout.txt")

@@ -77,14 +77,17 @@ public struct DataDirectory: Sendable {
         return mode & 0o077 != 0
     }
 
-    /// Whether a file can be created, synced and removed in the directory right now.
+    /// Whether a file of 4 KiB (a block: a full disk refuses it) can be written, synced and
+    /// removed in the directory right now.
     ///
     /// Blocking file I/O: call it off the event loops.
     public func isWritable() -> Bool {
         let probe = (self.path as NSString).appendingPathComponent(".readyz-\(UUID().uuidString)")
         let descriptor = open(probe, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { return false }
-        let synced = fsync(descriptor) == 0
+        let block = [UInt8](repeating: 0, count: 4096)
+        let written = block.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        let synced = written == block.count && fsync(descriptor) == 0
         close(descriptor)
         return unlink(probe) == 0 && synced
     }

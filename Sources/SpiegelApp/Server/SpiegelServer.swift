@@ -44,8 +44,15 @@ public struct SpiegelServer: Sendable {
     ///   connections (the port differs from the configured one when that was 0).
     public func run(onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }) async throws {
         let (services, _) = try self.makeServices(onListening: onListening)
+        // A failed vault drains the rest (requests in flight are answered) before the process
+        // exits with its own status.
+        let configurations = services.map { service in
+            ServiceGroupConfiguration.ServiceConfiguration(
+                service: service, failureTerminationBehavior: service is VaultService ? .gracefullyShutdownGroup : .cancelGroup
+            )
+        }
         let group = ServiceGroup(
-            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: self.logger)
+            configuration: .init(services: configurations, gracefulShutdownSignals: [.sigterm, .sigint], logger: self.logger)
         )
         try await group.run()
     }
@@ -145,7 +152,7 @@ public struct SpiegelServer: Sendable {
                 services.append(ReminderService(coaching: coaching, gateways: gateways, logger: self.logger))
             }
         }
-        let application = self.makeApplication(dataDirectory: dataDirectory, routes: routes, onListening: onListening)
+        let application = self.makeApplication(dataDirectory: dataDirectory, vault: vault, routes: routes, onListening: onListening)
         return (services + [application], httpClient)
     }
 
@@ -160,12 +167,13 @@ public struct SpiegelServer: Sendable {
 
     private func makeApplication(
         dataDirectory: DataDirectory,
+        vault: Vault,
         routes: [(Router<BasicRequestContext>) -> Void],
         onListening: @escaping @Sendable (String, Int) async -> Void
     ) -> some ApplicationProtocol {
         let router = Router()
         router.add(middleware: MetricsMiddleware())
-        OperationsRoutes(dataDirectory: dataDirectory, registry: self.registry).add(to: router)
+        OperationsRoutes(dataDirectory: dataDirectory, vault: vault, registry: self.registry).add(to: router)
         for add in routes { add(router) }
         let logger = self.logger
         let host = self.configuration.server.host

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// Thin POSIX file calls with the vault's rules: explicit modes whatever the umask, whole writes,
 /// and syncs that say so when they fail.
@@ -10,6 +11,7 @@ enum FileIO {
     /// Opens `path`; creates it with `mode` (applied with fchmod, so the umask does not widen or
     /// narrow it) when `create` is set.
     static func open(_ path: String, flags: Int32, create mode: mode_t? = nil) throws(VaultError) -> Int32 {
+        if case .fail(let number)? = FileFaults.fault(.open, path) { throw self.error("cannot open", path, errno: number) }
         let descriptor = mode.map { Glibc.open(path, flags | O_CREAT | O_CLOEXEC, $0) } ?? Glibc.open(path, flags | O_CLOEXEC)
         guard descriptor >= 0 else { throw self.error("cannot open", path) }
         if let mode, fchmod(descriptor, mode) != 0 {
@@ -20,11 +22,21 @@ enum FileIO {
     }
 
     /// Writes all of `bytes` at the current offset.
+    /// - Throws: when the disk refuses; part of `bytes` may be written then (the caller cuts it off).
     static func write(_ descriptor: Int32, _ bytes: [UInt8], path: String) throws(VaultError) {
         var written = 0
-        while written < bytes.count {
+        var limit = bytes.count
+        var injected: Int32?
+        switch FileFaults.fault(.write, path) {
+        case .fail(let number)?: throw self.error("cannot write", path, errno: number)
+        case .short(let count, let number)?:
+            limit = min(count, bytes.count)
+            injected = number
+        case nil: break
+        }
+        while written < limit {
             let result = bytes.withUnsafeBytes { buffer in
-                Glibc.write(descriptor, buffer.baseAddress! + written, buffer.count - written)
+                Glibc.write(descriptor, buffer.baseAddress! + written, limit - written)
             }
             if result < 0 {
                 if errno == EINTR { continue }
@@ -32,17 +44,26 @@ enum FileIO {
             }
             written += result
         }
+        if let injected { throw self.error("cannot write", path, errno: injected) }
     }
 
-    /// Flushes a file's data (and the metadata needed to read it) to the disk.
+    /// Flushes a file's data (and the metadata needed to read it, its length too) to the disk.
     static func sync(_ descriptor: Int32, path: String) throws(VaultError) {
+        if case .fail(let number)? = FileFaults.fault(.sync, path) { throw self.error("cannot sync", path, errno: number) }
         guard fdatasync(descriptor) == 0 else { throw self.error("cannot sync", path) }
+    }
+
+    /// Cuts a file back to `length` bytes (a write that failed half-way leaves nothing behind).
+    static func truncate(_ descriptor: Int32, to length: Int, path: String) throws(VaultError) {
+        if case .fail(let number)? = FileFaults.fault(.truncate, path) { throw self.error("cannot cut back", path, errno: number) }
+        guard ftruncate(descriptor, off_t(length)) == 0 else { throw self.error("cannot cut back", path) }
     }
 
     /// Flushes a directory, so files created, renamed or removed in it stay so after a crash.
     static func syncDirectory(_ path: String) throws(VaultError) {
         let descriptor = try self.open(path, flags: O_RDONLY | O_DIRECTORY)
         defer { close(descriptor) }
+        if case .fail(let number)? = FileFaults.fault(.sync, path) { throw self.error("cannot sync directory", path, errno: number) }
         guard fsync(descriptor) == 0 else { throw self.error("cannot sync directory", path) }
     }
 
@@ -77,10 +98,19 @@ enum FileIO {
             try self.sync(descriptor, path: temporary)
         } catch {
             close(descriptor)
+            unlink(temporary)
             throw error
         }
         close(descriptor)
-        guard rename(temporary, path) == 0 else { throw self.error("cannot rename", temporary) }
+        if case .fail(let number)? = FileFaults.fault(.rename, path) {
+            unlink(temporary)
+            throw self.error("cannot rename", temporary, errno: number)
+        }
+        guard rename(temporary, path) == 0 else {
+            let error = self.error("cannot rename", temporary)
+            unlink(temporary)
+            throw error
+        }
         try self.syncDirectory(self.directory(of: path))
     }
 
@@ -126,7 +156,48 @@ enum FileIO {
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
-    private static func error(_ what: String, _ path: String) -> VaultError {
-        VaultError(.io, "\(what) \(path): \(String(cString: strerror(errno)))")
+    private static func error(_ what: String, _ path: String, errno number: Int32 = errno) -> VaultError {
+        VaultError(.io, "\(what) \(path): \(String(cString: strerror(number)))", systemError: number)
+    }
+}
+
+/// Faults a test injects into the vault's file calls, to see that every failure leaves the files
+/// as they were and the vault working once the fault passes. Off unless a test arms it: one atomic
+/// load per call.
+package enum FileFaults {
+    /// A file call the vault makes.
+    package enum Call: Sendable {
+        case open, write, sync, truncate, rename
+    }
+
+    /// What the call does instead of succeeding.
+    package enum Fault: Sendable {
+        /// Fails with this `errno`, nothing done.
+        case fail(Int32)
+        /// (Writes only) writes this many bytes, then fails with this `errno`: a disk that filled up.
+        case short(Int, Int32)
+    }
+
+    /// Decides, for each call on a path, whether it fails.
+    package typealias Plan = @Sendable (_ call: Call, _ path: String) -> Fault?
+
+    private static let armedCount = Atomic<Int>(0)
+    private static let plans = Mutex<[String: Plan]>([:])
+
+    /// Applies `plan` to every call on a path under `directory` until ``disarm(under:)``.
+    package static func arm(under directory: String, _ plan: @escaping Plan) {
+        let isNew = self.plans.withLock { plans in plans.updateValue(plan, forKey: directory) == nil }
+        if isNew { self.armedCount.add(1, ordering: .sequentiallyConsistent) }
+    }
+
+    package static func disarm(under directory: String) {
+        let wasArmed = self.plans.withLock { plans in plans.removeValue(forKey: directory) != nil }
+        if wasArmed { self.armedCount.subtract(1, ordering: .sequentiallyConsistent) }
+    }
+
+    static func fault(_ call: Call, _ path: String) -> Fault? {
+        guard self.armedCount.load(ordering: .relaxed) > 0 else { return nil }
+        let plan = self.plans.withLock { plans in plans.first { path.hasPrefix($0.key + "/") }?.value }
+        return plan?(call, path)
     }
 }

@@ -10,6 +10,12 @@ import Synchronization
 ///
 /// Appends wait in `pending` while a flush syncs; the next flush takes them all at once (group
 /// commit), so throughput grows with the number of writers instead of being one sync per record.
+///
+/// Every write lands whole or not at all: the store numbers and seals records only when it writes
+/// them, and cuts a file back to its last whole frame when a write fails half-way, before anything
+/// else is written to it. A failed write leaves the store degraded (the next write tries again); a
+/// failed sync stops it, as PostgreSQL does since 2018: after one, the kernel may have dropped the
+/// pages it could not write, so only a restart that replays the log knows what the disk holds.
 /// - Important: the properties marked "queue only" are touched on `queue` alone.
 final class JournalStore: @unchecked Sendable {
     struct Layout: Sendable {
@@ -29,10 +35,16 @@ final class JournalStore: @unchecked Sendable {
     /// is read or checkpointed: one write per coachee then, instead of one per record.
     struct OpenJournal {
         var descriptor: Int32
+        let dataKey: SymmetricKey
         var path: String
+        /// Records acknowledged: in the file or in `buffered`.
         var count: UInt64
+        /// The bytes of the file that hold whole frames.
+        var length: Int
         var buffered: [UInt8] = []
         var isDirty = false
+        /// A failed write left bytes past `length` that could not be cut off yet.
+        var mustCutBack = false
     }
 
     /// What `load` gives back: the data key and the number of records.
@@ -42,12 +54,14 @@ final class JournalStore: @unchecked Sendable {
     }
 
     private struct PendingAppend {
-        let entries: [WriteAheadLog.Entry]
-        let completion: @Sendable (Result<Void, VaultError>) -> Void
+        let pseudonym: Pseudonym
+        let records: [NewRecord]
+        let completion: @Sendable (Result<[UInt64], VaultError>) -> Void
     }
 
     let layout: Layout
     let keys: [MasterKey]
+    let health = HealthMonitor()
     private let logger: Logger
     private let checkpointBytes: Int
     private let queue = DispatchQueue(label: "spiegel.vault")
@@ -55,9 +69,13 @@ final class JournalStore: @unchecked Sendable {
 
     // Queue only.
     private var walDescriptor: Int32 = -1
+    /// The bytes of the log that hold whole, synced entries.
     private var walOffset = 0
+    /// A failed write left bytes past `walOffset` that could not be cut off yet.
+    private var walMustCutBack = false
     private var journals: [Pseudonym: OpenJournal] = [:]
-    private var failure: VaultError?
+    /// Set when the store takes no more writes: closed, or a sync failed.
+    private var stopped: VaultError?
 
     /// Opens the log and replays into the journals whatever a crash left only in the log.
     init(layout: Layout, keys: [MasterKey], checkpointBytes: Int, logger: Logger) throws(VaultError) {
@@ -70,28 +88,49 @@ final class JournalStore: @unchecked Sendable {
 
     // MARK: - Called from the vault
 
-    /// Queues `entries` for the next flush; `completion` runs once the log holding them is synced
-    /// and each frame is in its journal. Entries are written in the order they were queued.
-    func enqueue(_ entries: [WriteAheadLog.Entry], completion: @escaping @Sendable (Result<Void, VaultError>) -> Void) {
+    /// Queues `records` for the next flush; `completion` runs with their sequence numbers once the
+    /// log holding them is synced, or with the error that kept them out of every file.
+    /// Records are numbered and written in the order they were queued.
+    func enqueue(
+        _ records: [NewRecord], for pseudonym: Pseudonym,
+        completion: @escaping @Sendable (Result<[UInt64], VaultError>) -> Void
+    ) {
+        let append = PendingAppend(pseudonym: pseudonym, records: records, completion: completion)
         let mustSchedule = self.pending.withLock { pending in
-            pending.appends.append(PendingAppend(entries: entries, completion: completion))
+            pending.appends.append(append)
             defer { pending.isFlushScheduled = true }
             return !pending.isFlushScheduled
         }
         if mustSchedule { self.queue.async { self.flush() } }
     }
 
-    /// Runs `body` on the queue, after every append and operation submitted before it.
+    /// Runs `body` on the queue, after every append and operation submitted before it. An I/O
+    /// error it throws leaves the store degraded.
     func perform<Result: Sendable>(_ body: @escaping @Sendable (JournalStore) throws(VaultError) -> Result) async throws -> Result {
         try await withCheckedThrowingContinuation { continuation in
             self.queue.async {
-                do {
+                do throws(VaultError) {
                     continuation.resume(returning: try body(self))
                 } catch {
+                    self.noteFailure(error, during: "an operation")
                     continuation.resume(throwing: error)
                 }
             }
         }
+    }
+
+    /// Tries again what a failure left undone (cutting files back, the checkpoint); the store is
+    /// healthy again when that works. Nothing happens when it is healthy or stopped.
+    func retry() throws(VaultError) {
+        guard self.stopped == nil, case .degraded = self.health.current else { return }
+        do {
+            try self.cutBackWriteAheadLogIfNeeded()
+            try self.checkpoint()
+        } catch {
+            self.noteFailure(error, during: "a retry")
+            throw error
+        }
+        self.noteHealthy()
     }
 
     // MARK: - Queue only
@@ -105,69 +144,198 @@ final class JournalStore: @unchecked Sendable {
             return pending.appends
         }
         guard !batch.isEmpty else { return }
+        if let stopped = self.stopped {
+            for append in batch { append.completion(.failure(stopped)) }
+            return
+        }
         do throws(VaultError) {
-            if let failure { throw failure }
-            var buffer: [UInt8] = []
-            for append in batch {
-                for entry in append.entries { WriteAheadLog.encode(entry, into: &buffer) }
-            }
-            try FileIO.write(self.walDescriptor, buffer, path: self.layout.writeAheadLog)
-            try FileIO.sync(self.walDescriptor, path: self.layout.writeAheadLog)
-            self.walOffset += buffer.count
-            for append in batch {
-                for entry in append.entries { try self.write(entry) }
-            }
-            for append in batch { append.completion(.success(())) }
+            try self.cutBackWriteAheadLogIfNeeded()
         } catch {
-            // The log may hold part of the batch; appends stop until a restart replays it.
-            self.failure = self.failure ?? VaultError(.closed, "the vault stopped taking writes after: \(error.message)")
-            self.logger.error("spiegel.vault.write_failed", metadata: ["spiegel.error": "\(error.code)"])
+            self.noteFailure(error, during: "cutting back the write-ahead log")
             for append in batch { append.completion(.failure(error)) }
             return
         }
-        if self.walOffset >= self.checkpointBytes {
-            do {
-                try self.checkpoint()
+        // Number and seal each append after the records before it; one that cannot be (its
+        // coachee erased meanwhile, its journal not opening) fails alone.
+        var buffer: [UInt8] = []
+        var accepted: [(append: PendingAppend, frames: [[UInt8]], first: UInt64)] = []
+        var counts: [Pseudonym: UInt64] = [:]
+        for append in batch {
+            do throws(VaultError) {
+                let first: UInt64
+                if let known = counts[append.pseudonym] { first = known } else { first = try self.count(of: append.pseudonym) }
+                // The key of the journal as it is now: a coachee erased and made again since the
+                // append was queued has a new one.
+                let dataKey = self.journals[append.pseudonym]!.dataKey
+                var frames: [[UInt8]] = []
+                var entries: [UInt8] = []
+                for (offset, record) in append.records.enumerated() {
+                    let sequence = first + UInt64(offset)
+                    let frame = try JournalFormat.seal(record, sequence: sequence, pseudonym: append.pseudonym, key: dataKey)
+                    WriteAheadLog.encode(.init(pseudonym: append.pseudonym, sequence: sequence, frame: frame), into: &entries)
+                    frames.append(frame)
+                }
+                counts[append.pseudonym] = first + UInt64(frames.count)
+                buffer += entries
+                accepted.append((append, frames, first))
             } catch {
-                self.logger.error("spiegel.vault.checkpoint_failed", metadata: ["spiegel.error": "\(error.code)"])
+                if error.code == .io { self.noteFailure(error, during: "opening a journal") }
+                append.completion(.failure(error))
             }
         }
-    }
-
-    /// Adds an acknowledged entry to its coachee's journal (written when read or checkpointed),
-    /// opening the journal again if a checkpoint closed it.
-    private func write(_ entry: WriteAheadLog.Entry) throws(VaultError) {
-        if self.journals[entry.pseudonym] == nil, try self.load(entry.pseudonym, create: false) == nil {
-            throw VaultError(.unknownCoachee, "coachee \(entry.pseudonym) has no journal")
+        guard !accepted.isEmpty else { return }
+        do throws(VaultError) {
+            try FileIO.write(self.walDescriptor, buffer, path: self.layout.writeAheadLog)
+        } catch {
+            self.cutBackWriteAheadLog()
+            self.noteFailure(error, during: "writing the write-ahead log")
+            for item in accepted { item.append.completion(.failure(error)) }
+            return
         }
-        try self.journals[entry.pseudonym]!.add(entry)
+        do throws(VaultError) {
+            try FileIO.sync(self.walDescriptor, path: self.layout.writeAheadLog)
+        } catch {
+            self.stop(after: error, during: "syncing the write-ahead log")
+            for item in accepted { item.append.completion(.failure(error)) }
+            return
+        }
+        self.walOffset += buffer.count
+        for item in accepted { self.journals[item.append.pseudonym]!.add(item.frames) }
+        // The health first, so a writer that is told its records are safe sees it up to date.
+        if self.walOffset >= self.checkpointBytes {
+            do throws(VaultError) {
+                try self.checkpoint()
+                self.noteHealthy()
+            } catch {
+                // The log still holds every record: nothing is lost, the next flush tries again.
+                self.noteFailure(error, during: "the checkpoint")
+            }
+        } else if !self.walMustCutBack {
+            self.noteHealthy()
+        }
+        for item in accepted {
+            item.append.completion(.success((0..<UInt64(item.frames.count)).map { item.first + $0 }))
+        }
     }
 
-    /// Writes what waits in memory for `pseudonym`'s journal to the file (not synced).
+    /// The number of records of a coachee, opening its journal if a checkpoint closed it.
+    private func count(of pseudonym: Pseudonym) throws(VaultError) -> UInt64 {
+        if let journal = self.journals[pseudonym] { return journal.count }
+        guard try self.load(pseudonym, create: false) != nil, let journal = self.journals[pseudonym] else {
+            throw VaultError(.unknownCoachee, "coachee \(pseudonym) was erased meanwhile")
+        }
+        return journal.count
+    }
+
+    /// Cuts the log back to its last synced entry after a failed write, and syncs that, so a later
+    /// entry never follows the remains of one that was refused. When the cut fails it is tried
+    /// again before the next write; when its sync fails the store stops.
+    private func cutBackWriteAheadLog() {
+        do throws(VaultError) {
+            try FileIO.truncate(self.walDescriptor, to: self.walOffset, path: self.layout.writeAheadLog)
+        } catch {
+            self.walMustCutBack = true
+            return
+        }
+        self.walMustCutBack = false
+        do throws(VaultError) {
+            try FileIO.sync(self.walDescriptor, path: self.layout.writeAheadLog)
+        } catch {
+            self.stop(after: error, during: "syncing the cut-back write-ahead log")
+        }
+    }
+
+    private func cutBackWriteAheadLogIfNeeded() throws(VaultError) {
+        guard self.walMustCutBack else { return }
+        self.cutBackWriteAheadLog()
+        if let stopped = self.stopped { throw stopped }
+        if self.walMustCutBack { throw VaultError(.io, "cannot cut back the write-ahead log") }
+    }
+
+    /// Writes what waits in memory for `pseudonym`'s journal to the file (not synced). A write
+    /// that fails is cut off the file before the error is thrown (or before the next write, when
+    /// the cut fails too); what was buffered stays buffered.
     private func writeBuffered(_ pseudonym: Pseudonym) throws(VaultError) {
-        guard let journal = self.journals[pseudonym], !journal.buffered.isEmpty else { return }
-        try FileIO.write(journal.descriptor, journal.buffered, path: journal.path)
+        guard let journal = self.journals[pseudonym] else { return }
+        if journal.mustCutBack {
+            try FileIO.truncate(journal.descriptor, to: journal.length, path: journal.path)
+            self.journals[pseudonym]?.mustCutBack = false
+        }
+        guard !journal.buffered.isEmpty else { return }
+        do throws(VaultError) {
+            try FileIO.write(journal.descriptor, journal.buffered, path: journal.path)
+        } catch {
+            do throws(VaultError) {
+                try FileIO.truncate(journal.descriptor, to: journal.length, path: journal.path)
+            } catch {
+                self.journals[pseudonym]?.mustCutBack = true
+            }
+            throw error
+        }
+        self.journals[pseudonym]?.length += journal.buffered.count
         self.journals[pseudonym]?.buffered = []
         self.journals[pseudonym]?.isDirty = true
     }
 
     /// Writes and syncs every journal changed since the last checkpoint, then empties the log.
+    /// A failed write leaves the log as it was (it still holds every record); a failed sync stops
+    /// the store.
     func checkpoint() throws(VaultError) {
+        if let stopped = self.stopped { throw stopped }
         for pseudonym in Array(self.journals.keys) {
             try self.writeBuffered(pseudonym)
             guard let journal = self.journals[pseudonym], journal.isDirty else { continue }
-            try FileIO.sync(journal.descriptor, path: journal.path)
+            do throws(VaultError) {
+                try FileIO.sync(journal.descriptor, path: journal.path)
+            } catch {
+                self.stop(after: error, during: "syncing a journal")
+                throw error
+            }
             self.journals[pseudonym]?.isDirty = false
         }
-        guard ftruncate(self.walDescriptor, 0) == 0, lseek(self.walDescriptor, 0, SEEK_SET) == 0 else {
-            throw VaultError(.io, "cannot empty the write-ahead log")
-        }
-        try FileIO.sync(self.walDescriptor, path: self.layout.writeAheadLog)
+        try FileIO.truncate(self.walDescriptor, to: 0, path: self.layout.writeAheadLog)
         self.walOffset = 0
+        self.walMustCutBack = false
+        do throws(VaultError) {
+            try FileIO.sync(self.walDescriptor, path: self.layout.writeAheadLog)
+        } catch {
+            self.stop(after: error, during: "syncing the emptied write-ahead log")
+            throw error
+        }
         // Every journal is written and synced: close them, so thousands of coachees over months
         // do not hold thousands of files open. The next record opens its journal again.
         for journal in self.journals.values { Glibc.close(journal.descriptor) }
         self.journals = [:]
+    }
+
+    // MARK: - Health
+
+    private func noteFailure(_ error: VaultError, during step: String) {
+        guard error.code == .io, self.stopped == nil else { return }
+        let reason = Self.reason(error, during: step)
+        if self.health.set(.degraded(reason: reason)) != nil {
+            self.logger.error("spiegel.vault.degraded", metadata: ["spiegel.reason": "\(reason)"])
+        }
+    }
+
+    private func noteHealthy() {
+        guard self.stopped == nil, let previous = self.health.set(.healthy) else { return }
+        if case .degraded = previous { self.logger.notice("spiegel.vault.recovered") }
+    }
+
+    /// Takes no more writes: what the disk holds after a failed sync is known only after a restart.
+    private func stop(after error: VaultError, during step: String) {
+        let reason = Self.reason(error, during: step)
+        self.stopped = VaultError(.closed, "the vault stopped taking writes after a failed sync (\(reason)); restart Spiegel", systemError: error.systemError)
+        self.health.set(.failed(reason: reason))
+        self.logger.critical("spiegel.vault.failed", metadata: ["spiegel.reason": "\(reason)"])
+    }
+
+    /// "writing the write-ahead log: No space left on device": the step and the system's words,
+    /// no path (paths carry pseudonyms).
+    private static func reason(_ error: VaultError, during step: String) -> String {
+        guard let number = error.systemError else { return "\(step) failed" }
+        return "\(step): \(String(cString: strerror(number)))"
     }
 
     /// Opens (and repairs) a coachee's journal, creating the coachee when `create` is set.
@@ -181,13 +349,13 @@ final class JournalStore: @unchecked Sendable {
         let dataKey = try WrappedKey.unwrap(wrapped, with: self.keys, purpose: self.purpose(of: pseudonym), what: "the data key of coachee \(pseudonym)")
         if let journal = self.journals[pseudonym] {
             try self.writeBuffered(pseudonym)
-            return Loaded(dataKey: dataKey, count: journal.count)
+            return Loaded(dataKey: journal.dataKey, count: journal.count)
         }
         let path = self.layout.journal(of: pseudonym)
         let descriptor = try FileIO.open(path, flags: O_RDWR | O_APPEND, create: 0o600)
         do {
-            let count = try self.repair(descriptor, path: path, pseudonym: pseudonym, dataKey: dataKey)
-            self.journals[pseudonym] = OpenJournal(descriptor: descriptor, path: path, count: count)
+            let (count, length) = try self.repair(descriptor, path: path, pseudonym: pseudonym, dataKey: dataKey)
+            self.journals[pseudonym] = OpenJournal(descriptor: descriptor, dataKey: dataKey, path: path, count: count, length: length)
             return Loaded(dataKey: dataKey, count: count)
         } catch {
             Glibc.close(descriptor)
@@ -217,14 +385,15 @@ final class JournalStore: @unchecked Sendable {
             Glibc.close(descriptor)
             throw error
         }
-        self.journals[pseudonym] = OpenJournal(descriptor: descriptor, path: path, count: 0)
+        self.journals[pseudonym] = OpenJournal(descriptor: descriptor, dataKey: dataKey, path: path, count: 0, length: JournalFormat.header.count)
         return Loaded(dataKey: dataKey, count: 0)
     }
 
     /// Cuts off a torn last record (cut short, or zero-filled by a crash); returns the count of
-    /// whole records. A whole last record that does not open is corruption, reported.
-    private func repair(_ descriptor: Int32, path: String, pseudonym: Pseudonym, dataKey: SymmetricKey) throws(VaultError) -> UInt64 {
-        guard let bytes = try FileIO.read(path) else { return 0 }
+    /// whole records and the length they take. A whole last record that does not open is
+    /// corruption, reported.
+    private func repair(_ descriptor: Int32, path: String, pseudonym: Pseudonym, dataKey: SymmetricKey) throws(VaultError) -> (UInt64, Int) {
+        guard let bytes = try FileIO.read(path) else { throw VaultError(.io, "\(path) vanished while it was opened") }
         let scan = try JournalFormat.scan(bytes, what: "the journal of coachee \(pseudonym)")
         var length = scan.wholeLength
         var frames = scan.frames
@@ -239,17 +408,17 @@ final class JournalStore: @unchecked Sendable {
         }
         if bytes.count < JournalFormat.header.count {
             // Created but never written: start it again.
-            guard ftruncate(descriptor, 0) == 0 else { throw VaultError(.io, "cannot repair \(path)") }
+            try FileIO.truncate(descriptor, to: 0, path: path)
             try FileIO.write(descriptor, JournalFormat.header, path: path)
             try FileIO.sync(descriptor, path: path)
-            return 0
+            return (0, JournalFormat.header.count)
         }
         if length < bytes.count {
-            guard ftruncate(descriptor, off_t(length)) == 0 else { throw VaultError(.io, "cannot cut the torn tail of \(path)") }
+            try FileIO.truncate(descriptor, to: length, path: path)
             try FileIO.sync(descriptor, path: path)
             self.logger.notice("spiegel.vault.torn_tail_cut", metadata: ["spiegel.coachee": "\(pseudonym)", "spiegel.bytes": "\(bytes.count - length)"])
         }
-        return UInt64(frames.count)
+        return (UInt64(frames.count), length)
     }
 
     /// Erases a coachee: the wrapped data key first (after that, every copy of the journal, in a
@@ -264,7 +433,13 @@ final class JournalStore: @unchecked Sendable {
         if rmdir(directory) != 0 && errno != ENOENT { throw VaultError(.io, "cannot remove \(directory)") }
         try FileIO.syncDirectory(self.layout.coachees)
         try Self.noteErased(pseudonym, in: self.layout)
-        try self.checkpoint()
+        // The log's copies are unreadable already (the key is gone); emptying it can wait for the
+        // next checkpoint when the disk refuses now.
+        do throws(VaultError) {
+            try self.checkpoint()
+        } catch {
+            self.noteFailure(error, during: "the checkpoint after an erasure")
+        }
     }
 
     /// Adds `pseudonym` to the erased list, synced: a backup restored later is cleared of it.
@@ -277,11 +452,16 @@ final class JournalStore: @unchecked Sendable {
 
     /// Syncs everything and closes every file; the store takes no more work.
     func close() throws(VaultError) {
-        if self.failure == nil { try self.checkpoint() }
-        for journal in self.journals.values { Glibc.close(journal.descriptor) }
-        self.journals = [:]
-        Glibc.close(self.walDescriptor)
-        self.failure = VaultError(.closed, "the vault is closed")
+        defer {
+            for journal in self.journals.values { Glibc.close(journal.descriptor) }
+            self.journals = [:]
+            Glibc.close(self.walDescriptor)
+            self.stopped = VaultError(.closed, "the vault is closed")
+        }
+        if self.stopped == nil {
+            try self.cutBackWriteAheadLogIfNeeded()
+            try self.checkpoint()
+        }
     }
 
     // MARK: - Recovery
@@ -309,7 +489,14 @@ final class JournalStore: @unchecked Sendable {
             }
             guard let loaded else { continue }  // Erased since: its records are unreadable anyway.
             if entry.sequence == loaded.count {
-                try self.write(entry)
+                // An entry of a coachee erased (the log not emptied after it) and made again
+                // since does not open under the new key: it belongs to no journal now.
+                let frame = (offset: 0, length: entry.frame.count, type: entry.frame.count > 4 ? entry.frame[4] : 0)
+                guard (try? JournalFormat.open(entry.frame, frame: frame, sequence: entry.sequence, pseudonym: entry.pseudonym, key: loaded.dataKey)) != nil else {
+                    self.logger.notice("spiegel.vault.replay_skipped_erased", metadata: ["spiegel.coachee": "\(entry.pseudonym)"])
+                    continue
+                }
+                self.journals[entry.pseudonym]!.add([entry.frame])
                 replayed += 1
             } else if entry.sequence > loaded.count {
                 self.logger.error("spiegel.vault.replay_gap", metadata: ["spiegel.coachee": "\(entry.pseudonym)", "spiegel.record": "\(entry.sequence)"])
@@ -330,12 +517,9 @@ final class JournalStore: @unchecked Sendable {
 }
 
 extension JournalStore.OpenJournal {
-    /// Takes the next record's frame; its sequence number must be the next one.
-    mutating func add(_ entry: WriteAheadLog.Entry) throws(VaultError) {
-        guard entry.sequence == self.count else {
-            throw VaultError(.corruptJournal, "record \(entry.sequence) of coachee \(entry.pseudonym) does not follow record \(self.count)")
-        }
-        self.buffered += entry.frame
-        self.count += 1
+    /// Takes the next records' frames, numbered from `count` on.
+    mutating func add(_ frames: [[UInt8]]) {
+        for frame in frames { self.buffered += frame }
+        self.count += UInt64(frames.count)
     }
 }
