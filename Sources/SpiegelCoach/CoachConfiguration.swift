@@ -9,6 +9,9 @@ public struct CoachConfiguration: Sendable, Equatable {
     public var rateLimitBurst: Int = 10
     /// After a burst, one more message is allowed per this interval.
     public var rateLimitInterval: Duration = .seconds(2)
+    /// A message over the burst waits for its token up to this long (kept, answered in turn);
+    /// beyond it, it is refused with a time to send it again.
+    public var rateLimitMaxWait: Duration = .seconds(10)
     /// How many coachees are kept in memory at once; beyond it the least recently active idle one
     /// is evicted (it is on disk), and when every one is busy the newcomer is asked to retry.
     public var maxActiveSessions: Int = 2000

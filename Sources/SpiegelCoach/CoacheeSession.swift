@@ -60,12 +60,21 @@ actor CoacheeSession {
         if message.text.count > self.context.configuration.maxMessageLength {
             return Reply([self.context.text("too_long", language, ["max": String(self.context.configuration.maxMessageLength)])], .refused)
         }
-        guard self.bucket.take(now: .now) else {
-            if self.warnedOfFlood { return Reply([], .refused) }
+        switch self.bucket.reserve(now: .now, maxWait: self.context.configuration.rateLimitMaxWait) {
+        case .now:
+            self.warnedOfFlood = false
+        case .after(let wait):
+            // Kept and answered in due course: the message waits for its turn (later ones of
+            // this coachee wait behind it, in order).
+            try await Task.sleep(for: wait)
+        case .refused(let retryAfter):
+            // Not kept: the chat is told to send it again later (429 with Retry-After, or its own
+            // retry), the teacher once per flood why the answers wait.
+            var reply = Reply(self.warnedOfFlood ? [] : [self.context.text("slow_down", language)], .rateLimited)
+            reply.retryAfter = retryAfter
             self.warnedOfFlood = true
-            return Reply([self.context.text("slow_down", language)], .refused)
+            return reply
         }
-        self.warnedOfFlood = false
 
         let now = self.context.now()
         // Every message is screened once, before anything else looks at it.
@@ -94,8 +103,7 @@ actor CoacheeSession {
         snapshot = turn.snapshot
         if let address = message.address { snapshot.address = address }
         if let id = message.id {
-            snapshot.recentMessageIDs.append(id)
-            if snapshot.recentMessageIDs.count > 100 { snapshot.recentMessageIDs.removeFirst() }
+            snapshot.remember(id, at: now)
             snapshot.recentReplies[id] = turn.outputs
             for old in snapshot.recentReplies.keys where !snapshot.recentMessageIDs.suffix(10).contains(old) {
                 snapshot.recentReplies[old] = nil
@@ -294,16 +302,31 @@ struct TokenBucket: Sendable {
         self.tokens = Double(max(1, burst))
     }
 
-    /// Takes a token if there is one.
-    mutating func take(now: ContinuousClock.Instant) -> Bool {
+    /// When a message may be handled.
+    enum Reservation: Equatable {
+        case now
+        /// After this wait; the token is taken.
+        case after(Duration)
+        /// Not within the longest wait allowed: nothing is taken; a token is free after this.
+        case refused(retryAfter: Duration)
+    }
+
+    /// Takes the next token, now or (when it comes within `maxWait`) ahead of time.
+    mutating func reserve(now: ContinuousClock.Instant, maxWait: Duration) -> Reservation {
+        let seconds = max(0.001, Double(self.interval / .milliseconds(1)) / 1000)
         if let last {
-            let seconds = Double((now - last) / .milliseconds(1)) / 1000
-            let perSecond = 1 / max(0.001, Double(self.interval / .milliseconds(1)) / 1000)
-            self.tokens = min(self.burst, self.tokens + seconds * perSecond)
+            let elapsed = Double((now - last) / .milliseconds(1)) / 1000
+            self.tokens = min(self.burst, self.tokens + elapsed / seconds)
         }
         self.last = now
-        guard self.tokens >= 1 else { return false }
+        if self.tokens >= 1 {
+            self.tokens -= 1
+            return .now
+        }
+        // Tokens below zero are reservations of messages already waiting.
+        let wait = Duration.milliseconds(Int64(((1 - self.tokens) * seconds * 1000).rounded(.up)))
+        guard wait <= maxWait else { return .refused(retryAfter: wait) }
         self.tokens -= 1
-        return true
+        return .after(wait)
     }
 }

@@ -62,8 +62,10 @@ public struct Reply: Sendable, Equatable {
         case processed
         /// The same message id was processed before; nothing was done again.
         case duplicate
-        /// Refused before processing: too long, too many too fast, or the service is full.
+        /// Refused before processing: too long, or the service is full.
         case refused
+        /// Too many too fast: not kept; the chat should send it again after ``Reply/retryAfter``.
+        case rateLimited = "rate_limited"
         /// The coachee's data was erased at their request.
         case erased
     }
@@ -71,6 +73,8 @@ public struct Reply: Sendable, Equatable {
     /// The bot's messages, in order; may be empty.
     public var texts: [String]
     public var outcome: Outcome
+    /// For ``Outcome/rateLimited``: when the message may come again.
+    public var retryAfter: Duration?
     /// Messages for other users, to their own direct chats: a summary for a coach, a coach's
     /// answer for a coachee, an invitation.
     public var deliveries: [Delivery] = []

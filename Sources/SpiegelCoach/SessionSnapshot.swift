@@ -11,8 +11,12 @@ struct SessionSnapshot: Codable, Sendable {
     var state: DialogueState?
     /// Finished conversations, oldest first.
     var history = CoacheeHistory()
-    /// The ids of the latest inbound messages, to process a redelivered message once.
+    /// The ids of the latest inbound messages, to process a redelivered message once: those of
+    /// the last ``dedupeWindow`` (at least the last ``dedupeMinimum``, at most ``dedupeMaximum``).
     var recentMessageIDs: [String] = []
+    /// When each of `recentMessageIDs` came, in the same order (older snapshots have none: those
+    /// ids count as old).
+    var recentMessageTimes: [Date] = []
     /// The replies to the last few of them, given again for a redelivered message (its sender may
     /// not have received them: the transport was cut off after the journal write).
     var recentReplies: [String: [String]] = [:]
@@ -41,6 +45,31 @@ struct SessionSnapshot: Codable, Sendable {
 
     init() {}
 
+    /// How long a message id is remembered: longer than any chat redelivers a message it got no
+    /// answer to (Synapse retries an application service's transactions for hours; a bridge
+    /// for minutes).
+    static let dedupeWindow: TimeInterval = 72 * 3600
+    static let dedupeMinimum = 100
+    static let dedupeMaximum = 1000
+
+    /// Remembers `id`, and forgets the ids that fell out of the window.
+    mutating func remember(_ id: String, at now: Date) {
+        // Older snapshots: their ids get this moment, so they too are kept for the window.
+        if self.recentMessageTimes.count != self.recentMessageIDs.count {
+            self.recentMessageTimes = Array(repeating: now, count: self.recentMessageIDs.count)
+        }
+        self.recentMessageIDs.append(id)
+        self.recentMessageTimes.append(now)
+        var drop = max(0, self.recentMessageIDs.count - Self.dedupeMaximum)
+        while drop < self.recentMessageIDs.count - Self.dedupeMinimum,
+            now.timeIntervalSince(self.recentMessageTimes[drop]) > Self.dedupeWindow
+        {
+            drop += 1
+        }
+        self.recentMessageIDs.removeFirst(drop)
+        self.recentMessageTimes.removeFirst(drop)
+    }
+
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.version = try container.decode(Int.self, forKey: .version)
@@ -50,6 +79,7 @@ struct SessionSnapshot: Codable, Sendable {
         self.state = try container.decodeIfPresent(DialogueState.self, forKey: .state)
         self.history = try container.decodeIfPresent(CoacheeHistory.self, forKey: .history) ?? CoacheeHistory()
         self.recentMessageIDs = try container.decodeIfPresent([String].self, forKey: .recentMessageIDs) ?? []
+        self.recentMessageTimes = try container.decodeIfPresent([Date].self, forKey: .recentMessageTimes) ?? []
         self.recentReplies = try container.decodeIfPresent([String: [String]].self, forKey: .recentReplies) ?? [:]
         self.pendingConfirmation = try container.decodeIfPresent(String.self, forKey: .pendingConfirmation)
         self.followUp = try container.decodeIfPresent(FollowUpProposal.self, forKey: .followUp)

@@ -59,7 +59,10 @@ import Testing
     }
 
     /// Runs a server with the plain webhook on, on a fresh data directory (or `dataDirectory`).
-    func withBridge(dataDirectory: String? = nil, key: MasterKey = .generate(), _ body: (Bridge) async throws -> Void) async throws {
+    func withBridge(
+        dataDirectory: String? = nil, key: MasterKey = .generate(), configure: (inout SpiegelConfiguration) -> Void = { _ in },
+        _ body: (Bridge) async throws -> Void
+    ) async throws {
         let receiver = try await LoopbackHTTPServer.start()
         var configuration = SpiegelConfiguration()
         configuration.dataDirectory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-plain-\(UUID().uuidString)").path
@@ -73,6 +76,7 @@ import Testing
         configuration.mattermost.teamChannels = ["town-square"]
         configuration.mattermost.roomWebhookURLs = ["@bert": receiver.url("/inbox/bert")]
         configuration.coach.rateLimitBurst = 1000
+        configure(&configuration)
         try await SpiegelServerTests.run(configuration) { server in
             try await body(Bridge(server: server, receiver: receiver))
         }
@@ -233,6 +237,35 @@ import Testing
             #expect(toCoach.contains("\(an) trok de samenvatting van"))
             // Her own opening (3), the request, her acceptance, the summary, the end, the withdrawal.
             #expect(received.filter { $0.room == "!els-dm" }.count == 8)
+        }
+    }
+
+    @Test func aMessageOverTheRateLimitGets429WithRetryAfterAndIsNotKept() async throws {
+        try await withBridge(configure: {
+            $0.coach.rateLimitBurst = 2
+            $0.coach.rateLimitInterval = .seconds(30)
+            $0.coach.rateLimitMaxWait = .seconds(1)
+        }) { bridge in
+            #expect(try await bridge.post(id: "m1", text: "hallo").status == 200)
+            #expect(try await bridge.post(id: "m2", text: "1").status == 200)
+            let replies = try await bridge.waitForReceived(4).count
+            // The third within the burst: not kept, and the bridge is told when to send it again.
+            let body = [UInt8](try JSONSerialization.data(withJSONObject: ["id": "m3", "user": "@an:school.example", "room": "!an-dm", "text": "Rust", "ts": 1] as [String: Any]))
+            let signed = bridge.signature.sign(body, at: TestTime.now())
+            var headers: HTTPFields = [.contentType: "application/json"]
+            headers[HTTPField.Name(PlainSignature.timestampHeader)!] = signed.timestamp
+            headers[HTTPField.Name(PlainSignature.signatureHeader)!] = signed.signature
+            let response = try await bridge.client.execute(HTTPClientRequest(method: .post, url: bridge.baseURL + "/hooks/plain", headerFields: headers, body: body))
+            #expect(response.status.code == 429)
+            let retryAfter = try #require(response.headerFields[.retryAfter].flatMap { Int($0) })
+            #expect((25...30).contains(retryAfter), "\(retryAfter)")
+            #expect(String(decoding: response.body, as: UTF8.self).contains(#""retry_after":\#(retryAfter)"#))
+            // The teacher hears once why the answer waits; nothing else was sent for it.
+            let texts = try await bridge.waitForReceived(replies + 1)
+            #expect(texts.last?.hasPrefix("Dat gaat snel!") == true, "\(texts)")
+            #expect(try await bridge.post(id: "m3", text: "Rust").status == 429)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(bridge.receiver.received.count == replies + 1)
         }
     }
 

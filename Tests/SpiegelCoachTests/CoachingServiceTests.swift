@@ -148,23 +148,69 @@ import Testing
         try await vault.close()
     }
 
-    @Test func aFloodGetsOneSlowDownNotOneReplyPerMessage() async throws {
+    @Test func aFloodBeyondTheLongestWaitIsRefusedWithATimeAndOneSlowDown() async throws {
         let fixture = CoachFixture()
         let vault = try fixture.openVault()
         var configuration = CoachFixture.configuration
         configuration.rateLimitBurst = 3
         configuration.rateLimitInterval = .seconds(60)
+        configuration.rateLimitMaxWait = .seconds(10)
         let service = fixture.service(vault, configuration: configuration)
-        var outcomes: [Reply.Outcome] = []
-        var texts: [[String]] = []
+        var replies: [Reply] = []
         for index in 0..<8 {
-            let reply = try await service.handle(InboundMessage(coachee: CoacheeID("an"), text: "bericht \(index)"))
-            outcomes.append(reply.outcome)
-            texts.append(reply.texts)
+            replies.append(try await service.handle(InboundMessage(coachee: CoacheeID("an"), text: "bericht \(index)", id: "m\(index)")))
         }
-        #expect(outcomes == [.processed, .processed, .processed, .refused, .refused, .refused, .refused, .refused])
-        #expect(texts[3].first?.hasPrefix("Dat gaat snel!") == true)
-        #expect(texts[4...].allSatisfy { $0.isEmpty })
+        #expect(replies.map(\.outcome) == [.processed, .processed, .processed, .rateLimited, .rateLimited, .rateLimited, .rateLimited, .rateLimited])
+        #expect(replies[3].texts.first?.hasPrefix("Dat gaat snel!") == true)
+        #expect(replies[4...].allSatisfy { $0.texts.isEmpty })
+        // A token comes in a minute: that is when to send it again.
+        for reply in replies[3...] {
+            #expect(reply.retryAfter.map { $0 > .seconds(55) && $0 <= .seconds(60) } == true, "\(String(describing: reply.retryAfter))")
+        }
+        // Nothing of the refused messages was kept: sent again later, each is processed once.
+        let kept = try await vault.records(for: CoacheeID("an")).filter { $0.type == .messageIn }.map { String(decoding: $0.payload, as: UTF8.self) }
+        #expect(kept == ["bericht 0", "bericht 1", "bericht 2"])
+        try await vault.close()
+    }
+
+    @Test func aBurstWithinTheLongestWaitIsKeptAndAnsweredInOrder() async throws {
+        let fixture = CoachFixture()
+        let vault = try fixture.openVault()
+        var configuration = CoachFixture.configuration
+        configuration.rateLimitBurst = 2
+        configuration.rateLimitInterval = .milliseconds(40)
+        configuration.rateLimitMaxWait = .seconds(5)
+        let service = fixture.service(vault, configuration: configuration)
+        // Six at once, as a bridge delivers pasted lines: none is refused; each waits its turn.
+        let outcomes = try await withThrowingTaskGroup(of: (Int, Reply.Outcome).self) { group in
+            for index in 0..<6 {
+                group.addTask {
+                    // Staggered a little so they arrive in this order.
+                    try await Task.sleep(for: .milliseconds(5 * index))
+                    return (index, try await service.handle(InboundMessage(coachee: CoacheeID("an"), text: "regel \(index)", id: "r\(index)")).outcome)
+                }
+            }
+            return try await group.reduce(into: [Int: Reply.Outcome]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(outcomes.values.allSatisfy { $0 == .processed }, "\(outcomes)")
+        let kept = try await vault.records(for: CoacheeID("an")).filter { $0.type == .messageIn }.map { String(decoding: $0.payload, as: UTF8.self) }
+        #expect(kept.count == 6)
+        try await vault.close()
+    }
+
+    @Test func aMessageIdIsRememberedForThreeDaysHoweverManyCameAfter() async throws {
+        let fixture = CoachFixture()
+        let vault = try fixture.openVault()
+        let service = fixture.service(vault)
+        _ = try await service.say("hallo", as: "an", id: "first")
+        for index in 0..<150 { _ = try await service.say("stop", as: "an", id: "n\(index)") }
+        // 150 newer ones, two days later: still known.
+        fixture.advance(by: 48 * 3600)
+        #expect(try await service.handle(InboundMessage(coachee: CoacheeID("an"), text: "hallo", id: "first")).outcome == .duplicate)
+        // After the window, and with more than the minimum since, it is forgotten.
+        fixture.advance(by: 25 * 3600)
+        _ = try await service.say("stop", as: "an", id: "later")
+        #expect(try await service.handle(InboundMessage(coachee: CoacheeID("an"), text: "hallo", id: "first")).outcome == .processed)
         try await vault.close()
     }
 

@@ -73,6 +73,14 @@ public struct ConfigurationKey: Sendable {
             parse: { ConfigurationValue.integer($0, in: 0...65535) }, format: { String($0) }
         ),
         .init(
+            "server.max_connections", \.server.maxConnections, expected: "a whole number from 1 to 1000000: connections served at once",
+            parse: { ConfigurationValue.integer($0, in: 1...1_000_000) }, format: { String($0) }
+        ),
+        .init(
+            "server.idle_timeout", \.server.idleTimeout, expected: "a duration such as 15s: how long a connection may wait without a whole request",
+            parse: ConfigurationValue.duration, format: ConfigurationValue.formatDuration
+        ),
+        .init(
             "log.level", \.logLevel,
             expected: "one of " + Logger.Level.allCases.map(\.rawValue).joined(separator: ", "),
             parse: { Logger.Level(rawValue: $0.lowercased()) }, format: { $0.rawValue }
@@ -119,6 +127,10 @@ public struct ConfigurationKey: Sendable {
         ),
         .init(
             "coach.rate_limit_interval", \.coach.rateLimitInterval, expected: "a duration such as 2s: one more message per interval after a burst",
+            parse: ConfigurationValue.duration, format: ConfigurationValue.formatDuration
+        ),
+        .init(
+            "coach.rate_limit_max_wait", \.coach.rateLimitMaxWait, expected: "a duration such as 10s: how long a message over the burst waits for its turn",
             parse: ConfigurationValue.duration, format: ConfigurationValue.formatDuration
         ),
         .init(

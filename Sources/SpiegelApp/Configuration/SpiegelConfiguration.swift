@@ -13,6 +13,13 @@ public struct SpiegelConfiguration: Sendable {
         public var host: String = "127.0.0.1"
         /// The TCP port; 0 lets the kernel pick one.
         public var port: Int = 8080
+        /// Connections served at once; one beyond gets 503 with `Retry-After` at its first request
+        /// (`/healthz` and `/readyz` are still answered). Keep it well under the process's open-file
+        /// limit (`LimitNOFILE` in the unit).
+        public var maxConnections: Int = 2048
+        /// How long a connection may sit without a whole request head: before its first request
+        /// (half a header counts as none) and between requests. Then it is closed.
+        public var idleTimeout: Duration = .seconds(15)
 
         public init() {}
     }

@@ -50,6 +50,14 @@ struct ChatGateway: Sendable {
         let reply = try await self.coaching.handle(InboundMessage(
             coachee: CoacheeID(message.user), text: message.text, id: message.id, address: .init(transport: self.transport.name, room: message.room)
         ))
+        if reply.outcome == .rateLimited {
+            // Not kept: the teacher hears once why the answers wait; the chat is told to try again.
+            try await self.outbox.enqueue(reply.texts.enumerated().map { index, text in
+                OutboxEntry(key: "\(scope)/\(message.id)#wait\(index)", room: message.room, text: text, isPrivate: true)
+            })
+            Counter(label: "spiegel_messages_in_total", dimensions: [("transport", self.transport.name), ("outcome", reply.outcome.rawValue)]).increment()
+            throw RateLimited(retryAfter: reply.retryAfter ?? .seconds(2))
+        }
         let texts = self.transport.combinesReplies && reply.texts.count > 1 ? [combinedReplies(reply.texts)] : reply.texts
         try await self.outbox.enqueue(texts.enumerated().map { index, text in
             OutboxEntry(key: "\(scope)/\(message.id)#\(index)", room: message.room, text: text, isPrivate: true, replyTo: message.id)
@@ -75,6 +83,16 @@ struct ChatGateway: Sendable {
             try await outbox.enqueue([OutboxEntry(key: delivery.key, room: delivery.address.room, text: delivery.text)])
         }
     }
+}
+
+/// A message came faster than the coachee's rate limit allows and was not kept: the chat should
+/// send it again after `retryAfter` (the plain webhook says 429 with `Retry-After`; Matrix retries
+/// the transaction or the sync).
+struct RateLimited: Error {
+    let retryAfter: Duration
+
+    /// Whole seconds, rounded up, for a `Retry-After` header.
+    var seconds: Int { Int((Double(self.retryAfter / .milliseconds(1)) / 1000).rounded(.up)) }
 }
 
 /// The outboxes by transport name, filled as the server makes them.

@@ -18,6 +18,16 @@ enum JSONResponse {
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
+    /// 429 with `Retry-After`: the message was not kept; send it again after `retryAfter` seconds.
+    static func tooManyRequests(transport: String, retryAfter: Int) -> Response {
+        Counter(label: "spiegel_inbound_rejected_total", dimensions: [("transport", transport), ("reason", "rate_limited")]).increment()
+        let body = #"{"error":"too many messages from this user at once; send this one again after Retry-After seconds","retry_after":\#(retryAfter)}"#
+        return Response(
+            status: .tooManyRequests, headers: [.contentType: "application/json", .retryAfter: String(retryAfter)],
+            body: .init(byteBuffer: ByteBuffer(string: body))
+        )
+    }
+
     /// Whether two secrets are equal, in time that does not depend on where they differ.
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)

@@ -56,6 +56,9 @@ struct MattermostRoutes {
             let event = ChatEvent.message(ChatMessage(id: id, user: "mattermost:" + form["user_id"]!, room: "@" + userName, text: form["text"]!))
             let outcome = try await self.gateway.receive(event)
             return JSONResponse.json(.ok, #"{"status":"\#(outcome.rawValue)"}"#)
+        } catch let limited as RateLimited {
+            // Mattermost does not send it again: the teacher was told to slow down and resend.
+            return JSONResponse.tooManyRequests(transport: "mattermost", retryAfter: limited.seconds)
         } catch {
             self.logger.error("spiegel.mattermost.not_accepted", metadata: ["spiegel.error": "\(Swift.type(of: error))"])
             return JSONResponse.refuse(.serviceUnavailable, transport: "mattermost", reason: "unavailable", "the message could not be stored; send it again later")

@@ -63,6 +63,8 @@ struct PlainWebhookRoutes {
             case .duplicate: return JSONResponse.json(.ok, #"{"status":"duplicate"}"#)
             case .ignored: return JSONResponse.json(.ok, #"{"status":"ignored","reason":"team room"}"#)
             }
+        } catch let limited as RateLimited {
+            return JSONResponse.tooManyRequests(transport: "plain", retryAfter: limited.seconds)
         } catch {
             self.logger.error("spiegel.plain.not_accepted", metadata: ["spiegel.error": "\(Swift.type(of: error))"])
             return self.refuse(.serviceUnavailable, "unavailable", "the message could not be stored; send it again later")

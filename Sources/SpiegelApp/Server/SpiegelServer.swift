@@ -177,8 +177,11 @@ public struct SpiegelServer: Sendable {
         for add in routes { add(router) }
         let logger = self.logger
         let host = self.configuration.server.host
+        let connections = ConnectionGuard.Count(limit: self.configuration.server.maxConnections)
+        let idleTimeout = TimeAmount.nanoseconds(Int64(self.configuration.server.idleTimeout / .nanoseconds(1)))
         return Application(
             router: router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard(count: connections)], idleTimeout: idleTimeout)),
             configuration: .init(address: .hostname(host, port: self.configuration.server.port), serverName: "Spiegel"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
