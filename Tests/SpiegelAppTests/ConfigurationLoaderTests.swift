@@ -45,6 +45,8 @@ import Testing
             server:
               host: 0.0.0.0
               port: 9000
+              max_connections: 500
+              idle_timeout: 20s
             log:
               level: debug
             http_client:
@@ -62,6 +64,7 @@ import Testing
               max_message_length: 2000
               rate_limit_burst: 5
               rate_limit_interval: 3s
+              rate_limit_max_wait: 5s
               max_active_sessions: 500
               language: en
               reminder_after: 2d
@@ -99,6 +102,7 @@ import Testing
         #expect(configuration.promptsDirectory == "/etc/spiegel/Prompts")
         #expect(configuration.server.host == "0.0.0.0")
         #expect(configuration.server.port == 9000)
+        #expect(configuration.server.maxConnections == 500 && configuration.server.idleTimeout == .seconds(20))
         #expect(configuration.logLevel == .debug)
         #expect(configuration.httpClient.connectTimeout == .milliseconds(250))
         #expect(configuration.httpClient.timeout == .seconds(120))
@@ -113,6 +117,7 @@ import Testing
         #expect(configuration.coach.maxMessageLength == 2000)
         #expect(configuration.coach.rateLimitBurst == 5)
         #expect(configuration.coach.rateLimitInterval == .seconds(3))
+        #expect(configuration.coach.rateLimitMaxWait == .seconds(5))
         #expect(configuration.coach.maxActiveSessions == 500)
         #expect(configuration.coach.defaultLanguage == "en")
         #expect(configuration.coach.reminderAfter == .seconds(2 * 86_400))

@@ -114,7 +114,7 @@ import Testing
             try FileManager.default.removeItem(atPath: dataDirectory)
             let unready = try await client.execute(HTTPClientRequest(url: "\(baseURL)/readyz"))
             #expect(unready.status == .serviceUnavailable)
-            #expect(String(decoding: unready.body, as: UTF8.self).contains("not writable"))
+            #expect(String(decoding: unready.body, as: UTF8.self).contains("the data directory takes no writes"))
         }
     }
 
