@@ -4,7 +4,7 @@
 SWIFT ?= swift
 APT_PACKAGES := libcurl4-openssl-dev pkg-config curl python3 python3-venv systemd python3-seccomp faketime
 
-.PHONY: all deps synapse build run chat test test-dates bench leakcheck docs clean
+.PHONY: all deps synapse build run chat test test-dates bench soak leakcheck docs clean
 
 # Synapse, the Matrix homeserver the Matrix tests and the Matrix benchmark run against: from PyPI
 # into a venv under .build-synapse/ (ignored by git), made once and reused.
@@ -89,6 +89,19 @@ bench: deps synapse
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench coach --directory .build
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench webhook --directory .build
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench matrix --directory .build
+
+# The fault campaign (not in CI; needs root): a release `spiegel serve` killed with SIGKILL at
+# random moments SOAK_CYCLES times while teachers write, the receiver goes down and up, the data
+# disk (a small tmpfs) fills and frees and the open-file limit drops below use; malformed requests
+# among the messages; then the journal reader against FUZZ_ROUNDS mutated journals and logs. The
+# figures go in the README's "Faults" section.
+SOAK_CYCLES ?= 1000
+FUZZ_ROUNDS ?= 200000
+soak: deps
+	$(SWIFT) build -c release --product spiegel
+	python3 scripts/soak.py --binary $$($(SWIFT) build -c release --show-bin-path)/spiegel --cycles $(SOAK_CYCLES)
+	$(SWIFT) build --build-tests
+	SPIEGEL_FUZZ_ROUNDS=$(FUZZ_ROUNDS) $(SWIFT) test --skip-build --filter JournalFuzzTests
 
 # A short benchmark run under LeakSanitizer (AddressSanitizer's leak check at exit): every curl
 # handle and buffer is freed. Its own build folder, since the whole tree is instrumented.

@@ -39,7 +39,8 @@ import Testing
         deinit { close(self.descriptor) }
     }
 
-    @Test func halfHeadersBeyondTheLimitGetProbesAnsweredAClear503AndAreClosedByTheIdleTimeout() async throws {
+    /// A server with the plain webhook, its connection limit and idle timeout as given.
+    func withServer(maxConnections: Int, idleTimeout: Duration, _ body: (SpiegelServerTests.Running, PlainWebhookTests.Bridge, Int) async throws -> Void) async throws {
         let receiver = try await LoopbackHTTPServer.start()
         var configuration = SpiegelConfiguration()
         configuration.dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-limits-\(UUID().uuidString)").path
@@ -47,26 +48,42 @@ import Testing
         configuration.promptsDirectory = PlainWebhookTests.prompts
         configuration.plain.secret = PlainWebhookTests.secret
         configuration.plain.outboundURL = receiver.url("/inbox")
-        configuration.server.maxConnections = 20
-        configuration.server.idleTimeout = .seconds(2)
+        configuration.server.maxConnections = maxConnections
+        configuration.server.idleTimeout = idleTimeout
         try await SpiegelServerTests.run(configuration) { server in
-            let bridge = PlainWebhookTests.Bridge(server: server, receiver: receiver)
             let port = try #require(URLComponents(string: server.baseURL)?.port)
-            // More half requests than the limit.
-            let held = try (0..<30).map { _ in try HalfRequest(port: port) }
-            try await Task.sleep(for: .milliseconds(200))
-            // The probes answer at once.
-            let health = try await server.client.execute(HTTPClientRequest(url: server.baseURL + "/healthz", timeout: .seconds(2)))
-            #expect(health.status == .ok)
-            // A message is refused clearly, not left to time out.
+            try await body(server, PlainWebhookTests.Bridge(server: server, receiver: receiver), port)
+        }
+        try await receiver.stop()
+    }
+
+    @Test func beyondTheLimitProbesAreAnsweredAndAMessageGetsAClear503() async throws {
+        // An idle timeout longer than the test: the held connections stay until the test lets go.
+        try await withServer(maxConnections: 20, idleTimeout: .seconds(600)) { server, bridge, port in
+            var held: [HalfRequest]? = try (0..<30).map { _ in try HalfRequest(port: port) }
+            try await Poll.until("the held connections counted") {
+                // A probe beyond the limit comes back closed after its answer: the limit is reached.
+                let health = try await server.client.execute(HTTPClientRequest(url: server.baseURL + "/healthz", timeout: .seconds(5)))
+                return health.status == .ok && health.headerFields[.connection] == "close"
+            }
+            // The probes answer at once, a message is refused clearly instead of left to time out.
+            #expect(try await server.client.execute(HTTPClientRequest(url: server.baseURL + "/readyz", timeout: .seconds(5))).status == .ok)
             let refused = try await bridge.post(id: "m0", text: "hallo")
             #expect(refused.status == 503)
             #expect(refused.body.contains("too many connections"), "\(refused.body)")
-            // The idle timeout closes every held connection; then messages go through again.
-            try await Poll.until("the held connections closed") { held.allSatisfy(\.isClosedByServer) }
-            #expect(try await bridge.post(id: "m1", text: "hallo").status == 200)
+            #expect(held?.allSatisfy { !$0.isClosedByServer } == true)
+            // The crowd leaves: messages go through again.
+            held = nil
+            try await Poll.until("a message accepted once the crowd has gone") { try await bridge.post(id: "m1", text: "hallo").status == 200 }
             _ = try await bridge.waitForReceived(1)
         }
-        try await receiver.stop()
+    }
+
+    @Test func halfAHeaderAndSilenceIsClosedByTheIdleTimeout() async throws {
+        try await withServer(maxConnections: 100, idleTimeout: .seconds(1)) { _, bridge, port in
+            let half = try HalfRequest(port: port)
+            try await Poll.until("the half request closed by the server", timeout: .seconds(30)) { half.isClosedByServer }
+            #expect(try await bridge.post(id: "m1", text: "hallo").status == 200)
+        }
     }
 }

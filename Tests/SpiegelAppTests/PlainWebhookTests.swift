@@ -258,7 +258,7 @@ import Testing
             let response = try await bridge.client.execute(HTTPClientRequest(method: .post, url: bridge.baseURL + "/hooks/plain", headerFields: headers, body: body))
             #expect(response.status.code == 429)
             let retryAfter = try #require(response.headerFields[.retryAfter].flatMap { Int($0) })
-            #expect((25...30).contains(retryAfter), "\(retryAfter)")
+            #expect((2...30).contains(retryAfter), "beyond the longest wait, within the interval: \(retryAfter)")
             #expect(String(decoding: response.body, as: UTF8.self).contains(#""retry_after":\#(retryAfter)"#))
             // The teacher hears once why the answer waits; nothing else was sent for it.
             let texts = try await bridge.waitForReceived(replies + 1)

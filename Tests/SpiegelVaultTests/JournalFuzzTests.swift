@@ -3,7 +3,8 @@ import SpiegelTestKit
 import SpiegelVault
 import Testing
 
-/// Mutated journals and logs: the reader reports or repairs, and never crashes.
+/// Mutated journals and logs: the reader reports or repairs, and never crashes. 300 rounds;
+/// `SPIEGEL_FUZZ_ROUNDS` asks for more (`make soak`).
 @Suite struct JournalFuzzTests {
     @Test func mutatedJournalsAndLogsNeverCrashTheReader() async throws {
         let alice = CoacheeID("@alice:school.example")
@@ -20,7 +21,8 @@ import Testing
 
         var random = SeededGenerator(seed: 42)
         var outcomes = (read: 0, refused: 0)
-        for round in 0..<300 {
+        let rounds = Int(ProcessInfo.processInfo.environment["SPIEGEL_FUZZ_ROUNDS"] ?? "") ?? 300
+        for round in 0..<rounds {
             var mutatedJournal = journal
             var mutatedWAL = wal
             for _ in 0..<Int.random(in: 1...4, using: &random) {
@@ -51,7 +53,7 @@ import Testing
                 outcomes.refused += 1
             }
         }
-        #expect(outcomes.read + outcomes.refused == 300)
+        #expect(outcomes.read + outcomes.refused == rounds)
         #expect(outcomes.read > 0 && outcomes.refused > 0, "\(outcomes)")
     }
 }

@@ -99,7 +99,17 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard self.isPassingThrough, case .end = self.unwrapOutboundIn(data) else {
+        guard self.isPassingThrough else {
+            context.write(data, promise: promise)
+            return
+        }
+        if case .head(var response) = self.unwrapOutboundIn(data) {
+            // The client learns the connection is not kept.
+            response.headerFields[.connection] = "close"
+            context.write(self.wrapOutboundOut(.head(response)), promise: promise)
+            return
+        }
+        guard case .end = self.unwrapOutboundIn(data) else {
             context.write(data, promise: promise)
             return
         }
