@@ -28,6 +28,7 @@ import json
 import os
 import random
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -199,6 +200,9 @@ def open_files(pid):
         return 0
 
 
+HOLDERS = []
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", required=True, help="the release `spiegel`")
@@ -220,6 +224,7 @@ def main():
         ["unshare", "-m", "sh", "-c", 'mount -t tmpfs -o size=24m,mode=0700 tmpfs "$1" && echo mounted && exec sleep 86400', "sh", disk],
         stdout=subprocess.PIPE,
     )
+    HOLDERS.append(holder)
     if holder.stdout.readline().strip() != b"mounted":
         sys.exit("soak: cannot mount a tmpfs in a mount namespace")
     inside = f"/proc/{holder.pid}/root{disk}"
@@ -233,7 +238,7 @@ def main():
         "SPIEGEL_PLAIN_SECRET": SECRET.decode(), "SPIEGEL_PLAIN_OUTBOUND_URL": f"http://127.0.0.1:{receiver.server_port}/inbox",
         "SPIEGEL_LOG_LEVEL": "notice",
     })
-    bot = Bot(arguments.binary, holder, environment, logs)
+    bot = Bot(os.path.abspath(arguments.binary), holder, environment, logs)
     stats = Stats()
     stop = threading.Event()
     started = time.time()
@@ -242,6 +247,7 @@ def main():
     for teacher in teachers:
         teacher.start()
 
+    soft_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     for cycle in range(1, arguments.cycles + 1):
         receiver.down = rng.random() < 0.3
         episode = None
@@ -258,13 +264,14 @@ def main():
             episode = "EMFILE"
             pid = bot.process.pid
             limit = open_files(pid) + 1
-            subprocess.run(["prlimit", "--pid", str(pid), f"--nofile={limit}:{limit}"], check=False)
+            # The soft limit only: raising a hard limit again takes a capability a container may lack.
+            subprocess.run(["prlimit", "--pid", str(pid), f"--nofile={limit}:"], check=True)
         time.sleep(rng.uniform(0.3, 1.5))
         if episode == "disk full":
             os.unlink(inside + "/filler")
             stats.count("disk-full episodes")
         elif episode == "EMFILE":
-            subprocess.run(["prlimit", "--pid", str(bot.process.pid), "--nofile=65536:65536"], check=False)
+            subprocess.run(["prlimit", "--pid", str(bot.process.pid), f"--nofile={soft_limit}:"], check=True)
             stats.count("EMFILE episodes")
         time.sleep(rng.uniform(0, 0.5))
         status = bot.process.poll()
@@ -303,7 +310,7 @@ def main():
     corrupt = 0
     for teacher in teachers:
         export = subprocess.run(
-            ["nsenter", "-t", str(holder.pid), "-m", "--", arguments.binary, "export", "--user", teacher.user],
+            ["nsenter", "-t", str(holder.pid), "-m", "--", bot.binary, "export", "--user", teacher.user],
             env=environment, capture_output=True,
         )
         if export.returncode != 0:
@@ -347,4 +354,9 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    finally:
+        # The holder of the mount namespace (and with it the tmpfs) never outlives the campaign.
+        for holder in HOLDERS:
+            holder.terminate()
