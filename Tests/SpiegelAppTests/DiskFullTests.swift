@@ -71,14 +71,8 @@ import Testing
             "SPIEGEL_PLAIN_SECRET": PlainWebhookTests.secret, "SPIEGEL_PLAIN_OUTBOUND_URL": receiver.url("/inbox"),
         ]
         let client = CurlHTTPClient(configuration: .init(), logger: Logger(label: "test"))
-        let signature = PlainSignature(secret: Array(PlainWebhookTests.secret.utf8))
         func post(_ port: Int, id: String, text: String) async throws -> Int {
-            let body = [UInt8](try JSONSerialization.data(withJSONObject: ["id": id, "user": "@an:school.example", "room": "!an-dm", "text": text, "ts": 1] as [String: Any]))
-            let signed = signature.sign(body, at: TestTime.now())
-            var headers: HTTPFields = [.contentType: "application/json"]
-            headers[HTTPField.Name(PlainSignature.timestampHeader)!] = signed.timestamp
-            headers[HTTPField.Name(PlainSignature.signatureHeader)!] = signed.signature
-            return Int(try await client.execute(HTTPClientRequest(method: .post, url: "http://127.0.0.1:\(port)/hooks/plain", headerFields: headers, body: body)).status.code)
+            Int(try await client.execute(try PlainWebhookTests.signedMessage(id: id, text: text, to: "http://127.0.0.1:\(port)")).status.code)
         }
         func get(_ port: Int, _ path: String) async throws -> (status: Int, body: String) {
             let response = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"))

@@ -16,6 +16,16 @@ import Testing
     static let prompts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Prompts").standardizedFileURL.path
     static let secret = "a-shared-secret-of-the-bridge"
 
+    /// A message of the plain protocol from An's direct chat, signed at the test's now.
+    static func signedMessage(id: String, text: String, to baseURL: String) throws -> HTTPClientRequest {
+        let body = [UInt8](try JSONSerialization.data(withJSONObject: ["id": id, "user": "@an:school.example", "room": "!an-dm", "text": text, "ts": 1] as [String: Any]))
+        let signed = PlainSignature(secret: Array(Self.secret.utf8)).sign(body, at: TestTime.now())
+        var headers: HTTPFields = [.contentType: "application/json"]
+        headers[HTTPField.Name(PlainSignature.timestampHeader)!] = signed.timestamp
+        headers[HTTPField.Name(PlainSignature.signatureHeader)!] = signed.signature
+        return HTTPClientRequest(method: .post, url: baseURL + "/hooks/plain", headerFields: headers, body: body)
+    }
+
     struct Bridge {
         let server: SpiegelServerTests.Running
         let receiver: LoopbackHTTPServer
@@ -250,12 +260,7 @@ import Testing
             #expect(try await bridge.post(id: "m2", text: "1").status == 200)
             let replies = try await bridge.waitForReceived(4).count
             // The third within the burst: not kept, and the bridge is told when to send it again.
-            let body = [UInt8](try JSONSerialization.data(withJSONObject: ["id": "m3", "user": "@an:school.example", "room": "!an-dm", "text": "Rust", "ts": 1] as [String: Any]))
-            let signed = bridge.signature.sign(body, at: TestTime.now())
-            var headers: HTTPFields = [.contentType: "application/json"]
-            headers[HTTPField.Name(PlainSignature.timestampHeader)!] = signed.timestamp
-            headers[HTTPField.Name(PlainSignature.signatureHeader)!] = signed.signature
-            let response = try await bridge.client.execute(HTTPClientRequest(method: .post, url: bridge.baseURL + "/hooks/plain", headerFields: headers, body: body))
+            let response = try await bridge.client.execute(try Self.signedMessage(id: "m3", text: "Rust", to: bridge.baseURL))
             #expect(response.status.code == 429)
             let retryAfter = try #require(response.headerFields[.retryAfter].flatMap { Int($0) })
             #expect((2...30).contains(retryAfter), "beyond the longest wait, within the interval: \(retryAfter)")
@@ -338,14 +343,8 @@ import Testing
             "SPIEGEL_PLAIN_SECRET": PlainWebhookTests.secret, "SPIEGEL_PLAIN_OUTBOUND_URL": receiver.url("/inbox"),
         ]
         let client = CurlHTTPClient(configuration: .init(), logger: Logger(label: "test"))
-        let signature = PlainSignature(secret: Array(PlainWebhookTests.secret.utf8))
         func post(_ port: Int, id: String, text: String) async throws -> Int {
-            let body = [UInt8](try JSONSerialization.data(withJSONObject: ["id": id, "user": "@an:school.example", "room": "!an-dm", "text": text, "ts": 1] as [String: Any]))
-            let signed = signature.sign(body, at: TestTime.now())
-            var headers: HTTPFields = [.contentType: "application/json"]
-            headers[HTTPField.Name(PlainSignature.timestampHeader)!] = signed.timestamp
-            headers[HTTPField.Name(PlainSignature.signatureHeader)!] = signed.signature
-            return Int(try await client.execute(HTTPClientRequest(method: .post, url: "http://127.0.0.1:\(port)/hooks/plain", headerFields: headers, body: body)).status.code)
+            Int(try await client.execute(try PlainWebhookTests.signedMessage(id: id, text: text, to: "http://127.0.0.1:\(port)")).status.code)
         }
 
         receiver.inboxStatus = 503
