@@ -96,7 +96,7 @@ bench: deps synapse
 # among the messages; then the journal reader against FUZZ_ROUNDS mutated journals and logs. The
 # figures go in the README's "Faults" section.
 SOAK_CYCLES ?= 1000
-FUZZ_ROUNDS ?= 200000
+FUZZ_ROUNDS ?= 30000
 soak: deps
 	$(SWIFT) build -c release --product spiegel
 	python3 scripts/soak.py --binary $$($(SWIFT) build -c release --show-bin-path)/spiegel --cycles $(SOAK_CYCLES)

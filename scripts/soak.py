@@ -102,7 +102,18 @@ class Bot:
         self.port = None
         self.starts = 0
 
-    def start(self):
+    def start(self, stats=None):
+        """Starts `serve`; a start that fails (a disk still full at the replay) is tried again."""
+        for attempt in range(10):
+            try:
+                return self.start_once()
+            except RuntimeError:
+                if stats:
+                    stats.count("starts that failed and were tried again")
+                time.sleep(1)
+        return self.start_once()
+
+    def start_once(self):
         self.starts += 1
         log = open(os.path.join(self.logs, f"serve-{self.starts}.log"), "wb")
         self.process = subprocess.Popen(
@@ -221,7 +232,7 @@ def main():
     os.makedirs(disk)
     os.makedirs(logs)
     holder = subprocess.Popen(
-        ["unshare", "-m", "sh", "-c", 'mount -t tmpfs -o size=24m,mode=0700 tmpfs "$1" && echo mounted && exec sleep 86400', "sh", disk],
+        ["unshare", "-m", "sh", "-c", 'mount -t tmpfs -o size=128m,mode=0700 tmpfs "$1" && echo mounted && exec sleep 86400', "sh", disk],
         stdout=subprocess.PIPE,
     )
     HOLDERS.append(holder)
@@ -266,20 +277,20 @@ def main():
             limit = open_files(pid) + 1
             # The soft limit only: raising a hard limit again takes a capability a container may lack.
             subprocess.run(["prlimit", "--pid", str(pid), f"--nofile={limit}:"], check=True)
-        time.sleep(rng.uniform(0.3, 1.5))
+        time.sleep(rng.uniform(0.2, 1.0))
         if episode == "disk full":
             os.unlink(inside + "/filler")
             stats.count("disk-full episodes")
         elif episode == "EMFILE":
             subprocess.run(["prlimit", "--pid", str(bot.process.pid), f"--nofile={soft_limit}:"], check=True)
             stats.count("EMFILE episodes")
-        time.sleep(rng.uniform(0, 0.5))
+        time.sleep(rng.uniform(0, 0.3))
         status = bot.process.poll()
         if status is not None:
             stats.count(f"serve exited by itself with {status}")
         bot.kill()
         stats.count("SIGKILL cycles")
-        bot.start()
+        bot.start(stats)
         if cycle % 50 == 0:
             accepted = sum(len(t.accepted) for t in teachers)
             print(f"soak: cycle {cycle}, {accepted} accepted, {receiver.deliveries} deliveries, {time.time() - started:.0f} s", flush=True)
@@ -342,7 +353,7 @@ def main():
         "minutes": round((time.time() - started) / 60, 1),
     }
     for what, value in stats.counts.items():
-        if what.startswith("serve exited by itself"):
+        if what.startswith("serve exited by itself") or what.startswith("starts that failed"):
             figures[what] = value
     for what, value in figures.items():
         print(f"soak: {what}: {value}")
