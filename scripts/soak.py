@@ -232,7 +232,7 @@ def main():
     os.makedirs(disk)
     os.makedirs(logs)
     holder = subprocess.Popen(
-        ["unshare", "-m", "sh", "-c", 'mount -t tmpfs -o size=128m,mode=0700 tmpfs "$1" && echo mounted && exec sleep 86400', "sh", disk],
+        ["unshare", "-m", "sh", "-c", 'mount -t tmpfs -o size=512m,mode=0700 tmpfs "$1" && echo mounted && exec sleep 86400', "sh", disk],
         stdout=subprocess.PIPE,
     )
     HOLDERS.append(holder)
@@ -264,13 +264,13 @@ def main():
         episode = None
         if cycle % 10 == 0:
             episode = "disk full"
-            with open(inside + "/filler", "wb") as filler:
-                try:
+            try:
+                with open(inside + "/filler", "wb") as filler:
                     while True:
                         filler.write(b"." * 65536)
                         filler.flush()
-                except OSError:
-                    pass
+            except OSError:
+                pass
         elif cycle % 10 == 5 and bot.process.poll() is None:
             episode = "EMFILE"
             pid = bot.process.pid
@@ -279,7 +279,8 @@ def main():
             subprocess.run(["prlimit", "--pid", str(pid), f"--nofile={limit}:"], check=True)
         time.sleep(rng.uniform(0.2, 1.0))
         if episode == "disk full":
-            os.unlink(inside + "/filler")
+            if os.path.exists(inside + "/filler"):
+                os.unlink(inside + "/filler")
             stats.count("disk-full episodes")
         elif episode == "EMFILE":
             subprocess.run(["prlimit", "--pid", str(bot.process.pid), f"--nofile={soft_limit}:"], check=True)
