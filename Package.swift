@@ -65,9 +65,15 @@ let package = Package(
         ),
         // The confidential vault: encrypted per-coachee journals, keys, export and erasure.
         // Knows nothing of chat or dialogue.
+        // Waiting without polling: a cancellable FIFO lock, a condition to wait on, a one-time event.
+        .target(
+            name: "SpiegelAsync",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "SpiegelVault",
             dependencies: [
+                "SpiegelAsync",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -78,6 +84,7 @@ let package = Package(
         .target(
             name: "SpiegelCoach",
             dependencies: [
+                "SpiegelAsync",
                 "SpiegelDialogue",
                 "SpiegelSchedule",
                 "SpiegelUnderstanding",
@@ -91,6 +98,7 @@ let package = Package(
         .target(
             name: "SpiegelChat",
             dependencies: [
+                "SpiegelAsync",
                 "CCurl",
                 "SpiegelVault",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -105,6 +113,7 @@ let package = Package(
         .target(
             name: "SpiegelApp",
             dependencies: [
+                "SpiegelAsync",
                 "SpiegelChat",
                 "SpiegelCoach",
                 "SpiegelDialogue",
@@ -199,8 +208,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "SpiegelAsyncTests",
+            dependencies: ["SpiegelAsync"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "SpiegelVaultTests",
             dependencies: [
+                "SpiegelAsync",
                 "SpiegelVault",
                 "SpiegelTestKit",
                 .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SpiegelAsync
 import SpiegelDialogue
 import SpiegelUnderstanding
 import SpiegelVault
@@ -15,8 +16,7 @@ actor CoacheeSession {
     private var warnedOfFlood = false
     /// Messages wait here, in arrival order, while one is handled (an actor alone would interleave
     /// them at every `await`).
-    private var busy = false
-    private var waiting: [CheckedContinuation<Void, Never>] = []
+    private let turnLock = AsyncLock()
 
     init(coachee: CoacheeID, context: SessionContext) {
         self.coachee = coachee
@@ -24,23 +24,11 @@ actor CoacheeSession {
         self.bucket = TokenBucket(burst: context.configuration.rateLimitBurst, interval: context.configuration.rateLimitInterval)
     }
 
-    /// Waits for the messages before this one.
-    private func enter() async {
-        if self.busy {
-            await withCheckedContinuation { self.waiting.append($0) }
-        }
-        self.busy = true
-    }
-
-    private func leave() {
-        if self.waiting.isEmpty { self.busy = false } else { self.waiting.removeFirst().resume() }
-    }
-
     /// The coachee opens the chat (the console's start): `flow` or the default graph starts when no
     /// conversation is going on; otherwise Spiegel says where it is.
     func open(flow: String?) async throws -> Reply {
-        await self.enter()
-        defer { self.leave() }
+        try await self.turnLock.lock()
+        defer { self.turnLock.unlock() }
         let now = self.context.now()
         var turn = Turn(context: self.context, coachee: self.coachee.rawValue, snapshot: try await self.load(), now: now)
         turn.open(flow: flow)
@@ -49,8 +37,8 @@ actor CoacheeSession {
     }
 
     func handle(_ message: InboundMessage) async throws -> Reply {
-        await self.enter()
-        defer { self.leave() }
+        try await self.turnLock.lock()
+        defer { self.turnLock.unlock() }
         var snapshot = try await self.load()
         let language = snapshot.state?.language ?? self.context.configuration.defaultLanguage
 
@@ -134,8 +122,8 @@ actor CoacheeSession {
     /// Applies what another user's message asked of this one (see ``CrossEffect``), journalled;
     /// returns what to deliver to this user's direct chat, and a note for the one who asked.
     func receive(_ effect: CrossEffect) async throws -> (deliveries: [Delivery], note: String?) {
-        await self.enter()
-        defer { self.leave() }
+        try await self.turnLock.lock()
+        defer { self.turnLock.unlock() }
         var snapshot = try await self.load()
         let language = snapshot.state?.language ?? self.context.configuration.defaultLanguage
         var texts: [String] = []
@@ -204,8 +192,8 @@ actor CoacheeSession {
     /// The reminder for this coachee's quiet conversation, or the follow-up of a finished one
     /// when its day has come, journalled; `nil` when there is none any more.
     func remind() async throws -> (text: String, address: ReplyAddress?, kind: DueReminder.Kind)? {
-        await self.enter()
-        defer { self.leave() }
+        try await self.turnLock.lock()
+        defer { self.turnLock.unlock() }
         var snapshot = try await self.load()
         let now = self.context.now()
         guard let state = snapshot.state else { return nil }

@@ -1,5 +1,6 @@
 public import Foundation
 public import Logging
+import SpiegelAsync
 public import SpiegelDialogue
 public import SpiegelVault
 import Synchronization
@@ -109,6 +110,8 @@ public final class CoachingService: Sendable {
     static let reservedPrefix = "spiegel:"
 
     private let sessions = Mutex<[CoacheeID: Entry]>([:])
+    /// Signalled when a session goes idle: a slot may be free for a waiting cross effect.
+    private let sessionIdle = AsyncCondition()
     private let context: SessionContext
 
     /// - Parameters:
@@ -169,12 +172,7 @@ public final class CoachingService: Sendable {
         guard !target.rawValue.hasPrefix(Self.reservedPrefix) else { return ([], nil) }
         // When every slot is busy, wait for one (up to 10 s) rather than drop what the user was
         // told is on its way.
-        var session = self.acquire(target)
-        for _ in 0..<500 where session == nil {
-            try await Task.sleep(for: .milliseconds(20))
-            session = self.acquire(target)
-        }
-        guard let session else {
+        guard let session = try await self.sessionIdle.wait(for: { self.acquire(target) }, timeout: .seconds(10)) else {
             self.context.logger.error("spiegel.coach.cross_effect_dropped", metadata: ["spiegel.reason": "every session slot stayed busy"])
             return ([], nil)
         }
@@ -273,9 +271,11 @@ public final class CoachingService: Sendable {
     }
 
     private func release(_ coachee: CoacheeID) {
-        self.sessions.withLock { sessions in
+        let isIdle = self.sessions.withLock { sessions -> Bool in
             sessions[coachee]?.inFlight -= 1
+            return sessions[coachee]?.inFlight == 0
         }
+        if isIdle { self.sessionIdle.signal() }
     }
 }
 

@@ -2,35 +2,38 @@ import Foundation
 import SpiegelVault
 import Synchronization
 
-/// When to send the one gentle reminder to a coachee whose conversation went quiet, kept
-/// encrypted in the vault (under the reserved name `spiegel:reminders`) and written at most once
-/// per tick, or at once when an entry must go (erasure).
+/// When to send the one gentle reminder to a coachee whose conversation went quiet: a
+/// ``VaultDocument`` (`reminders`) written at most once per tick, or at once when an entry must
+/// go (erasure).
 final class ReminderBook: Sendable {
-    /// The vault name of the book; chat user ids cannot start with `spiegel:`.
-    static let owner = CoacheeID("spiegel:reminders")
+    /// Where data format 1 kept the book; chat user ids cannot start with `spiegel:`.
+    static let legacyOwner = CoacheeID("spiegel:reminders")
 
-    private struct Entry: Codable, Equatable {
+    struct Entry: Codable, Equatable, Sendable {
         var user: String
         var due: Date
     }
 
-    private struct Contents: Codable {
+    struct Contents: Codable, Sendable {
         var entries: [Entry] = []
     }
 
     private let state = Mutex<(due: [String: Date], dirty: Bool)>(([:], false))
-    private let vault: Vault
+    private let document: VaultDocument<Contents>
 
     init(vault: Vault) {
-        self.vault = vault
+        self.document = VaultDocument(vault: vault, name: "reminders", initial: Contents(), legacyOwners: [Self.legacyOwner])
     }
 
-    /// Reads the book from the vault.
+    /// Reads the book from the vault; what was scheduled before (conversations handled while it
+    /// loaded) is newer and stays.
     func load() async throws {
-        let records = try await self.vault.records(for: Self.owner, fromLatestSnapshot: true)
-        guard let last = records.last(where: { $0.type == .snapshot }) else { return }
-        let contents = try JSONDecoder().decode(Contents.self, from: Data(last.payload))
-        self.state.withLock { $0 = (Dictionary(contents.entries.map { ($0.user, $0.due) }, uniquingKeysWith: max), false) }
+        let contents = try await self.document.contents()
+        self.state.withLock { state in
+            for entry in contents.entries where state.due[entry.user] == nil {
+                state.due[entry.user] = entry.due
+            }
+        }
     }
 
     /// Sets or clears the reminder of `coachee`.
@@ -71,7 +74,7 @@ final class ReminderBook: Sendable {
             return Contents(entries: state.due.map { Entry(user: $0.key, due: $0.value) }.sorted { $0.user < $1.user })
         }
         guard let snapshot else { return }
-        try await self.vault.append([NewRecord(.snapshot, [UInt8](try JSONEncoder().encode(snapshot)))], for: Self.owner)
+        try await self.document.update { $0 = snapshot }
     }
 
     var count: Int { self.state.withLock { $0.due.count } }

@@ -6,7 +6,8 @@ import Synchronization
 
 /// Where the vault lives and how it behaves.
 public struct VaultConfiguration: Sendable {
-    /// The vault's directory (created with mode 0700): `naming.key`, `wal`, `coachees/`.
+    /// The vault's directory (created with mode 0700): `naming.key`, `wal`, `coachees/`,
+    /// `system/`.
     public var directory: String
     /// How many bytes the write-ahead log may hold before the journals are synced and it is emptied.
     public var checkpointBytes: Int
@@ -47,6 +48,7 @@ public final class Vault: Sendable {
         try FileIO.makeDirectory(FileIO.directory(of: layout.root))
         try FileIO.makeDirectory(layout.root)
         try FileIO.makeDirectory(layout.coachees)
+        try FileIO.makeDirectory(layout.system)
         let lockDescriptor = try FileIO.open(layout.root + "/lock", flags: O_RDWR, create: 0o600)
         // A child process this one starts holds a copy of every descriptor between its fork and
         // its exec (close-on-exec acts only then), so a lock just released may still be held for
@@ -121,14 +123,28 @@ public final class Vault: Sendable {
         Pseudonym(coachee, namingKey: self.namingKey)
     }
 
+    /// The name the vault gives a system journal on disk and in logs.
+    public func pseudonym(of system: SystemJournalID) -> Pseudonym {
+        Pseudonym(system, namingKey: self.namingKey)
+    }
+
     /// Appends `records` to the coachee's journal, creating it on first use.
     /// - Returns: the records' sequence numbers, once they are durably on disk.
     /// - Throws: ``VaultError`` when they could not be written; then none of them is in any file,
     ///   and the next append tries again (``health`` tells whether the disk takes writes).
     @discardableResult
     public func append(_ records: [NewRecord], for coachee: CoacheeID) async throws -> [UInt64] {
+        try await self.append(records, to: self.pseudonym(of: coachee))
+    }
+
+    /// Appends `records` to one of Spiegel's own journals, the same way as a coachee's.
+    @discardableResult
+    public func append(_ records: [NewRecord], to system: SystemJournalID) async throws -> [UInt64] {
+        try await self.append(records, to: self.pseudonym(of: system))
+    }
+
+    private func append(_ records: [NewRecord], to pseudonym: Pseudonym) async throws -> [UInt64] {
         guard !records.isEmpty else { return [] }
-        let pseudonym = self.pseudonym(of: coachee)
         if !self.created.withLock({ $0.contains(pseudonym) }) {
             _ = try await self.store.perform { store throws(VaultError) in try store.load(pseudonym, create: true)! }
             self.created.withLock { _ = $0.insert(pseudonym) }
@@ -164,12 +180,18 @@ public final class Vault: Sendable {
         try await self.records(of: self.pseudonym(of: coachee), fromLatestSnapshot: fromLatestSnapshot)
     }
 
-    /// Opens every record of every journal (a restored backup's check): the number of journals.
+    /// A system journal's records, oldest first; from the latest snapshot on when
+    /// `fromLatestSnapshot`.
+    public func records(of system: SystemJournalID, fromLatestSnapshot: Bool = false) async throws -> [JournalRecord] {
+        try await self.records(of: self.pseudonym(of: system), fromLatestSnapshot: fromLatestSnapshot)
+    }
+
+    /// Opens every record of every journal, the coachees' and the system's (a restored backup's
+    /// check): the number of journals and of records.
     /// - Throws: ``VaultError`` naming the first record that does not open.
     public func verifyAll() async throws -> (journals: Int, records: Int) {
         var journals = 0, records = 0
-        for name in try FileIO.list(self.store.layout.coachees) {
-            guard let pseudonym = Pseudonym(hex: name) else { continue }
+        for pseudonym in try self.store.layout.allPseudonyms() {
             records += try await self.records(of: pseudonym, fromLatestSnapshot: false).count
             journals += 1
         }
@@ -206,20 +228,32 @@ public final class Vault: Sendable {
     /// - Parameter logLevel: how the erasure is logged: `notice` for a coachee's erasure, lower
     ///   for the bot's own short-lived journals (an emptied outbox).
     public func forget(_ coachee: CoacheeID, logLevel: Logger.Level = .notice) async throws {
-        let pseudonym = self.pseudonym(of: coachee)
+        try await self.erase(self.pseudonym(of: coachee), logLevel: logLevel)
+    }
+
+    /// Erases a system journal the same way (an emptied outbox, a document's older journal).
+    public func erase(_ system: SystemJournalID) async throws {
+        try await self.erase(self.pseudonym(of: system), logLevel: .debug)
+    }
+
+    /// Whether the vault holds the system journal.
+    public func contains(_ system: SystemJournalID) -> Bool {
+        FileIO.exists(self.store.layout.keyFile(of: self.pseudonym(of: system)))
+    }
+
+    private func erase(_ pseudonym: Pseudonym, logLevel: Logger.Level) async throws {
         self.created.withLock { _ = $0.remove(pseudonym) }
         try await self.store.perform { store throws(VaultError) in try store.erase(pseudonym) }
         self.logger.log(level: logLevel, "spiegel.vault.erased", metadata: ["spiegel.coachee": "\(pseudonym)"])
     }
 
     /// Erases, the same way as ``forget(_:)``, every coachee whose latest record is older than
-    /// `cutoff` (retention of inactive coachees).
+    /// `cutoff` (retention of inactive coachees). System journals are never erased here.
     /// - Returns: how many coachees were erased.
     public func eraseInactive(before cutoff: Date) async throws -> Int {
         let layout = self.store.layout
         var erased = 0
-        for name in try FileIO.list(layout.coachees) {
-            guard let pseudonym = Pseudonym(hex: name) else { continue }
+        for pseudonym in try layout.pseudonyms(in: .coachee) {
             let isInactive = try await self.store.perform { store throws(VaultError) -> Bool in
                 guard let loaded = try store.load(pseudonym, create: false), loaded.count > 0 else { return false }
                 let bytes = try FileIO.read(layout.journal(of: pseudonym)) ?? []

@@ -3,7 +3,8 @@ import Glibc
 /// Copies of the vault, still encrypted, and their restore.
 ///
 /// A backup is a file copy that needs no key and no lock, so it runs beside `spiegel serve`: the
-/// naming key, the erased list, the write-ahead log, then each coachee's wrapped key and journal.
+/// naming key, the erased list, the write-ahead log, then each journal's wrapped key and journal
+/// (the coachees', then the system's).
 /// What it catches is what a power cut at that moment would leave, which the vault recovers from
 /// when it is opened (the log replayed, a torn tail cut); a record written during the copy may be
 /// missing from it.
@@ -15,7 +16,7 @@ import Glibc
 public enum VaultBackup {
     /// What a backup or a restore did.
     public struct Summary: Sendable, Equatable {
-        /// Coachees (and the bot's own journals) in the copy.
+        /// Journals in the copy: the coachees' and the bot's own.
         public var coachees: Int
         /// Erasures replayed on the restored copy.
         public var erasedAgain: Int
@@ -29,12 +30,12 @@ public enum VaultBackup {
         try FileIO.makeDirectory(FileIO.directory(of: destination))
         try FileIO.makeDirectory(destination)
         try FileIO.makeDirectory(to.coachees)
+        try FileIO.makeDirectory(to.system)
         for name in ["naming.key", "erased", "wal"] {
             try self.copyFile(source + "/" + name, to: destination + "/" + name)
         }
         var count = 0
-        for name in try FileIO.list(from.coachees) {
-            guard let pseudonym = Pseudonym(hex: name) else { continue }
+        for pseudonym in try from.allPseudonyms() {
             try FileIO.makeDirectory(to.directory(of: pseudonym))
             // The key first: a journal without its key would be a coachee half-made.
             guard try self.copyFile(from.keyFile(of: pseudonym), to: to.keyFile(of: pseudonym)) else {
@@ -46,6 +47,7 @@ public enum VaultBackup {
             count += 1
         }
         try FileIO.syncDirectory(to.coachees)
+        try FileIO.syncDirectory(to.system)
         try FileIO.syncDirectory(destination)
         return Summary(coachees: count, erasedAgain: 0)
     }
@@ -57,8 +59,8 @@ public enum VaultBackup {
         var summary = try self.copy(from: backup, to: target)
         let layout = JournalStore.Layout(root: target)
         let erased = Set(try self.erasedList(of: backup) + erasedSince)
-        for hex in erased.sorted() {
-            guard let pseudonym = Pseudonym(hex: hex), FileIO.exists(layout.directory(of: pseudonym)) else { continue }
+        for name in erased.sorted() {
+            guard let pseudonym = Pseudonym(erasedListName: name), FileIO.exists(layout.directory(of: pseudonym)) else { continue }
             try FileIO.remove(layout.keyFile(of: pseudonym))
             try FileIO.syncDirectory(layout.directory(of: pseudonym))
             try FileIO.remove(layout.journal(of: pseudonym))
@@ -68,17 +70,18 @@ public enum VaultBackup {
         }
         // The restored vault's list holds both, so the next restore knows them too.
         let known = Set(try self.erasedList(of: target))
-        for hex in erased.subtracting(known).sorted() {
-            if let pseudonym = Pseudonym(hex: hex) { try JournalStore.noteErased(pseudonym, in: layout) }
+        for name in erased.subtracting(known).sorted() {
+            if let pseudonym = Pseudonym(erasedListName: name) { try JournalStore.noteErased(pseudonym, in: layout) }
         }
         try FileIO.syncDirectory(layout.coachees)
+        try FileIO.syncDirectory(layout.system)
         return summary
     }
 
     /// The pseudonyms on a vault's erased list.
     public static func erasedList(of vault: String) throws(VaultError) -> [String] {
         let bytes = try FileIO.read(JournalStore.Layout(root: vault).erasedList) ?? []
-        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init).filter { Pseudonym(hex: $0) != nil }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init).filter { Pseudonym(erasedListName: $0) != nil }
     }
 
     /// Copies one file (mode 0600, synced); `false` when there is none.

@@ -28,35 +28,30 @@ import Testing
             }
         }
         // Twelve writes of five a journal: the journals took turns twice; only one is left.
-        #expect([vault.contains(MatrixState.owners[0]), vault.contains(MatrixState.owners[1])].filter { $0 }.count == 1)
+        #expect([vault.contains(SystemJournalID("matrix.a")), vault.contains(SystemJournalID("matrix.b"))].filter { $0 }.count == 1)
         try await vault.close()
 
         vault = try self.openVault()
         state = MatrixState(vault: vault, snapshotsPerJournal: 5)
         try await state.load()
-        #expect(state.contents.since == "s12" && state.contents.generation == 12)
+        #expect(state.contents.since == "s12")
         #expect(state.hasAccepted(transaction: "t1/0") && state.hasAccepted(transaction: "t12/0") && !state.hasAccepted(transaction: "t13/0"))
         #expect(state.notes(of: "!a:s").greeted && !state.notes(of: "!b:s").greeted)
         try await vault.close()
     }
 
-    @Test func aCrashBetweenTheTwoJournalsKeepsTheNewerState() async throws {
+    @Test func theFirstFormatsStateIsMovedIntoTheSystemNamespace() async throws {
         defer { try? FileManager.default.removeItem(atPath: self.directory) }
         let vault = try self.openVault()
-        // As if a turn was cut short: the new journal written, the old one not yet erased.
-        var old = MatrixState.Contents()
-        old.generation = 7
-        old.since = "old"
-        var new = old
-        new.generation = 8
-        new.since = "new"
-        _ = try await vault.append([NewRecord(.snapshot, [UInt8](try JSONEncoder().encode(new)))], for: MatrixState.owners[0])
-        _ = try await vault.append([NewRecord(.snapshot, [UInt8](try JSONEncoder().encode(old)))], for: MatrixState.owners[1])
+        // Data format 1: two coachee-named journals, each snapshot with a generation of its own.
+        let old = #"{"generation":7,"since":"old","transactions":["t1"],"rooms":{}}"#
+        let new = #"{"generation":8,"since":"new","transactions":["t1","t2"],"rooms":{"!a:s":{"greeted":true,"explained":false,"encryptionNoticed":false,"editNoticed":false,"textOnlyNoticed":false}}}"#
+        try await vault.append([NewRecord(.snapshot, Array(old.utf8), time: Date(timeIntervalSince1970: 1_790_000_000))], for: MatrixState.legacyOwners[1])
+        try await vault.append([NewRecord(.snapshot, Array(new.utf8), time: Date(timeIntervalSince1970: 1_790_000_001))], for: MatrixState.legacyOwners[0])
         let state = MatrixState(vault: vault)
         try await state.load()
-        #expect(state.contents.since == "new")
-        try await state.update { $0.since = "newer" }
-        #expect(state.contents.generation == 9)
+        #expect(state.contents.since == "new" && state.hasAccepted(transaction: "t2") && state.notes(of: "!a:s").greeted)
+        #expect(MatrixState.legacyOwners.allSatisfy { !vault.contains($0) })
         try await vault.close()
     }
 

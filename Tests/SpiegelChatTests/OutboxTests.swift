@@ -40,12 +40,12 @@ import Testing
     @Test func deliveredInOrderThenTheJournalIsErased() async throws {
         try await Self.withOutbox { outbox, vault, receiver in
             try await outbox.enqueue((0..<5).map { OutboxEntry(key: "k\($0)", room: "!dm", text: "bericht \($0)") })
-            #expect(vault.contains(CoacheeID("spiegel:outbox:test")))
+            #expect(vault.contains(SystemJournalID("outbox.test")))
             try await Self.waitUntil("five delivered") { outbox.depth == 0 && outbox.counts.delivered == 5 }
             #expect(receiver.received.map { String(decoding: $0.body, as: UTF8.self) } == (0..<5).map { "bericht \($0)" })
             // Nothing waits, so no copy of a conversation stays behind.
-            try await Self.waitUntil("the outbox journal erased") { !vault.contains(CoacheeID("spiegel:outbox:test")) }
-            #expect(!vault.contains(CoacheeID("spiegel:outbox:test")))
+            try await Self.waitUntil("the outbox journal erased") { !vault.contains(SystemJournalID("outbox.test")) }
+            #expect(!vault.contains(SystemJournalID("outbox.test")))
             // A key seen before is not sent again.
             try await outbox.enqueue([OutboxEntry(key: "k0", room: "!dm", text: "bericht 0")])
             #expect(outbox.depth == 0, "nothing queued for a key seen before")
@@ -69,13 +69,27 @@ import Testing
         }
     }
 
+    @Test func formatOnesOutboxIsMovedIntoTheSystemNamespaceAndDelivered() async throws {
+        try await Self.withOutbox { outbox, vault, receiver in
+            // Data format 1 kept the outbox as a coachee named `spiegel:outbox:<transport>`.
+            let legacy = CoacheeID("spiegel:outbox:test")
+            let entries = ["a", "b"].map { OutboxEntry(key: $0, room: "!dm", text: "oud \($0)") }
+            try await vault.append(try entries.map { NewRecord(.outboxQueued, [UInt8](try JSONEncoder().encode($0))) }, for: legacy)
+            try await vault.append([NewRecord(.outboxDelivered, Array("a".utf8))], for: legacy)
+            try await outbox.load()
+            #expect(!vault.contains(legacy))
+            try await Self.waitUntil("the pending one delivered") { outbox.counts.delivered == 1 && outbox.depth == 0 }
+            #expect(receiver.received.map { String(decoding: $0.body, as: UTF8.self) } == ["oud b"])
+        }
+    }
+
     @Test func aPrivateEntryForATeamRoomIsRefusedAndNothingIsWritten() async throws {
         try await Self.withOutbox { outbox, vault, _ in
             await #expect(throws: OutboxError.self) {
                 try await outbox.enqueue([OutboxEntry(key: "a", room: "!dm", text: "ok"), OutboxEntry(key: "b", room: "!team", text: "mijn les")])
             }
             #expect(outbox.depth == 0)
-            #expect(!vault.contains(CoacheeID("spiegel:outbox:test")))
+            #expect(!vault.contains(SystemJournalID("outbox.test")))
             try await outbox.enqueue([OutboxEntry(key: "c", room: "!team", text: "Intervisie volgende week", isPrivate: false)])
             try await Self.waitUntil("one delivered") { outbox.counts.delivered == 1 }
             #expect(outbox.counts.delivered == 1)

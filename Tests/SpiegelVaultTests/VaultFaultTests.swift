@@ -8,9 +8,39 @@ import Testing
 /// outbox's compaction, erasure, key rotation): nothing acknowledged is lost, nothing refused is
 /// half-written, the files always open again, and a passing fault lets the vault go on.
 @Suite struct VaultFaultTests {
-    let alice = CoacheeID("@alice:school.example")
-    let bob = CoacheeID("@bob:school.example")
-    let outbox = CoacheeID("spiegel:outbox:plain")
+    /// A journal of either namespace.
+    enum Owner: Hashable {
+        case coachee(CoacheeID)
+        case system(SystemJournalID)
+
+        func append(_ records: [NewRecord], in vault: Vault) async throws {
+            switch self {
+            case .coachee(let id): try await vault.append(records, for: id)
+            case .system(let id): try await vault.append(records, to: id)
+            }
+        }
+
+        func erase(in vault: Vault) async throws {
+            switch self {
+            case .coachee(let id): try await vault.forget(id)
+            case .system(let id): try await vault.erase(id)
+            }
+        }
+
+        func records(in vault: Vault) async throws -> [JournalRecord] {
+            switch self {
+            case .coachee(let id): try await vault.records(for: id)
+            case .system(let id): try await vault.records(of: id)
+            }
+        }
+    }
+
+    let alice = Owner.coachee(CoacheeID("@alice:school.example"))
+    let bob = Owner.coachee(CoacheeID("@bob:school.example"))
+    let aliceID = CoacheeID("@alice:school.example")
+    let bobID = CoacheeID("@bob:school.example")
+    /// An outbox: a system journal.
+    let outbox = Owner.system(SystemJournalID("outbox.plain"))
 
     /// Fails the `target`-th call (counting only `calls`) under a directory, once; then, when
     /// `cutBackFails`, the first truncation after it too.
@@ -51,9 +81,9 @@ import Testing
     /// What the workload saw: the records each coachee was told are on disk, and those whose
     /// append failed.
     struct Outcome {
-        var acknowledged: [CoacheeID: [String]] = [:]
-        var refused: [CoacheeID: [String]] = [:]
-        var erased: Set<CoacheeID> = []
+        var acknowledged: [Owner: [String]] = [:]
+        var refused: [Owner: [String]] = [:]
+        var erased: Set<Owner> = []
         var failures = 0
         var healthSeen: [VaultHealth] = []
     }
@@ -62,9 +92,9 @@ import Testing
     /// erasure, with a checkpoint after every write (`checkpointBytes: 1`).
     func workload(_ vault: Vault) async -> Outcome {
         var outcome = Outcome()
-        func append(_ texts: [String], for coachee: CoacheeID, type: RecordType = .messageIn) async {
+        func append(_ texts: [String], for coachee: Owner, type: RecordType = .messageIn) async {
             do {
-                try await vault.append(texts.map { NewRecord(type, Array($0.utf8), time: Date(timeIntervalSince1970: 1_800_000_000)) }, for: coachee)
+                try await coachee.append(texts.map { NewRecord(type, Array($0.utf8), time: Date(timeIntervalSince1970: 1_800_000_000)) }, in: vault)
                 outcome.acknowledged[coachee, default: []] += texts
             } catch {
                 outcome.refused[coachee, default: []] += texts
@@ -72,9 +102,9 @@ import Testing
             }
             outcome.healthSeen.append(vault.health)
         }
-        func forget(_ coachee: CoacheeID) async {
+        func forget(_ coachee: Owner) async {
             do {
-                try await vault.forget(coachee)
+                try await coachee.erase(in: vault)
             } catch {
                 outcome.failures += 1
             }
@@ -109,7 +139,7 @@ import Testing
             var outcome = await self.workload(vault)
             FileFaults.disarm(under: fixture.root)
             // After the fault, one more write.
-            if (try? await vault.append([VaultFixture.text("last")], for: self.alice)) != nil {
+            if (try? await self.alice.append([VaultFixture.text("last")], in: vault)) != nil {
                 outcome.acknowledged[self.alice, default: []].append("last")
             }
             let health = vault.health
@@ -136,7 +166,7 @@ import Testing
             let reopened = try fixture.open()
             _ = try await reopened.verifyAll()
             for coachee in [self.alice, self.bob, self.outbox] {
-                let stored = try await reopened.records(for: coachee).map { String(decoding: $0.payload, as: UTF8.self) }
+                let stored = try await coachee.records(in: reopened).map { String(decoding: $0.payload, as: UTF8.self) }
                 let acknowledged = outcome.acknowledged[coachee] ?? []
                 if call == .sync {
                     // Unknown outcome for the write whose sync failed: it may be there, in order.
@@ -147,7 +177,7 @@ import Testing
                 }
             }
             // It takes writes after the restart.
-            #expect(try await reopened.append([VaultFixture.text("after")], for: self.alice).count == 1)
+            #expect(try await reopened.append([VaultFixture.text("after")], for: CoacheeID("@alice:school.example")).count == 1)
             try await reopened.close()
         }
         return fired
@@ -177,14 +207,14 @@ import Testing
     @Test func aDegradedVaultRecoversWithoutAWriteWhenAskedToRetry() async throws {
         let fixture = VaultFixture()
         let vault = try fixture.open()
-        try await vault.append([VaultFixture.text("een")], for: self.alice)
+        try await vault.append([VaultFixture.text("een")], for: self.aliceID)
         // The disk is full for every write for a while.
         let isFull = Atomic<Bool>(true)
         FileFaults.arm(under: fixture.root) { call, _ in
             call == .write && isFull.load(ordering: .relaxed) ? .short(3, ENOSPC) : nil
         }
         defer { FileFaults.disarm(under: fixture.root) }
-        await #expect(throws: VaultError.self) { try await vault.append([VaultFixture.text("twee")], for: self.alice) }
+        await #expect(throws: VaultError.self) { try await vault.append([VaultFixture.text("twee")], for: self.aliceID) }
         guard case .degraded(let reason) = vault.health else {
             Issue.record("expected degraded, got \(vault.health)")
             return
@@ -194,24 +224,24 @@ import Testing
         #expect(await vault.retryIfDegraded() != .healthy)
         isFull.store(false, ordering: .relaxed)
         #expect(await vault.retryIfDegraded() == .healthy)
-        try await vault.append([VaultFixture.text("drie")], for: self.alice)
-        #expect(try await vault.records(for: self.alice).map { String(decoding: $0.payload, as: UTF8.self) } == ["een", "drie"])
+        try await vault.append([VaultFixture.text("drie")], for: self.aliceID)
+        #expect(try await vault.records(for: self.aliceID).map { String(decoding: $0.payload, as: UTF8.self) } == ["een", "drie"])
         try await vault.close()
     }
 
     @Test func aFailedSyncWakesWhoeverWaitsForFailure() async throws {
         let fixture = VaultFixture()
         let vault = try fixture.open()
-        try await vault.append([VaultFixture.text("nul")], for: self.alice)
+        try await vault.append([VaultFixture.text("nul")], for: self.aliceID)
         let waiter = Task { await vault.failure() }
         FileFaults.arm(under: fixture.root) { call, _ in call == .sync ? .fail(EIO) : nil }
         defer { FileFaults.disarm(under: fixture.root) }
-        await #expect(throws: VaultError.self) { try await vault.append([VaultFixture.text("een")], for: self.alice) }
+        await #expect(throws: VaultError.self) { try await vault.append([VaultFixture.text("een")], for: self.aliceID) }
         #expect(await waiter.value == "syncing the write-ahead log: Input/output error")
         #expect(vault.health.isFailed)
         // Stopped for good: a sync that works again does not bring it back.
         FileFaults.disarm(under: fixture.root)
-        let error = await #expect(throws: VaultError.self) { try await vault.append([VaultFixture.text("twee")], for: self.alice) }
+        let error = await #expect(throws: VaultError.self) { try await vault.append([VaultFixture.text("twee")], for: self.aliceID) }
         #expect(error?.code == .closed)
         // A cancelled wait returns nil.
         let other = try VaultFixture().open()
@@ -226,8 +256,8 @@ import Testing
         for target in 1... {
             let fixture = VaultFixture()
             let vault = try fixture.open()
-            try await vault.append([VaultFixture.text("a")], for: self.alice)
-            try await vault.append([VaultFixture.text("b")], for: self.bob)
+            try await vault.append([VaultFixture.text("a")], for: self.aliceID)
+            try await vault.append([VaultFixture.text("b")], for: self.bobID)
             try await vault.close()
             let newKey = MasterKey.generate()
             let fault = OneFault(at: target, of: [.write, .sync, .rename, .open])
@@ -247,8 +277,8 @@ import Testing
             try await during.close()
             try KeyRotation.rotate(vault: fixture.root, from: fixture.key, to: newKey)
             let after = try fixture.open(key: newKey)
-            #expect(try await after.records(for: self.alice).count == 1)
-            #expect(try await after.records(for: self.bob).count == 1)
+            #expect(try await after.records(for: self.aliceID).count == 1)
+            #expect(try await after.records(for: self.bobID).count == 1)
             try await after.close()
         }
         #expect(fired >= 6)

@@ -34,11 +34,12 @@ public struct DataDirectory: Sendable {
     }
 
     /// The data format this Spiegel writes and reads (older ones are read too; each record and
-    /// snapshot also carries its own version).
-    public static let format = 1
+    /// snapshot also carries its own version). Format 2 keeps Spiegel's own state in the vault's
+    /// `system/` namespace; format 1 kept it as coachees named `spiegel:…`, moved over on first use.
+    public static let format = 2
 
-    /// Reads the directory's `format` file: a newer format is refused (nothing is touched); a
-    /// directory without one (made before formats were marked) is format 1, and gets the file.
+    /// Reads the directory's `format` file: a newer format is refused (nothing is touched); an
+    /// older one, or none (made before formats were marked: format 1), is marked as this format.
     private func checkFormat() throws {
         let file = (self.path as NSString).appendingPathComponent("format")
         if let text = try? String(contentsOfFile: file, encoding: .utf8) {
@@ -53,7 +54,8 @@ public struct DataDirectory: Sendable {
             }
             // Written 0644 by earlier versions: every file here is the service user's alone.
             Self.restrict(file)
-            return
+            guard number < Self.format else { return }
+            // Older data is upgraded as it is used: from now on an older Spiegel must refuse it.
         }
         do {
             try "spiegel data format \(Self.format)\n".write(toFile: file, atomically: true, encoding: .utf8)

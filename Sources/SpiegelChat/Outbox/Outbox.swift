@@ -2,6 +2,7 @@ public import Foundation
 import HTTPTypes
 public import Logging
 import Metrics
+import SpiegelAsync
 public import ServiceLifecycle
 public import SpiegelVault
 import Synchronization
@@ -46,8 +47,8 @@ public struct OutboxError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { self.message }
 }
 
-/// The durable outbox: every outgoing message is written (encrypted, in the vault under the
-/// reserved name `spiegel:outbox:<transport>`) before the first try; delivery is in order per room; connect
+/// The durable outbox: every outgoing message is written (encrypted, in the vault's system
+/// journal `outbox.<transport>`) before the first try; delivery is in order per room; connect
 /// errors, timeouts, 429 (honouring `Retry-After`) and 5xx are retried with exponential backoff
 /// and full jitter; other 4xx are dropped (logged and counted); what is pending survives restarts.
 public final class Outbox: Service, Sendable {
@@ -62,7 +63,9 @@ public final class Outbox: Service, Sendable {
     }
 
     /// The vault name of this outbox's journal: one per transport.
-    private var owner: CoacheeID { CoacheeID("spiegel:outbox:" + self.transport.name) }
+    private var journal: SystemJournalID { SystemJournalID("outbox." + self.transport.name) }
+    /// Where data format 1 kept the outbox (as a coachee).
+    private var legacyOwner: CoacheeID { CoacheeID("spiegel:outbox:" + self.transport.name) }
 
     private struct State {
         var queues: [String: [OutboxEntry]] = [:]
@@ -107,14 +110,21 @@ public final class Outbox: Service, Sendable {
     public func load() async throws {
         var queued: [OutboxEntry] = []
         var done: Set<String> = []
-        await self.journalLock.lock()
+        try await self.journalLock.lock()
         defer { self.journalLock.unlock() }
-        for record in try await self.vault.records(for: self.owner) {
+        let legacy = self.vault.contains(self.legacyOwner) ? try await self.vault.records(for: self.legacyOwner) : []
+        for record in try await legacy + self.vault.records(of: self.journal) {
             switch record.type {
             case .outboxQueued: queued.append(try JSONDecoder().decode(OutboxEntry.self, from: Data(record.payload)))
             case .outboxDelivered: done.insert(String(decoding: record.payload, as: UTF8.self))
             default: break
             }
+        }
+        if !legacy.isEmpty {
+            // Moved into the system namespace: what is pending first, then the old journal erased.
+            let pending = try queued.filter { !done.contains($0.key) }.map { NewRecord(.outboxQueued, [UInt8](try JSONEncoder().encode($0))) }
+            try await self.vault.append(pending, to: self.journal)
+            try await self.vault.forget(self.legacyOwner, logLevel: .debug)
         }
         let rooms: [String] = self.state.withLock { state in
             // An entry enqueued before this load (a message that came in while the server started)
@@ -144,9 +154,9 @@ public final class Outbox: Service, Sendable {
         }
         guard !fresh.isEmpty else { return }
         let records = try fresh.map { NewRecord(.outboxQueued, [UInt8](try JSONEncoder().encode($0))) }
-        await self.journalLock.lock()
+        try await self.journalLock.lock()
         defer { self.journalLock.unlock() }
-        _ = try await self.vault.append(records, for: self.owner)
+        _ = try await self.vault.append(records, to: self.journal)
         let rooms: [String] = self.state.withLock { state in
             var rooms: [String] = []
             for entry in fresh where !state.known.contains(entry.key) {
@@ -245,9 +255,11 @@ public final class Outbox: Service, Sendable {
 
     /// Marks an entry done in the vault and takes it off its queue.
     private func finish(_ entry: OutboxEntry, delivered: Bool, reason: String?) async {
-        await self.journalLock.lock()
+        // Cancelled while waiting (the outbox stops): not marked, so it is sent again after the
+        // restart, under the same key.
+        guard (try? await self.journalLock.lock()) != nil else { return }
         do {
-            _ = try await self.vault.append([NewRecord(.outboxDelivered, Array(entry.key.utf8))], for: self.owner)
+            _ = try await self.vault.append([NewRecord(.outboxDelivered, Array(entry.key.utf8))], to: self.journal)
         } catch {
             // Not marked: after a restart it is sent again, with the same key.
             self.logger.error("spiegel.outbox.mark_failed", metadata: ["spiegel.error": "\(error)"])
@@ -261,7 +273,7 @@ public final class Outbox: Service, Sendable {
             // Nothing waits: erase the journal (its key first), so no copy of a conversation
             // outlives its delivery, and a coachee's erasure is not undone by the outbox.
             do {
-                try await self.vault.forget(self.owner, logLevel: .debug)
+                try await self.vault.erase(self.journal)
             } catch {
                 self.logger.error("spiegel.outbox.compaction_failed", metadata: ["spiegel.error": "\(error)"])
             }
@@ -295,40 +307,5 @@ public final class Outbox: Service, Sendable {
         let cap = Double(self.configuration.maxDelay / .milliseconds(1))
         let bound = min(cap, base * pow(2, Double(min(attempt - 1, 30))))
         return .milliseconds(Int(Double.random(in: 0...bound)))
-    }
-}
-
-/// A lock for async code: waiters go on in arrival order; never held across a suspension by
-/// anything but the journal writes it orders.
-public final class AsyncLock: Sendable {
-    private let state = Mutex<(locked: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-
-    public init() {}
-
-    /// Waits until the lock is free and takes it.
-    public func lock() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let acquired = self.state.withLock { state -> Bool in
-                if state.locked {
-                    state.waiters.append(continuation)
-                    return false
-                }
-                state.locked = true
-                return true
-            }
-            if acquired { continuation.resume() }
-        }
-    }
-
-    /// Hands the lock to the next waiter, or frees it.
-    public func unlock() {
-        let next = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if state.waiters.isEmpty {
-                state.locked = false
-                return nil
-            }
-            return state.waiters.removeFirst()
-        }
-        next?.resume()
     }
 }

@@ -16,8 +16,7 @@ public enum KeyRotation {
     ) throws -> Int {
         let layout = JournalStore.Layout(root: directory)
         var files: [(path: String, purpose: [UInt8])] = [(directory + "/naming.key", Array("spiegel naming key v1".utf8))]
-        for name in try FileIO.list(layout.coachees) {
-            guard let pseudonym = Pseudonym(hex: name) else { continue }
+        for pseudonym in try layout.allPseudonyms() {
             files.append((layout.keyFile(of: pseudonym), Array("spiegel data key v1".utf8) + pseudonym.bytes))
         }
         var rotated = 0

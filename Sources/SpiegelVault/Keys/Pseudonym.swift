@@ -12,25 +12,54 @@ public struct CoacheeID: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "CoacheeID(redacted)" }
 }
 
-/// A coachee's name in the vault: HMAC-SHA256 of the chat user id under the vault's naming key.
-/// Directory names and logs use it; it reveals neither the id nor anything about it.
+/// One of Spiegel's own journals (system state: the team rounds, the reminder book, the Matrix
+/// connection, an outbox), kept apart from the coachees: retention, export and a coachee's
+/// erasure never touch it.
+public struct SystemJournalID: Hashable, Sendable, CustomStringConvertible {
+    /// Short and stable, such as `teams` or `outbox.matrix`.
+    public let name: String
+
+    public init(_ name: String) {
+        self.name = name
+    }
+
+    public var description: String { "system journal \(self.name)" }
+}
+
+/// A journal's name in the vault: HMAC-SHA256 of the chat user id (or the system journal's name)
+/// under the vault's naming key. Directory names and logs use it; it reveals neither the id nor
+/// anything about it.
 public struct Pseudonym: Hashable, Sendable, CustomStringConvertible {
+    /// Where a journal lives: `coachees/` or `system/`.
+    public enum Namespace: UInt8, Sendable {
+        case coachee, system
+    }
+
     /// The 32 bytes of the HMAC.
     let bytes: [UInt8]
+    let namespace: Namespace
 
-    public static func == (lhs: Pseudonym, rhs: Pseudonym) -> Bool { lhs.bytes == rhs.bytes }
+    public static func == (lhs: Pseudonym, rhs: Pseudonym) -> Bool { lhs.bytes == rhs.bytes && lhs.namespace == rhs.namespace }
 
     /// The first eight bytes suffice: they are uniformly random already.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(self.bytes.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
     }
 
-    init(bytes: [UInt8]) {
+    init(bytes: [UInt8], namespace: Namespace = .coachee) {
         self.bytes = bytes
+        self.namespace = namespace
     }
 
     init(_ coachee: CoacheeID, namingKey: SymmetricKey) {
         self.bytes = Array(HMAC<SHA256>.authenticationCode(for: Array(coachee.rawValue.utf8), using: namingKey))
+        self.namespace = .coachee
+    }
+
+    init(_ system: SystemJournalID, namingKey: SymmetricKey) {
+        // A prefix no chat user id has, so the two namespaces never share a name.
+        self.bytes = Array(HMAC<SHA256>.authenticationCode(for: Array(("\u{0}system\u{0}" + system.name).utf8), using: namingKey))
+        self.namespace = .system
     }
 
     /// The directory name: 64 hex digits.
@@ -39,7 +68,8 @@ public struct Pseudonym: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Reads a directory name back.
-    init?(hex: String) {
+    init?(hex: String, namespace: Namespace = .coachee) {
+        self.namespace = namespace
         guard hex.count == 64 else { return nil }
         var bytes: [UInt8] = []
         var index = hex.startIndex
@@ -52,6 +82,19 @@ public struct Pseudonym: Hashable, Sendable, CustomStringConvertible {
         self.bytes = bytes
     }
 
-    /// The first 12 hex digits: enough to tell coachees apart in a log.
-    public var description: String { String(self.hex.prefix(12)) }
+    /// The first 12 hex digits: enough to tell coachees apart in a log (`system/` before a
+    /// system journal's).
+    public var description: String { (self.namespace == .system ? "system/" : "") + String(self.hex.prefix(12)) }
+
+    /// How the erased list names it: the hex, after `system/` for a system journal.
+    var erasedListName: String { (self.namespace == .system ? "system/" : "") + self.hex }
+
+    /// Reads a name of the erased list back.
+    init?(erasedListName name: String) {
+        if name.hasPrefix("system/") {
+            self.init(hex: String(name.dropFirst("system/".count)), namespace: .system)
+        } else {
+            self.init(hex: name, namespace: .coachee)
+        }
+    }
 }

@@ -21,10 +21,24 @@ final class JournalStore: @unchecked Sendable {
     struct Layout: Sendable {
         let root: String
         var coachees: String { self.root + "/coachees" }
+        /// Spiegel's own journals, apart from the coachees.
+        var system: String { self.root + "/system" }
         var writeAheadLog: String { self.root + "/wal" }
-        /// The pseudonyms erased so far, one hex per line: replayed on a restored backup.
+        /// The pseudonyms erased so far, one per line (a hex, after `system/` for a system
+        /// journal): replayed on a restored backup.
         var erasedList: String { self.root + "/erased" }
-        func directory(of pseudonym: Pseudonym) -> String { self.coachees + "/" + pseudonym.hex }
+        /// The directory holding the journals of `namespace`.
+        func parent(_ namespace: Pseudonym.Namespace) -> String { namespace == .system ? self.system : self.coachees }
+        func directory(of pseudonym: Pseudonym) -> String { self.parent(pseudonym.namespace) + "/" + pseudonym.hex }
+        /// Every journal of `namespace` on disk.
+        func pseudonyms(in namespace: Pseudonym.Namespace) throws(VaultError) -> [Pseudonym] {
+            guard FileIO.exists(self.parent(namespace)) else { return [] }
+            return try FileIO.list(self.parent(namespace)).compactMap { Pseudonym(hex: $0, namespace: namespace) }
+        }
+        /// Every journal on disk, coachees first.
+        func allPseudonyms() throws(VaultError) -> [Pseudonym] {
+            try self.pseudonyms(in: .coachee) + self.pseudonyms(in: .system)
+        }
         func keyFile(of pseudonym: Pseudonym) -> String { self.directory(of: pseudonym) + "/key" }
         func journal(of pseudonym: Pseudonym) -> String { self.directory(of: pseudonym) + "/journal" }
     }
@@ -380,7 +394,7 @@ final class JournalStore: @unchecked Sendable {
             try FileIO.sync(descriptor, path: path)
             // The key last: a directory with a key always has a journal.
             try FileIO.replaceAtomically(self.layout.keyFile(of: pseudonym), with: wrapped, mode: 0o600)
-            try FileIO.syncDirectory(self.layout.coachees)
+            try FileIO.syncDirectory(self.layout.parent(pseudonym.namespace))
         } catch {
             Glibc.close(descriptor)
             throw error
@@ -431,7 +445,7 @@ final class JournalStore: @unchecked Sendable {
         try FileIO.remove(self.layout.journal(of: pseudonym))
         for name in try FileIO.list(directory) { try FileIO.remove(directory + "/" + name) }
         if rmdir(directory) != 0 && errno != ENOENT { throw VaultError(.io, "cannot remove \(directory)") }
-        try FileIO.syncDirectory(self.layout.coachees)
+        try FileIO.syncDirectory(self.layout.parent(pseudonym.namespace))
         try Self.noteErased(pseudonym, in: self.layout)
         // The log's copies are unreadable already (the key is gone); emptying it can wait for the
         // next checkpoint when the disk refuses now.
@@ -446,7 +460,7 @@ final class JournalStore: @unchecked Sendable {
     static func noteErased(_ pseudonym: Pseudonym, in layout: Layout) throws(VaultError) {
         let descriptor = try FileIO.open(layout.erasedList, flags: O_WRONLY | O_APPEND, create: 0o600)
         defer { Glibc.close(descriptor) }
-        try FileIO.write(descriptor, Array((pseudonym.hex + "\n").utf8), path: layout.erasedList)
+        try FileIO.write(descriptor, Array((pseudonym.erasedListName + "\n").utf8), path: layout.erasedList)
         try FileIO.sync(descriptor, path: layout.erasedList)
     }
 
@@ -468,8 +482,7 @@ final class JournalStore: @unchecked Sendable {
 
     /// Finishes erasures a crash interrupted, and copies into the journals what the log holds.
     private func recover() throws(VaultError) {
-        for name in try FileIO.list(self.layout.coachees) {
-            guard let pseudonym = Pseudonym(hex: name) else { continue }
+        for pseudonym in try self.layout.allPseudonyms() {
             if !FileIO.exists(self.layout.keyFile(of: pseudonym)) {
                 // No key: an erasure or a creation was cut short. Either way nothing readable is
                 // left, and nothing of it was acknowledged.
@@ -512,7 +525,7 @@ final class JournalStore: @unchecked Sendable {
         let directory = self.layout.directory(of: pseudonym)
         for name in try FileIO.list(directory) { try FileIO.remove(directory + "/" + name) }
         if rmdir(directory) != 0 && errno != ENOENT { throw VaultError(.io, "cannot remove \(directory)") }
-        try FileIO.syncDirectory(self.layout.coachees)
+        try FileIO.syncDirectory(self.layout.parent(pseudonym.namespace))
     }
 }
 
