@@ -246,6 +246,17 @@ actor CoacheeSession {
         self.snapshot = snapshot
     }
 
+    /// Whether the last thing Spiegel said waits for this coachee's answer: a conversation going
+    /// on (not gone quiet for longer than `pause_after`), or a question of the service.
+    func isAwaitingAnswer() async throws -> Bool {
+        try await self.turnLock.lock()
+        defer { self.turnLock.unlock() }
+        let snapshot = try await self.load()
+        if snapshot.pendingConfirmation != nil || snapshot.shareDraft != nil { return true }
+        guard let state = snapshot.state, state.status == .active else { return false }
+        return self.context.now().timeIntervalSince(state.updatedAt) <= Double(self.context.configuration.pauseAfter / .milliseconds(1)) / 1000
+    }
+
     /// The snapshot in memory, else the latest in the vault, else a new one.
     private func load() async throws -> SessionSnapshot {
         if let snapshot = self.snapshot { return snapshot }

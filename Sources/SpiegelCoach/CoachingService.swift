@@ -180,6 +180,16 @@ public final class CoachingService: Sendable {
         return try await session.receive(effect)
     }
 
+    /// Whether a conversation (or a question of the service) waits for this coachee's answer: then
+    /// what they write is that answer, whatever it looks like.
+    public func isAwaitingAnswer(_ coachee: CoacheeID) async throws -> Bool {
+        guard !coachee.rawValue.hasPrefix(Self.reservedPrefix) else { return false }
+        // Every slot busy: coaching answers (that it is busy) rather than the desk.
+        guard let session = self.acquire(coachee) else { return true }
+        defer { self.release(coachee) }
+        return try await session.isAwaitingAnswer()
+    }
+
     /// The coachee opens the chat (as `spiegel chat` does): `flow`, or the default graph, starts when
     /// no conversation is going on; otherwise Spiegel says where the conversation is.
     public func open(_ coachee: CoacheeID, flow: String? = nil) async throws -> Reply {

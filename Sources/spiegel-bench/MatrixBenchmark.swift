@@ -106,7 +106,7 @@ struct MatrixBenchmark: AsyncParsableCommand {
         logger.logLevel = .warning
         let server = SpiegelServer(configuration: configuration, registry: PrometheusCollectorRegistry(), logger: logger)
         let (spiegelPorts, spiegelContinuation) = AsyncStream.makeStream(of: Int.self)
-        let (services, _) = try server.makeServices { _, port in spiegelContinuation.yield(port) }
+        let services = try server.makeServices { _, port in spiegelContinuation.yield(port) }.all
         let (echoStarts, echoContinuation) = AsyncStream.makeStream(of: Void.self)
         let echoClient = CurlHTTPClient(logger: logger)
         let echoApplication = echo.application(port: echoPort, client: echoClient, logger: logger) { echoContinuation.yield() }

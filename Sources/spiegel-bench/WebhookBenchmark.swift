@@ -54,7 +54,7 @@ struct WebhookBenchmark: AsyncParsableCommand {
         logger.logLevel = .warning
         let server = SpiegelServer(configuration: configuration, registry: .init(), logger: logger)
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let (services, _) = try server.makeServices { _, port in portContinuation.yield(port) }
+        let services = try server.makeServices { _, port in portContinuation.yield(port) }.all
         let group = ServiceGroup(services: services, logger: logger)
         var clientConfiguration = CurlHTTPClient.Configuration()
         clientConfiguration.maxConnectionsPerHost = 256

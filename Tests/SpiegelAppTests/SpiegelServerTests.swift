@@ -61,7 +61,8 @@ import Testing
         let logger = Logger(label: "test.server")
         let server = SpiegelServer(configuration: configuration, registry: Self.registry, logger: logger, now: now)
         let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let (services, client) = try server.makeServices { _, port in portContinuation.yield(port) }
+        let built = try server.makeServices { _, port in portContinuation.yield(port) }
+        let (services, client) = (built.all, built.httpClient)
         let group = ServiceGroup(services: services, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
@@ -93,16 +94,20 @@ import Testing
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-format-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        // Made before formats were marked: read as format 1, and marked.
+        // Made before formats were marked (format 1): read, and marked as this format.
         try DataDirectory(path: path).prepare()
-        #expect(try String(contentsOfFile: path + "/format", encoding: .utf8) == "spiegel data format 1\n")
-        try "spiegel data format 2\n".write(toFile: path + "/format", atomically: true, encoding: .utf8)
+        #expect(try String(contentsOfFile: path + "/format", encoding: .utf8) == "spiegel data format 2\n")
+        // Marked 1: read, and marked 2 (an older Spiegel must refuse it from now on).
+        try "spiegel data format 1\n".write(toFile: path + "/format", atomically: true, encoding: .utf8)
+        try DataDirectory(path: path).prepare()
+        #expect(try String(contentsOfFile: path + "/format", encoding: .utf8) == "spiegel data format 2\n")
+        try "spiegel data format 3\n".write(toFile: path + "/format", atomically: true, encoding: .utf8)
         #expect {
             try DataDirectory(path: path).prepare()
         } throws: { error in
-            "\(error)".contains("was written by a newer Spiegel (data format 2; this Spiegel reads up to 1)")
+            "\(error)".contains("was written by a newer Spiegel (data format 3; this Spiegel reads up to 2)")
         }
-        #expect(try String(contentsOfFile: path + "/format", encoding: .utf8) == "spiegel data format 2\n", "nothing touched")
+        #expect(try String(contentsOfFile: path + "/format", encoding: .utf8) == "spiegel data format 3\n", "nothing touched")
     }
 
     @Test func readyzFailsWhenTheDataDirectoryCannotBeWritten() async throws {

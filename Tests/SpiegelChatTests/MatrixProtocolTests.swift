@@ -45,7 +45,7 @@ import Testing
     }
 
     @Test func outboxEntriesBecomeIdempotentSendsJoinsAndLeaves() throws {
-        let transport = MatrixTransport(api: MatrixClientAPI(homeserverURL: "https://matrix.school.example/", accessToken: "as-token"), teamRooms: [])
+        let transport = MatrixTransport(api: MatrixClientAPI(homeserverURL: "https://matrix.school.example/", accessToken: "as-token"))
         #expect(transport.combinesReplies)
         let send = transport.request(for: OutboxEntry(key: "$ev:school.example#0", room: "!dm:school.example", text: "Hoeveel?\n1. Veel\n2. Weinig"))
         #expect(send.method == .put)
@@ -63,7 +63,7 @@ import Testing
     }
 
     @Test func aRateLimitWaitsAsLongAsTheHomeserverSays() {
-        let transport = MatrixTransport(api: MatrixClientAPI(homeserverURL: "http://hs", accessToken: "t"), teamRooms: [])
+        let transport = MatrixTransport(api: MatrixClientAPI(homeserverURL: "http://hs", accessToken: "t"))
         let limited = HTTPClientResponse(status: .tooManyRequests, body: Array(#"{"errcode":"M_LIMIT_EXCEEDED","error":"Too many requests","retry_after_ms":2500}"#.utf8))
         #expect(transport.retryDelay(for: limited) == .milliseconds(2500))
         let header = HTTPClientResponse(status: .tooManyRequests, headerFields: [.retryAfter: "3"], body: Array(#"{"errcode":"M_LIMIT_EXCEEDED"}"#.utf8))

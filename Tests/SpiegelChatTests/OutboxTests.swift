@@ -10,7 +10,6 @@ import Testing
 @Suite struct OutboxTests {
     struct Inbox: ChatTransport {
         let name = "test"
-        let teamRooms: Set<String> = ["!team"]
         let url: String
 
         func request(for entry: OutboxEntry) -> HTTPClientRequest {
@@ -26,7 +25,7 @@ import Testing
         var configuration = Outbox.Configuration()
         configuration.baseDelay = .milliseconds(20)
         configuration.maxDelay = .milliseconds(100)
-        let outbox = Outbox(vault: vault, client: client, transport: Inbox(url: receiver.url("/inbox")), configuration: configuration, logger: Logger(label: "test"))
+        let outbox = Outbox(vault: vault, client: client, transport: Inbox(url: receiver.url("/inbox")), isTeamRoom: { $0 == "!team" }, configuration: configuration, logger: Logger(label: "test"))
         try await body(outbox, vault, receiver)
         await client.shutdown()
         try await vault.close()

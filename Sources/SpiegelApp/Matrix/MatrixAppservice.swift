@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Logging
 import ServiceLifecycle
+import SpiegelAsync
 import SpiegelChat
 import SpiegelDialogue
 
@@ -12,14 +13,19 @@ struct MatrixAppservice: Service {
     let bot: MatrixBot
     let client: any HTTPClient
     let registration: MatrixRegistration
+    /// Set once the HTTP server accepts connections: the homeserver's ping comes back there.
+    let serverRunning: AsyncEvent
     let logger: Logger
 
     func run() async throws {
         try await self.bot.state.load()
-        // The HTTP server starts after this service: give it a moment, then ping (retrying while
-        // the homeserver is down, quietly).
+        // The HTTP server starts after this service: wait until it listens, then ping (again every
+        // ten seconds while the homeserver cannot be reached, up to five minutes).
+        try? await cancelWhenGracefulShutdown { try await self.serverRunning.wait() }
         for attempt in 0..<30 where !Task.isShuttingDownGracefully {
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(attempt == 0 ? 1 : 10)) }
+            if attempt > 0 {
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(10)) }
+            }
             guard !Task.isShuttingDownGracefully else { break }
             let response = try? await self.client.execute(self.bot.api.pingAppservice(id: self.registration.id, transactionID: "spiegel-ping-\(attempt)"))
             if let response, response.status.kind == .successful {

@@ -34,7 +34,6 @@ final class MatrixBot: Sendable {
     private let client: any HTTPClient
     let state: MatrixState
     private let texts: Texts
-    private let teamRooms: Set<String>
     private let ignoredUsers: Set<String>
     /// A turn slower than this marks the message read and shows "typing…".
     private let typingAfter: Duration
@@ -47,7 +46,7 @@ final class MatrixBot: Sendable {
 
     init(
         gateway: ChatGateway, api: MatrixClientAPI, client: any HTTPClient, state: MatrixState, texts: Texts,
-        userID: String?, teamRooms: Set<String>, ignoredUsers: Set<String>, typingAfter: Duration, logger: Logger
+        userID: String?, ignoredUsers: Set<String>, typingAfter: Duration, logger: Logger
     ) {
         self.gateway = gateway
         self.api = api
@@ -55,10 +54,17 @@ final class MatrixBot: Sendable {
         self.state = state
         self.texts = texts
         self.userIDBox = Mutex(userID)
-        self.teamRooms = teamRooms
         self.ignoredUsers = ignoredUsers
         self.typingAfter = typingAfter
         self.logger = logger
+    }
+
+    /// The transport's name at the gateway.
+    static let transport = "matrix"
+
+    /// Whether `room` is a team room (the gateway's room policy).
+    private func isTeamRoom(_ room: String) -> Bool {
+        self.gateway.rooms.isTeamRoom(room, in: Self.transport)
     }
 
     /// The bot's own user id (known from config, or from `whoami` in `/sync` mode).
@@ -118,12 +124,10 @@ final class MatrixBot: Sendable {
         self.members.withLock { _ = $0.removeValue(forKey: room) }
         guard event.stateKey == me else {
             // The last person left: the bot leaves too, and forgets the room.
-            if live, ["leave", "ban"].contains(event.content.membership), !self.teamRooms.contains(room),
+            if live, ["leave", "ban"].contains(event.content.membership), !self.isTeamRoom(room),
                 try await self.joinedMembers(of: room) == [me]
             {
-                try await self.gateway.outbox.enqueue([OutboxEntry(
-                    key: "leave:\(room):\(event.eventID ?? UUID().uuidString)", room: room, text: "", isPrivate: false, action: .leave
-                )])
+                try await self.gateway.leave(room, via: Self.transport, key: "leave:\(room):\(event.eventID ?? UUID().uuidString)")
                 try await self.state.update { $0.rooms[room] = nil }
                 self.count("left_alone")
             }
@@ -133,13 +137,11 @@ final class MatrixBot: Sendable {
         case "invite":
             if event.content.isDirect == true { self.directInvites.withLock { _ = $0.insert(room) } }
             // Accepted in the outbox, so it precedes anything the bot says there.
-            try await self.gateway.outbox.enqueue([OutboxEntry(
-                key: "join:\(room):\(event.eventID ?? UUID().uuidString)", room: room, text: "", isPrivate: false, action: .join
-            )])
+            try await self.gateway.join(room, via: Self.transport, key: "join:\(room):\(event.eventID ?? UUID().uuidString)")
             self.count("invite")
         case "join" where live:
             let invitedAsDirect = self.directInvites.withLock { $0.remove(room) != nil }
-            guard !self.teamRooms.contains(room), let members = try await self.joinedMembers(of: room) else { return }
+            guard !self.isTeamRoom(room), let members = try await self.joinedMembers(of: room) else { return }
             if try await self.isEncrypted(room) {
                 return try await self.noticeEncryption(in: room, after: event.eventID)
             }
@@ -159,11 +161,11 @@ final class MatrixBot: Sendable {
 
     private func message(_ event: MatrixEvent, from sender: String, in room: String, me: String) async throws {
         guard let eventID = event.eventID else { return }
-        if self.teamRooms.contains(room) {
+        if self.isTeamRoom(room) {
             // Nothing said in a team room is coached or kept; the gateway takes a round told
             // there (by the coach) and ignores the rest.
             if let text = event.messageText {
-                _ = try await self.gateway.receive(.message(ChatMessage(id: eventID, user: sender, room: room, text: text)))
+                _ = try await self.gateway.receive(ChatMessage(id: eventID, user: sender, room: room, text: text), from: Self.transport)
             }
             return self.count("team_room")
         }
@@ -208,18 +210,18 @@ final class MatrixBot: Sendable {
                 if await thinking.value { await self.courtesy(api.typing(false, in: room, as: me), kind: "typing") }
             }
         }
-        _ = try await self.gateway.receive(.message(ChatMessage(id: eventID, user: sender, room: room, text: text)))
+        _ = try await self.gateway.receive(ChatMessage(id: eventID, user: sender, room: room, text: text), from: Self.transport)
     }
 
     private func noticeEncryption(in room: String, after eventID: String?) async throws {
-        guard !self.teamRooms.contains(room), !self.state.notes(of: room).encryptionNoticed else { return }
+        guard !self.isTeamRoom(room), !self.state.notes(of: room).encryptionNoticed else { return }
         try await self.say(self.texts.encrypted, in: room, key: "encrypted:\(room):\(eventID ?? "-")", isPrivate: false) { $0.encryptionNoticed = true }
         self.count("encrypted")
     }
 
     /// Queues a service text, then notes durably that it was said.
     private func say(_ text: String, in room: String, key: String, isPrivate: Bool, note: @escaping @Sendable (inout MatrixState.RoomNotes) -> Void) async throws {
-        try await self.gateway.outbox.enqueue([OutboxEntry(key: key, room: room, text: text, isPrivate: isPrivate)])
+        try await self.gateway.say(text, in: room, via: Self.transport, key: key, isPrivate: isPrivate)
         try await self.state.update { contents in
             var notes = contents.rooms[room] ?? MatrixState.RoomNotes()
             note(&notes)

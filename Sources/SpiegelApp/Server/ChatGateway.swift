@@ -5,65 +5,91 @@ import Metrics
 import SpiegelChat
 import SpiegelCoach
 import SpiegelVault
-import Synchronization
 
-/// Where every transport's events meet the coaching service: a message in a team room is ignored;
-/// any other message is coached, and its replies are in the transport's outbox before the event
-/// counts as accepted (so the chat's retry after a crash is safe: a redelivered message is
-/// processed once and its replies are queued again under the same keys).
-struct ChatGateway: Sendable {
+/// The one door between the chats and Spiegel. Every transport's inbound routes hand it a
+/// decoded message; everything Spiegel says in any chat (replies, reminders, notices, a room's
+/// join and leave) goes out through it, into that transport's durable outbox.
+///
+/// It alone decides where a message goes:
+/// - in a team room (``RoomPolicy``), a lesson-study round command goes to the ``TeamDesk``; the
+///   rest is ignored (nothing said there is coached or kept);
+/// - in a direct chat, a round command goes to the desk only when no conversation waits for the
+///   teacher's answer ("Onze les was rommelig…" answering the lesson-study reflection is an
+///   answer, not a round command); everything else is coached.
+///
+/// A message counts as accepted once it is journalled and its replies are in the outbox, so the
+/// chat's retry after a crash is safe: a redelivered message is processed once and its replies
+/// are queued again under the same keys.
+final class ChatGateway: Sendable {
     enum Outcome: String {
         case accepted, duplicate, ignored
     }
 
     let coaching: CoachingService
-    let outbox: Outbox
-    /// Every transport's outbox, for messages to other users' direct chats (a coach may talk to
-    /// Spiegel over another chat than their coachee).
-    let outboxes: OutboxDirectory
+    let rooms: RoomPolicy
     /// Lesson-study rounds told in chat, when teams are configured.
     let teamDesk: TeamDesk?
-    let logger: Logger
+    private let outboxes: [String: Outbox]
+    private let logger: Logger
 
-    var transport: any ChatTransport { self.outbox.transport }
+    init(coaching: CoachingService, rooms: RoomPolicy, teamDesk: TeamDesk?, outboxes: [Outbox], logger: Logger) {
+        self.coaching = coaching
+        self.rooms = rooms
+        self.teamDesk = teamDesk
+        self.outboxes = Dictionary(outboxes.map { ($0.transport.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.logger = logger
+    }
 
-    func receive(_ event: ChatEvent) async throws -> Outcome {
-        guard case .message(var message) = event else {
-            // Invites, joins and leaves matter to Matrix; the webhook chats send none.
-            return .ignored
+    // MARK: - Inbound
+
+    /// Takes one message of `transport`'s chat.
+    /// - Throws: ``RateLimited`` when the chat should send it again later; the vault's or the
+    ///   outbox's error when it could not be kept (then nothing of it was acknowledged).
+    func receive(_ message: ChatMessage, from transport: String) async throws -> Outcome {
+        guard let outbox = self.outboxes[transport] else {
+            throw GatewayError(message: "no outbox for transport \(transport)")
         }
+        var message = message
         // One person, one id: "José" typed as é or as e + ◌́ is the same teacher, one journal; the
         // text too, so a user id in it ("mijn coach is @josé") names the same person.
         message.user = message.user.precomposedStringWithCanonicalMapping
         message.text = message.text.precomposedStringWithCanonicalMapping
         // The chat's message id is unique per sender at most: the outbox keys carry the sender too.
         let scope = Self.scope(of: message.user)
-        if let desk = self.teamDesk, let texts = try await desk.handle(message, transport: self.transport.name) {
-            // A round told to the bot (also in the team room): team logistics, not coaching.
-            try await self.outbox.enqueue(texts.enumerated().map { OutboxEntry(key: "\(scope)/\(message.id)#\($0.offset)", room: message.room, text: $0.element, isPrivate: false) })
-            return .accepted
+        let replyRoom = message.replyRoom ?? message.room
+        let inTeamRoom = self.rooms.isTeamRoom(message, in: transport)
+        if let desk = self.teamDesk, desk.isRoundCommand(message, transport: transport) {
+            let counts = try await inTeamRoom ? true : !self.coaching.isAwaitingAnswer(CoacheeID(message.user))
+            if counts, let texts = try await desk.handle(message, transport: transport) {
+                // Team logistics, not coaching: said where it was asked (a team room by name
+                // where the chat posts by name, as Mattermost's incoming webhooks do).
+                try await outbox.enqueue(texts.enumerated().map {
+                    OutboxEntry(key: "\(scope)/\(message.id)#\($0.offset)", room: inTeamRoom ? message.roomName ?? message.room : replyRoom, text: $0.element, isPrivate: false)
+                })
+                return .accepted
+            }
         }
-        if self.transport.teamRooms.contains(message.room) {
-            Counter(label: "spiegel_inbound_rejected_total", dimensions: [("transport", self.transport.name), ("reason", "team_room")]).increment()
+        if inTeamRoom {
+            Counter(label: "spiegel_inbound_rejected_total", dimensions: [("transport", transport), ("reason", "team_room")]).increment()
             return .ignored
         }
         let reply = try await self.coaching.handle(InboundMessage(
-            coachee: CoacheeID(message.user), text: message.text, id: message.id, address: .init(transport: self.transport.name, room: message.room)
+            coachee: CoacheeID(message.user), text: message.text, id: message.id, address: .init(transport: transport, room: replyRoom)
         ))
         if reply.outcome == .rateLimited {
             // Not kept: the teacher hears once why the answers wait; the chat is told to try again.
-            try await self.outbox.enqueue(reply.texts.enumerated().map { index, text in
-                OutboxEntry(key: "\(scope)/\(message.id)#wait\(index)", room: message.room, text: text, isPrivate: true)
+            try await outbox.enqueue(reply.texts.enumerated().map { index, text in
+                OutboxEntry(key: "\(scope)/\(message.id)#wait\(index)", room: replyRoom, text: text, isPrivate: true)
             })
-            Counter(label: "spiegel_messages_in_total", dimensions: [("transport", self.transport.name), ("outcome", reply.outcome.rawValue)]).increment()
+            Counter(label: "spiegel_messages_in_total", dimensions: [("transport", transport), ("outcome", reply.outcome.rawValue)]).increment()
             throw RateLimited(retryAfter: reply.retryAfter ?? .seconds(2))
         }
-        let texts = self.transport.combinesReplies && reply.texts.count > 1 ? [combinedReplies(reply.texts)] : reply.texts
-        try await self.outbox.enqueue(texts.enumerated().map { index, text in
-            OutboxEntry(key: "\(scope)/\(message.id)#\(index)", room: message.room, text: text, isPrivate: true, replyTo: message.id)
+        let texts = outbox.transport.combinesReplies && reply.texts.count > 1 ? [combinedReplies(reply.texts)] : reply.texts
+        try await outbox.enqueue(texts.enumerated().map { index, text in
+            OutboxEntry(key: "\(scope)/\(message.id)#\(index)", room: replyRoom, text: text, isPrivate: true, replyTo: message.id)
         })
         try await self.deliver(reply.deliveries)
-        Counter(label: "spiegel_messages_in_total", dimensions: [("transport", self.transport.name), ("outcome", reply.outcome.rawValue)]).increment()
+        Counter(label: "spiegel_messages_in_total", dimensions: [("transport", transport), ("outcome", reply.outcome.rawValue)]).increment()
         return reply.outcome == .duplicate ? .duplicate : .accepted
     }
 
@@ -73,7 +99,26 @@ struct ChatGateway: Sendable {
         SHA256.hash(data: Data(user.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
     }
 
-    /// Queues messages for other users in their own transport's outbox (which refuses a team room).
+    // MARK: - Outbound
+
+    /// Says `text` in `room` of `transport`'s chat, once per `key`.
+    /// - Parameter isPrivate: whether it carries what a coachee wrote or what was said to them:
+    ///   such a text never goes to a team room (the outbox refuses it).
+    func say(_ text: String, in room: String, via transport: String, key: String, isPrivate: Bool) async throws {
+        try await self.outbox(transport).enqueue([OutboxEntry(key: key, room: room, text: text, isPrivate: isPrivate)])
+    }
+
+    /// Joins `room` (chats with membership, such as Matrix), before anything said there.
+    func join(_ room: String, via transport: String, key: String) async throws {
+        try await self.outbox(transport).enqueue([OutboxEntry(key: key, room: room, text: "", isPrivate: false, action: .join)])
+    }
+
+    /// Leaves `room`, after everything said there before.
+    func leave(_ room: String, via transport: String, key: String) async throws {
+        try await self.outbox(transport).enqueue([OutboxEntry(key: key, room: room, text: "", isPrivate: false, action: .leave)])
+    }
+
+    /// Queues messages for other users (a coach, a coachee) in their own transport's direct chat.
     func deliver(_ deliveries: [Delivery]) async throws {
         for delivery in deliveries {
             guard let outbox = self.outboxes[delivery.address.transport] else {
@@ -83,6 +128,47 @@ struct ChatGateway: Sendable {
             try await outbox.enqueue([OutboxEntry(key: delivery.key, room: delivery.address.room, text: delivery.text)])
         }
     }
+
+    /// Whether `transport` is connected.
+    func serves(_ transport: String) -> Bool {
+        self.outboxes[transport] != nil
+    }
+
+    private func outbox(_ transport: String) throws -> Outbox {
+        guard let outbox = self.outboxes[transport] else { throw GatewayError(message: "no outbox for transport \(transport)") }
+        return outbox
+    }
+}
+
+/// Which rooms are a team's, for every transport, from one place: the rooms configured per
+/// transport (`plain.team_rooms`, `mattermost.team_channels`, `matrix.team_rooms`) and every
+/// team's room in the teams file. Nothing is coached in a team room, and nothing private is sent
+/// there.
+struct RoomPolicy: Sendable {
+    private let teamRooms: [String: Set<String>]
+
+    init(configured: [String: [String]], teams: [TeamsFile.Team]) {
+        var rooms = configured.mapValues(Set.init)
+        for team in teams { rooms[team.transport, default: []].insert(team.room) }
+        self.teamRooms = rooms
+    }
+
+    /// Whether `room` of `transport` is a team room.
+    func isTeamRoom(_ room: String, in transport: String) -> Bool {
+        self.teamRooms[transport]?.contains(room) ?? false
+    }
+
+    /// Whether the message was written in a team room (by its id or, where the chat has one, its
+    /// name: Mattermost's channels are configured by either).
+    func isTeamRoom(_ message: ChatMessage, in transport: String) -> Bool {
+        self.isTeamRoom(message.room, in: transport) || message.roomName.map { self.isTeamRoom($0, in: transport) } ?? false
+    }
+}
+
+/// A message or text for a transport that is not connected.
+struct GatewayError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { self.message }
 }
 
 /// A message came faster than the coachee's rate limit allows and was not kept: the chat should
@@ -93,45 +179,4 @@ struct RateLimited: Error {
 
     /// Whole seconds, rounded up, for a `Retry-After` header.
     var seconds: Int { Int((Double(self.retryAfter / .milliseconds(1)) / 1000).rounded(.up)) }
-}
-
-/// The outboxes by transport name, filled as the server makes them.
-final class OutboxDirectory: Sendable {
-    private let outboxes = Mutex<[String: Outbox]>([:])
-
-    func add(_ outbox: Outbox) {
-        self.outboxes.withLock { $0[outbox.transport.name] = outbox }
-    }
-
-    subscript(transport: String) -> Outbox? {
-        self.outboxes.withLock { $0[transport] }
-    }
-}
-
-/// The plain webhook protocol's outbound side: a signed JSON POST to the bridge.
-struct PlainTransport: ChatTransport {
-    let name = "plain"
-    let teamRooms: Set<String>
-    let url: String
-    let signature: PlainSignature
-    /// The clock of the signature's timestamp.
-    let now: @Sendable () -> Date
-
-    func request(for entry: OutboxEntry) -> HTTPClientRequest {
-        PlainWebhookRoutes.request(for: entry, url: self.url, signature: self.signature, now: self.now())
-    }
-}
-
-/// Mattermost's (or Slack's) incoming webhook.
-struct MattermostTransport: ChatTransport {
-    let name = "mattermost"
-    let teamRooms: Set<String>
-    let url: String
-    /// Rooms with an incoming webhook of their own.
-    let roomURLs: [String: String]
-    let botName: String
-
-    func request(for entry: OutboxEntry) -> HTTPClientRequest {
-        MattermostRoutes.request(for: entry, url: self.roomURLs[entry.room] ?? self.url, botName: self.botName)
-    }
 }

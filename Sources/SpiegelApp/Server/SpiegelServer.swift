@@ -1,4 +1,5 @@
 import Hummingbird
+import SpiegelAsync
 public import Logging
 import NIOCore
 public import Prometheus
@@ -43,10 +44,10 @@ public struct SpiegelServer: Sendable {
     /// - Parameter onListening: called with the bound host and port once the server accepts
     ///   connections (the port differs from the configured one when that was 0).
     public func run(onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }) async throws {
-        let (services, _) = try self.makeServices(onListening: onListening)
+        let services = try self.makeServices(onListening: onListening)
         // A failed vault drains the rest (requests in flight are answered) before the process
         // exits with its own status.
-        let configurations = services.map { service in
+        let configurations = services.all.map { service in
             ServiceGroupConfiguration.ServiceConfiguration(
                 service: service, failureTerminationBehavior: service is VaultService ? .gracefullyShutdownGroup : .cancelGroup
             )
@@ -57,11 +58,18 @@ public struct SpiegelServer: Sendable {
         try await group.run()
     }
 
-    /// The services in start order (they stop in reverse: the HTTP server first, so nothing new
-    /// arrives while the rest drains, the vault last), and the HTTP client they share.
-    public func makeServices(
-        onListening: @escaping @Sendable (String, Int) async -> Void
-    ) throws -> ([any Service], CurlHTTPClient) {
+    /// What ``makeServices(onListening:)`` builds.
+    public struct Services: Sendable {
+        /// In start order (they stop in reverse: the HTTP server first, so nothing new arrives
+        /// while the rest drains, the vault last).
+        public var all: [any Service]
+        /// The HTTP client the outboxes and Matrix share.
+        public let httpClient: CurlHTTPClient
+    }
+
+    /// Builds every service: the vault, retention, the HTTP client, then per connected chat its
+    /// outbox and routes behind the one ``ChatGateway``, the reminders, and the HTTP server last.
+    public func makeServices(onListening: @escaping @Sendable (String, Int) async -> Void) throws -> Services {
         let dataDirectory = DataDirectory(path: self.configuration.dataDirectory)
         let state = try dataDirectory.prepare()
         if state.isOpenToOthers {
@@ -70,13 +78,6 @@ public struct SpiegelServer: Sendable {
                 metadata: ["spiegel.hint": "chmod 700 the data directory: group and others can enter it"]
             )
         }
-        let plain = self.configuration.plain, mattermost = self.configuration.mattermost
-        if (plain.secret == nil) != (plain.outboundURL == nil) {
-            throw SpiegelServerError(message: "the plain webhook needs both plain.secret and plain.outbound_url (or neither)")
-        }
-        if (mattermost.token == nil) != (mattermost.incomingWebhookURL == nil) {
-            throw SpiegelServerError(message: "the Mattermost webhooks need both mattermost.token and mattermost.incoming_webhook_url (or neither)")
-        }
         let vault = try VaultKeys.openVault(self.configuration, create: true, logger: self.logger)
         let httpClient = CurlHTTPClient(configuration: self.configuration.httpClient, logger: self.logger)
         var services: [any Service] = [VaultService(vault: vault)]
@@ -84,76 +85,94 @@ public struct SpiegelServer: Sendable {
             services.append(RetentionService(vault: vault, retention: retention, now: self.now, logger: self.logger))
         }
         services.append(httpClient)
+        let serverRunning = AsyncEvent()
         var routes: [(Router<BasicRequestContext>) -> Void] = []
-        var gateways: [ChatGateway] = []
-        let matrix = try MatrixSettings(self.configuration.matrix)
-        let teams = try self.configuration.teams.file.map { try TeamsFile.load(path: $0).teams } ?? []
-        if plain.secret != nil || mattermost.token != nil || matrix != nil {
+        let chats = try Chats(configuration: self.configuration, now: self.now)
+        if !chats.isEmpty {
             let library = try self.loadLibrary()
             let coaching = CoachingService(library: library, vault: vault, configuration: self.configuration.coach, logger: self.logger, now: self.now)
-            let outboxes = OutboxDirectory()
-            // The teams file's rooms are team rooms too: no coaching there, no conversation sent there.
-            func teamRooms(_ transport: String, _ configured: [String]) -> Set<String> {
-                Set(configured).union(teams.filter { $0.transport == transport }.map(\.room))
+            let rooms = RoomPolicy(configured: chats.teamRooms, teams: chats.teams)
+            let outboxes = chats.transports.map { transport in
+                Outbox(vault: vault, client: httpClient, transport: transport, isTeamRoom: { rooms.isTeamRoom($0, in: transport.name) }, logger: self.logger)
             }
+            services += outboxes
             let language = self.configuration.coach.defaultLanguage
             let teamBook = TeamBook(vault: vault)
-            let teamsInEffect = TeamsInEffect(teams)
-            let desk = teams.isEmpty ? nil : TeamDesk(teams: teamsInEffect, book: teamBook, library: library, language: language, now: self.now)
+            let teamsInEffect = TeamsInEffect(chats.teams)
+            let desk = chats.teams.isEmpty ? nil : TeamDesk(teams: teamsInEffect, book: teamBook, library: library, language: language, now: self.now)
+            let gateway = ChatGateway(coaching: coaching, rooms: rooms, teamDesk: desk, outboxes: outboxes, logger: self.logger)
             if let reloadConfiguration = self.reloadConfiguration {
                 services.append(ReloadService(reloadConfiguration: reloadConfiguration, coaching: coaching, teams: teamsInEffect, logger: self.logger))
             }
-            if !teams.isEmpty {
+            if !chats.teams.isEmpty {
                 services.append(TeamReminderService(
-                    teams: teamsInEffect, book: teamBook, outboxes: outboxes, library: library, language: language,
+                    teams: teamsInEffect, book: teamBook, gateway: gateway, library: library, language: language,
                     grace: self.configuration.teams.grace, tick: self.configuration.teams.tick, now: self.now, logger: self.logger
                 ))
             }
-            func gateway(for transport: any ChatTransport) -> ChatGateway {
-                let outbox = Outbox(vault: vault, client: httpClient, transport: transport, logger: self.logger)
-                services.append(outbox)
-                outboxes.add(outbox)
-                let gateway = ChatGateway(coaching: coaching, outbox: outbox, outboxes: outboxes, teamDesk: desk, logger: self.logger)
-                gateways.append(gateway)
-                return gateway
+            if let plain = chats.plain {
+                routes.append(PlainWebhookRoutes(signature: plain.signature, gateway: gateway, logger: self.logger, now: self.now).add(to:))
             }
-            if let secret = plain.secret, let url = plain.outboundURL {
-                let signature = PlainSignature(secret: Array(secret.utf8))
-                let plainGateway = gateway(for: PlainTransport(teamRooms: teamRooms("plain", plain.teamRooms), url: url, signature: signature, now: self.now))
-                routes.append(PlainWebhookRoutes(signature: signature, gateway: plainGateway, logger: self.logger, now: self.now).add(to:))
+            if let mattermost = chats.mattermost, let token = self.configuration.mattermost.token {
+                routes.append(MattermostRoutes(token: token, gateway: gateway, botName: mattermost.botName, logger: self.logger).add(to:))
             }
-            if let token = mattermost.token, let url = mattermost.incomingWebhookURL {
-                let mattermostGateway = gateway(for: MattermostTransport(
-                    teamRooms: teamRooms("mattermost", mattermost.teamChannels), url: url, roomURLs: mattermost.roomWebhookURLs, botName: mattermost.username
-                ))
-                let route = MattermostRoutes(
-                    token: token, gateway: mattermostGateway, teamChannels: Set(mattermost.teamChannels), botName: mattermost.username, logger: self.logger
-                )
-                routes.append(route.add(to:))
-            }
-            if let matrix {
-                let api = MatrixClientAPI(homeserverURL: matrix.homeserverURL, accessToken: matrix.accessToken)
-                let matrixGateway = gateway(for: MatrixTransport(api: api, teamRooms: teamRooms("matrix", self.configuration.matrix.teamRooms)))
+            if let matrix = chats.matrix {
                 let bot = MatrixBot(
-                    gateway: matrixGateway, api: api, client: httpClient, state: MatrixState(vault: vault),
-                    texts: MatrixBot.Texts(library: library, language: self.configuration.coach.defaultLanguage),
-                    userID: matrix.registration == nil ? nil : self.configuration.matrix.userID,
-                    teamRooms: teamRooms("matrix", self.configuration.matrix.teamRooms), ignoredUsers: Set(self.configuration.matrix.ignoredUsers),
-                    typingAfter: self.configuration.matrix.typingAfter, logger: self.logger
+                    gateway: gateway, api: matrix.transport.api, client: httpClient, state: MatrixState(vault: vault),
+                    texts: MatrixBot.Texts(library: library, language: language),
+                    userID: matrix.settings.registration == nil ? nil : self.configuration.matrix.userID,
+                    ignoredUsers: Set(self.configuration.matrix.ignoredUsers), typingAfter: self.configuration.matrix.typingAfter, logger: self.logger
                 )
-                if let registration = matrix.registration {
-                    services.append(MatrixAppservice(bot: bot, client: httpClient, registration: registration, logger: self.logger))
+                if let registration = matrix.settings.registration {
+                    services.append(MatrixAppservice(bot: bot, client: httpClient, registration: registration, serverRunning: serverRunning, logger: self.logger))
                     routes.append(AppserviceRoutes(hsToken: registration.hsToken, bot: bot, logger: self.logger).add(to:))
                 } else {
                     services.append(MatrixSyncService(bot: bot, client: httpClient, configuredUserID: self.configuration.matrix.userID, logger: self.logger))
                 }
             }
             if self.configuration.coach.reminderAfter != nil {
-                services.append(ReminderService(coaching: coaching, gateways: gateways, logger: self.logger))
+                services.append(ReminderService(coaching: coaching, gateway: gateway, logger: self.logger))
             }
         }
-        let application = self.makeApplication(dataDirectory: dataDirectory, vault: vault, routes: routes, onListening: onListening)
-        return (services + [application], httpClient)
+        let application = self.makeApplication(dataDirectory: dataDirectory, vault: vault, routes: routes) { host, port in
+            serverRunning.set()
+            await onListening(host, port)
+        }
+        return Services(all: services + [application], httpClient: httpClient)
+    }
+
+    /// The chats the configuration connects, each transport made once.
+    private struct Chats {
+        var plain: PlainTransport?
+        var mattermost: MattermostTransport?
+        var matrix: (transport: MatrixTransport, settings: MatrixSettings)?
+        /// The team rooms configured per transport (the teams file adds its own).
+        var teamRooms: [String: [String]] = [:]
+        var teams: [TeamsFile.Team] = []
+
+        init(configuration: SpiegelConfiguration, now: @escaping @Sendable () -> Date) throws {
+            if let secret = configuration.plain.secret, let url = configuration.plain.outboundURL {
+                self.plain = PlainTransport(url: url, signature: PlainSignature(secret: Array(secret.utf8)), now: now)
+                self.teamRooms["plain"] = configuration.plain.teamRooms
+            }
+            if configuration.mattermost.token != nil, let url = configuration.mattermost.incomingWebhookURL {
+                let mattermost = configuration.mattermost
+                self.mattermost = MattermostTransport(url: url, roomURLs: mattermost.roomWebhookURLs, botName: mattermost.username)
+                self.teamRooms["mattermost"] = mattermost.teamChannels
+            }
+            if let settings = try MatrixSettings(configuration.matrix) {
+                self.matrix = (MatrixTransport(api: MatrixClientAPI(homeserverURL: settings.homeserverURL, accessToken: settings.accessToken)), settings)
+                self.teamRooms["matrix"] = configuration.matrix.teamRooms
+            }
+            self.teams = try configuration.teams.file.map { try TeamsFile.load(path: $0).teams } ?? []
+        }
+
+        var isEmpty: Bool { self.plain == nil && self.mattermost == nil && self.matrix == nil }
+
+        var transports: [any ChatTransport] {
+            let all: [(any ChatTransport)?] = [self.plain, self.mattermost, self.matrix?.transport]
+            return all.compactMap { $0 }
+        }
     }
 
     /// The dialogue graphs in `prompts_dir`.

@@ -27,18 +27,35 @@ struct TeamDesk: Sendable {
         self.teams.teams.first { $0.transport == transport && $0.everyone.contains(user) }
     }
 
+    /// Whether the message reads as a round command of a team member (no side effects: the
+    /// gateway asks before it decides where the message goes).
+    func isRoundCommand(_ message: ChatMessage, transport: String) -> Bool {
+        guard self.team(of: message.user, transport: transport) != nil else { return false }
+        let text = message.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let lower = text.lowercased()
+        return Self.after(Self.newRoundPrefixes, in: text, lower: lower) != nil || Self.after(Self.lessonPrefixes, in: text, lower: lower) != nil
+            || Self.isStatusQuestion(lower)
+    }
+
+    private static let newRoundPrefixes = ["nieuwe ronde", "new round"]
+    private static let lessonPrefixes = ["onze les is", "onze les", "observatie", "our lesson is", "observation"]
+
+    private static func isStatusQuestion(_ lower: String) -> Bool {
+        ["ronde", "round", "de ronde", "stand van de ronde"].contains(lower.trimmingCharacters(in: CharacterSet(charactersIn: "?!. ")))
+    }
+
     /// The answer to a round command, or `nil` when the message is not one.
     func handle(_ message: ChatMessage, transport: String) async throws -> [String]? {
         let text = message.text.trimmingCharacters(in: .whitespacesAndNewlines)
         let lower = text.lowercased()
         guard let team = self.team(of: message.user, transport: transport) else { return nil }
-        if let rest = Self.after(["nieuwe ronde", "new round"], in: text, lower: lower) {
+        if let rest = Self.after(Self.newRoundPrefixes, in: text, lower: lower) {
             return try await self.newRound(team, duosText: rest, by: message.user)
         }
-        if let rest = Self.after(["onze les is", "onze les", "observatie", "our lesson is", "observation"], in: text, lower: lower) {
+        if let rest = Self.after(Self.lessonPrefixes, in: text, lower: lower) {
             return try await self.lesson(team, when: rest, by: message.user)
         }
-        if ["ronde", "round", "de ronde", "stand van de ronde"].contains(lower.trimmingCharacters(in: CharacterSet(charactersIn: "?!. "))) {
+        if Self.isStatusQuestion(lower) {
             return [self.status(team, in: try await self.book.contents())]
         }
         return nil

@@ -19,7 +19,7 @@ import Synchronization
 package struct TeamReminderService: Service {
     let teams: TeamsInEffect
     let book: TeamBook
-    let outboxes: OutboxDirectory
+    let gateway: ChatGateway
     let library: DialogueLibrary
     let language: String
     let grace: Duration
@@ -71,8 +71,8 @@ package struct TeamReminderService: Service {
             Counter(label: "spiegel_team_reminders_total", dimensions: [("outcome", "dropped")]).increment()
         }
         for reminder in claimed.toFire {
-            guard let team = teams.first(where: { $0.id == reminder.team }), let outbox = self.outboxes[team.transport] else { continue }
-            try await outbox.enqueue([OutboxEntry(key: reminder.id, room: team.room, text: self.render(reminder, team: team), isPrivate: false)])
+            guard let team = teams.first(where: { $0.id == reminder.team }), self.gateway.serves(team.transport) else { continue }
+            try await self.gateway.say(self.render(reminder, team: team), in: team.room, via: team.transport, key: reminder.id, isPrivate: false)
             Counter(label: "spiegel_team_reminders_total", dimensions: [("outcome", "sent")]).increment()
         }
     }

@@ -5,12 +5,10 @@ public struct MatrixTransport: ChatTransport {
     public let name = "matrix"
     /// A turn is one Matrix message: one notification on a phone, and lists rendered as lists.
     public let combinesReplies = true
-    public let teamRooms: Set<String>
     public let api: MatrixClientAPI
 
-    public init(api: MatrixClientAPI, teamRooms: Set<String>) {
+    public init(api: MatrixClientAPI) {
         self.api = api
-        self.teamRooms = teamRooms
     }
 
     public func request(for entry: OutboxEntry) -> HTTPClientRequest {

@@ -80,18 +80,25 @@ public final class Outbox: Service, Sendable {
 
     private let vault: Vault
     private let client: any HTTPClient
-    /// The chat the entries go to: how they are sent, and which rooms are a team's.
+    /// The chat the entries go to, and how they are sent.
     public let transport: any ChatTransport
+    /// Whether a room is a team's (the gateway's room policy): no private entry goes there.
+    private let isTeamRoom: @Sendable (String) -> Bool
     private let configuration: Configuration
     private let logger: Logger
     private let state = Mutex(State())
     /// Orders the writes to the outbox journal, so emptying it never races an enqueue.
     private let journalLock = AsyncLock()
 
-    public init(vault: Vault, client: any HTTPClient, transport: any ChatTransport, configuration: Configuration = .init(), logger: Logger) {
+    /// - Parameter isTeamRoom: the room policy; a private entry for a room it names is refused.
+    public init(
+        vault: Vault, client: any HTTPClient, transport: any ChatTransport, isTeamRoom: @escaping @Sendable (String) -> Bool,
+        configuration: Configuration = .init(), logger: Logger
+    ) {
         self.vault = vault
         self.client = client
         self.transport = transport
+        self.isTeamRoom = isTeamRoom
         self.configuration = configuration
         self.logger = logger
     }
@@ -143,7 +150,7 @@ public final class Outbox: Service, Sendable {
     /// - Throws: ``OutboxError`` for a private entry to a team room (nothing is written then), or
     ///   the vault's error.
     public func enqueue(_ entries: [OutboxEntry]) async throws {
-        if let leak = entries.first(where: { $0.isPrivate && self.transport.teamRooms.contains($0.room) }) {
+        if let leak = entries.first(where: { $0.isPrivate && self.isTeamRoom($0.room) }) {
             throw OutboxError(message: "a coachee's conversation may not go to the team room \(leak.room)")
         }
         let now = Date()
