@@ -4,7 +4,7 @@
 SWIFT ?= swift
 APT_PACKAGES := libcurl4-openssl-dev pkg-config curl python3 python3-venv systemd python3-seccomp faketime
 
-.PHONY: all deps synapse build run chat test test-dates bench soak leakcheck docs clean
+.PHONY: all deps synapse build run chat test test-quick test-dates bench soak leakcheck docs clean
 
 # Synapse, the Matrix homeserver the Matrix tests and the Matrix benchmark run against: from PyPI
 # into a venv under .build-synapse/ (ignored by git), made once and reused.
@@ -77,8 +77,14 @@ test-dates: deps
 	$(SWIFT) build --build-tests
 	@for when in $(TEST_DATES) $$(date -u -d '+400 days' +%Y-%m-%dT%H:%M:%SZ); do \
 		echo "make test-dates: now is $$when, TZ=Europe/Brussels"; \
-		SPIEGEL_TEST_NOW=$$when TZ=Europe/Brussels $(SWIFT) test --skip-build --skip 'MatrixTests|SynapseHarnessTests' || exit 1; \
+		SPIEGEL_TEST_NOW=$$when TZ=Europe/Brussels SPIEGEL_SKIP_TAGS=synapse $(SWIFT) test --skip-build || exit 1; \
 	done
+
+# Every test but those needing Synapse, systemd or the container steps (tagged so in the tests):
+# quick to run while developing; `make test` runs them all.
+test-quick: deps
+	$(SWIFT) build --build-tests
+	SPIEGEL_SKIP_TAGS=synapse,systemd,container $(SWIFT) test --skip-build
 
 bench: deps synapse
 	$(SWIFT) build -c release --product spiegel-bench
@@ -94,7 +100,7 @@ bench: deps synapse
 # random moments SOAK_CYCLES times while teachers write, the receiver goes down and up, the data
 # disk (a small tmpfs) fills and frees and the open-file limit drops below use; malformed requests
 # among the messages; then the journal reader against FUZZ_ROUNDS mutated journals and logs. The
-# figures go in the README's "Faults" section.
+# figures go in docs/operations.md, "Faults".
 SOAK_CYCLES ?= 1000
 FUZZ_ROUNDS ?= 30000
 soak: deps
@@ -110,7 +116,7 @@ leakcheck: deps
 	ASAN_OPTIONS=detect_leaks=1 .build-asan/debug/spiegel-bench http-client --requests 300 --rounds 1 --concurrency 1,8 --without-curl
 	@echo "LeakSanitizer found no leak."
 
-# The example graph picture in the README (Graphviz from Debian).
+# The example graph picture in docs/architecture.md (Graphviz from Debian).
 docs: build
 	command -v dot >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null)
 	$$($(SWIFT) build --show-bin-path)/spiegel prompts graph kort --prompts Tests/SpiegelDialogueTests/Fixtures/Prompts --format dot \

@@ -9,7 +9,7 @@ is pulled below what it uses and given back (EMFILE). Some requests are malforme
 (fuzzing the webhook parser). At the end the receiver stays up until every outbox is empty, and
 every teacher's journal is exported.
 
-Figures (printed, and what the README reports):
+Figures (printed, and what docs/operations.md reports under "Faults"):
 - accepted: messages that got 200; each must be answered: its first reply key reaches the
   receiver (lost = accepted without it);
 - duplicates: reply keys that reached the receiver with two different texts (a message

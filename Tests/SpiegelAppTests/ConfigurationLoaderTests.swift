@@ -145,6 +145,15 @@ import Testing
         #expect(Set(loaded.origins.keys) == Set(ConfigurationKey.all.map(\.path)))
     }
 
+    @Test func pairingsTakeEveryTransportsUserIDs() throws {
+        let environment = ["SPIEGEL_COACH_PAIRINGS": "mattermost:u1x9=mattermost:c7k2, @an:school.example=@els:school.example, bram=els"]
+        let loaded = try ConfigurationLoader.load(file: nil, environment: environment, defaultFile: "/nonexistent/spiegel.yaml")
+        #expect(loaded.configuration.coach.pairings == ["mattermost:u1x9": "mattermost:c7k2", "@an:school.example": "@els:school.example", "bram": "els"])
+        for wrong in ["an=an", "an=", "an els=bo", "spiegel:x=an"] {
+            #expect(self.loadError(nil, environment: ["SPIEGEL_COACH_PAIRINGS": wrong])?.key == "coach.pairings", "\(wrong)")
+        }
+    }
+
     @Test func anEmptyFileMeansDefaults() throws {
         let path = try file("# nothing configured yet\n")
         let loaded = try ConfigurationLoader.load(file: path, environment: [:])

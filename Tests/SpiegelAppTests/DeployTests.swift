@@ -17,7 +17,7 @@ import Testing
 
     // MARK: - The systemd unit
 
-    @Test func theUnitVerifiesAndIsHardened() async throws {
+    @Test(.tags(.systemd), .enabled(if: runs("systemd"))) func theUnitVerifiesAndIsHardened() async throws {
         let analyze = try #require(Self.onPath("systemd-analyze"), "systemd-analyze is missing: `make test` installs it (Debian package systemd)")
         let text = try String(contentsOf: Self.unit, encoding: .utf8)
         let lines = Set(text.split(separator: "\n").map(String.init))
@@ -66,7 +66,7 @@ import Testing
     /// SystemCallErrorNumber), read from the unit and applied with libseccomp as systemd applies
     /// them, to the real `spiegel serve` as an unprivileged user: it starts, answers, coaches a
     /// message end to end (vault, outbox, libcurl) and drains to exit 0 on SIGTERM.
-    @Test func theUnitsSandboxLetsSpiegelServe() async throws {
+    @Test(.tags(.systemd), .enabled(if: runs("systemd"))) func theUnitsSandboxLetsSpiegelServe() async throws {
         let spiegel = try #require(BuiltExecutable.find("spiegel"), "build the spiegel product first: swift build")
         let python = "/usr/bin/python3"
         let probe = try await Self.run(python, ["-c", "import seccomp"])
@@ -165,7 +165,7 @@ import Testing
 
     // MARK: - The container
 
-    @Test func theContainerStepsProduceARunnableTree() async throws {
+    @Test(.tags(.container), .enabled(if: runs("container"))) func theContainerStepsProduceARunnableTree() async throws {
         let spiegel = try #require(BuiltExecutable.find("spiegel"), "build the spiegel product first: swift build")
         let directory = try Self.temporaryDirectory("spiegel-container")
         defer { try? FileManager.default.removeItem(at: directory) }

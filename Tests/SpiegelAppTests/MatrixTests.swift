@@ -12,7 +12,7 @@ import Testing
 /// Matrix end to end against a real Synapse on loopback (installed by `make synapse`): teachers
 /// are real Matrix accounts that write through the client-server API; Spiegel runs as an
 /// application service or as a bot account over `/sync`.
-@Suite(.serialized) struct MatrixTests {
+@Suite(.serialized, .tags(.synapse), .enabled(if: runs("synapse"))) struct MatrixTests {
     static let prompts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Prompts").standardizedFileURL.path
     static let hello = "Hoi, ik ben Spiegel."
     static let opening = "Dag! Fijn dat je na je les even de tijd neemt om terug te blikken."

@@ -154,6 +154,7 @@ import Testing
     @Test func doctorPrintsTheConfigurationAndExitsNonZeroOnProblems() async throws {
         let healthy = try Run(["doctor"], environment: [
             "SPIEGEL_SERVER_PORT": "9999", "SPIEGEL_PLAIN_OUTBOUND_URL": "https://bridge.school.example:8443/hooks/s3cr3tpath?token=t0k3n",
+            "SPIEGEL_PLAIN_SECRET": "a-shared-secret-of-the-bridge",
         ])
         #expect(try await healthy.exitStatus() == 0)
         // A webhook URL's path is its secret: shown without it.
@@ -169,6 +170,11 @@ import Testing
         #expect(try await broken.exitStatus() == 1)
         #expect(broken.standardOutput.contains("http_client.ca_bundle /nonexistent/ca.pem is not a readable file"))
         #expect(broken.standardOutput.contains("data directory \(file.path)/data does not exist"))
+
+        // Half a webhook pair: `serve` would refuse it, so `doctor` names it.
+        let half = try Run(["doctor"], environment: ["SPIEGEL_PLAIN_OUTBOUND_URL": "https://bridge.school.example/hooks/x"])
+        #expect(try await half.exitStatus() == 1)
+        #expect(half.standardOutput.contains("the plain webhook needs both plain.secret and plain.outbound_url (or neither)"))
     }
 
     @Test func doctorChecksTheMatrixConnection() async throws {

@@ -4,7 +4,7 @@ import Testing
 
 /// The Synapse harness itself, against a real Synapse: start, register, rooms, messages by
 /// `/messages` and by `/sync`, a restart that keeps the data, stop.
-@Suite(.serialized) struct SynapseHarnessTests {
+@Suite(.serialized, .tags(.synapse), .enabled(if: runs("synapse"))) struct SynapseHarnessTests {
     /// Runs `body` on a started homeserver in a fresh directory; stops it and removes the
     /// directory afterwards, whether `body` threw or not.
     private func withHomeserver(_ body: (SynapseHomeserver) async throws -> Void) async throws {

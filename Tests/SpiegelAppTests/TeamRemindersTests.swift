@@ -133,4 +133,46 @@ import Testing
         #expect(!received(in: "!team").joined().contains("Dag!"))
         try await receiver.stop()
     }
+
+    @Test func aRecurringRuleAddedAfterItsOccurrenceWaitsForTheNextOne() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-teams-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let teamsFile = directory.appendingPathComponent("teams.yaml").path
+        try """
+            teams:
+              - id: tweede-graad
+                transport: plain
+                room: "!team"
+                members: ["@an", "@bram"]
+                reminders:
+                  - { name: vergadering, rule: "weekly mon 08:15", text: "Om 08:30 vergaderen we." }
+            """.write(toFile: teamsFile, atomically: true, encoding: .utf8)
+        let receiver = try await LoopbackHTTPServer.start()
+        var configuration = SpiegelConfiguration()
+        configuration.dataDirectory = directory.appendingPathComponent("data").path
+        configuration.vaultMasterKey = MasterKey.generate().base64Encoded
+        configuration.promptsDirectory = Self.prompts
+        configuration.plain.secret = Self.secret
+        configuration.plain.outboundURL = receiver.url("/inbox")
+        configuration.teams.file = teamsFile
+        configuration.teams.tick = .milliseconds(50)
+        // The rule is first seen on Monday 13 January 2025 at 08:30, a quarter after its time.
+        let clock = Clock()
+        clock.set(Self.brussels(2025, 1, 13, 8, 30))
+        func sent() -> [String] {
+            receiver.received.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: String])?["text"] }
+        }
+        try await SpiegelServerTests.run(configuration, now: clock.read) { server in
+            try await server.teamRemindersChecked(through: clock.read())
+            try await server.settled()
+            #expect(sent().isEmpty, "08:15 came before the rule existed")
+            clock.set(Self.brussels(2025, 1, 20, 8, 15))
+            try await server.teamRemindersChecked(through: clock.read())
+            try await server.settled()
+            try await Poll.until("the next Monday's reminder") { sent().count == 1 }
+            #expect(sent() == ["Om 08:30 vergaderen we."])
+        }
+        try await receiver.stop()
+    }
 }

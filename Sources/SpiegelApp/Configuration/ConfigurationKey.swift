@@ -6,7 +6,7 @@ import SpiegelCoach
 /// One setting: its dotted key in the YAML file, its environment variable, what it accepts, and
 /// how it reads and writes ``SpiegelConfiguration``.
 ///
-/// ``all`` is the whole reference; the README's configuration table mirrors it.
+/// ``all`` is the whole reference; docs/configuration.md's table mirrors it.
 public struct ConfigurationKey: Sendable {
     /// The dotted key, such as `server.port`.
     public let path: String
@@ -161,12 +161,13 @@ public struct ConfigurationKey: Sendable {
         ),
         .init(
             "coach.pairings", \.coach.pairings,
-            expected: "coachee=coach pairs of user ids separated by commas, such as \"@an:school.example=@els:school.example\"",
+            expected: "coachee=coach pairs of user ids (as the chat names them: @an:school.example, mattermost:<user id>, a plain bridge's ids) separated by commas, such as \"@an:school.example=@els:school.example\"",
             parse: { text in
                 var pairs: [String: String] = [:]
                 for pair in text.split(separator: ",") {
-                    let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                    guard parts.count == 2, parts[0].hasPrefix("@"), parts[1].hasPrefix("@"), parts[0] != parts[1] else { return nil }
+                    // In NFC, as the gateway takes user ids.
+                    let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces).precomposedStringWithCanonicalMapping }
+                    guard parts.count == 2, parts.allSatisfy(Self.isUserID), parts[0] != parts[1] else { return nil }
                     pairs[parts[0]] = parts[1]
                 }
                 return pairs
@@ -271,4 +272,13 @@ public struct ConfigurationKey: Sendable {
             parse: { $0.isEmpty ? String??.none : .some($0) }, format: { $0 }
         ),
     ]
+}
+
+extension ConfigurationKey {
+    /// A chat user id as a key may name one: not empty, no spaces, not the bot's reserved
+    /// `spiegel:` names. Each transport has its own form (`@an:school.example` in Matrix,
+    /// `mattermost:<user id>`, whatever a plain bridge sends), so no form is imposed.
+    static func isUserID(_ text: String) -> Bool {
+        !text.isEmpty && !text.contains(where: \.isWhitespace) && !text.hasPrefix("spiegel:")
+    }
 }

@@ -73,30 +73,7 @@ public enum ConfigurationLoader {
             loaded.configuration.dataDirectory = dataDirectory
             loaded.origins["data_dir"] = .commandLine(option: "--data-dir")
         }
-        try self.checkRules(loaded)
         return loaded
-    }
-
-    /// The rules between keys: each half of a webhook pair is useless without the other.
-    private static func checkRules(_ loaded: LoadedConfiguration) throws(ConfigurationError) {
-        let pairs: [(ConfigurationKey?, ConfigurationKey?, Bool, Bool, String)] = [
-            (
-                ConfigurationKey.all.first { $0.path == "plain.secret" }, ConfigurationKey.all.first { $0.path == "plain.outbound_url" },
-                loaded.configuration.plain.secret != nil, loaded.configuration.plain.outboundURL != nil,
-                "the plain webhook needs both plain.secret and plain.outbound_url (or neither)"
-            ),
-            (
-                ConfigurationKey.all.first { $0.path == "mattermost.token" }, ConfigurationKey.all.first { $0.path == "mattermost.incoming_webhook_url" },
-                loaded.configuration.mattermost.token != nil, loaded.configuration.mattermost.incomingWebhookURL != nil,
-                "the Mattermost webhooks need both mattermost.token and mattermost.incoming_webhook_url (or neither)"
-            ),
-        ]
-        for (first, second, hasFirst, hasSecond, message) in pairs where hasFirst != hasSecond {
-            // Named where the half that is there was set.
-            let given = hasFirst ? first : second
-            let source = given.map { loaded.origin(of: $0).description } ?? "the configuration"
-            throw ConfigurationError(.invalidValue, source: source, key: given?.path, message: message)
-        }
     }
 
     private static func read(file path: String, into loaded: inout LoadedConfiguration) throws(ConfigurationError) {

@@ -133,3 +133,18 @@ public struct SpiegelConfiguration: Sendable {
     /// The built-in defaults.
     public init() {}
 }
+
+extension SpiegelConfiguration {
+    /// What breaks a rule between keys (each half of a webhook pair is useless without the other):
+    /// `serve` refuses to start on any, `doctor` lists them.
+    public var ruleViolations: [String] {
+        var violations: [String] = []
+        if (self.plain.secret == nil) != (self.plain.outboundURL == nil) {
+            violations.append("the plain webhook needs both plain.secret and plain.outbound_url (or neither)")
+        }
+        if (self.mattermost.token == nil) != (self.mattermost.incomingWebhookURL == nil) {
+            violations.append("the Mattermost webhooks need both mattermost.token and mattermost.incoming_webhook_url (or neither)")
+        }
+        return violations
+    }
+}

@@ -45,6 +45,7 @@ public enum Doctor {
             let padding = String(repeating: " ", count: width - key.path.count)
             report.lines.append("  \(key.path)\(padding)  \(shown)  [\(loaded.origin(of: key))]")
         }
+        report.problems += configuration.ruleViolations
         self.examineDataDirectory(configuration.dataDirectory, into: &report)
         self.examineVault(configuration, into: &report)
         self.examineServer(configuration.server, into: &report)

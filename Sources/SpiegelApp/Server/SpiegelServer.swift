@@ -78,6 +78,9 @@ public struct SpiegelServer: Sendable {
                 metadata: ["spiegel.hint": "chmod 700 the data directory: group and others can enter it"]
             )
         }
+        if let violation = self.configuration.ruleViolations.first {
+            throw SpiegelServerError(message: violation)
+        }
         let vault = try VaultKeys.openVault(self.configuration, create: true, logger: self.logger)
         let httpClient = CurlHTTPClient(configuration: self.configuration.httpClient, logger: self.logger)
         var services: [any Service] = [VaultService(vault: vault)]

@@ -8,6 +8,19 @@ final class TeamBook: Sendable {
     struct Contents: Codable, Equatable, Sendable {
         var rounds: [LessonStudyRound] = []
         var scheduler = SchedulerState()
+        /// When each recurring rule (`<team>/<name>`) was first seen: an occurrence due before
+        /// that is not the rule's to send (a rule added at 08:30 does not send its 08:00).
+        var rulesSeen: [String: Date] = [:]
+
+        init() {}
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.rounds = try container.decode([LessonStudyRound].self, forKey: .rounds)
+            self.scheduler = try container.decode(SchedulerState.self, forKey: .scheduler)
+            // Books written before rules were dated have none.
+            self.rulesSeen = try container.decodeIfPresent([String: Date].self, forKey: .rulesSeen) ?? [:]
+        }
     }
 
     private let document: VaultDocument<Contents>

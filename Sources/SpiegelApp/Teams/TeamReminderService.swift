@@ -60,6 +60,7 @@ package struct TeamReminderService: Service {
                 from: now.addingTimeInterval(-graceSeconds - 86_400), through: now.addingTimeInterval(86_400)
             )
         }
+        reminders = try await self.withoutOccurrencesBeforeTheirRule(reminders, teams: teams, now: now)
         let state = try await self.book.contents().scheduler
         let preview = Scheduler.due(reminders: reminders, state: state, now: now, grace: self.grace)
         guard !preview.toFire.isEmpty || !preview.dropped.isEmpty else { return }
@@ -74,6 +75,24 @@ package struct TeamReminderService: Service {
             guard let team = teams.first(where: { $0.id == reminder.team }), self.gateway.serves(team.transport) else { continue }
             try await self.gateway.say(self.render(reminder, team: team), in: team.room, via: team.transport, key: reminder.id, isPrivate: false)
             Counter(label: "spiegel_team_reminders_total", dimensions: [("outcome", "sent")]).increment()
+        }
+    }
+
+    /// Drops the occurrences of a recurring rule that were due before the rule was first seen
+    /// (noting, durably, when new rules are seen now).
+    private func withoutOccurrencesBeforeTheirRule(_ reminders: [ScheduledReminder], teams: [TeamsFile.Team], now: Date) async throws -> [ScheduledReminder] {
+        var seen = try await self.book.contents().rulesSeen
+        let rules = teams.flatMap { team in team.reminders.map { "\(team.id)/\($0.name)" } }
+        let new = rules.filter { seen[$0] == nil }
+        if !new.isEmpty {
+            seen = try await self.book.update { contents in
+                for rule in new where contents.rulesSeen[rule] == nil { contents.rulesSeen[rule] = now }
+                return contents.rulesSeen
+            }
+        }
+        return reminders.filter { reminder in
+            guard case .recurring(let name, _) = reminder.payload, let since = seen["\(reminder.team)/\(name)"] else { return true }
+            return reminder.due >= since
         }
     }
 
