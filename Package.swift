@@ -242,6 +242,7 @@ let package = Package(
                 "SpiegelSchedule",
                 "SpiegelTestKit",
                 "SpiegelVault",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -20,10 +20,8 @@ import SpiegelVault
 /// A message counts as accepted once it is journalled and its replies are in the outbox, so the
 /// chat's retry after a crash is safe: a redelivered message is processed once and its replies
 /// are queued again under the same keys.
-final class ChatGateway: Sendable {
-    enum Outcome: String {
-        case accepted, duplicate, ignored
-    }
+final class ChatGateway: ChatInbound {
+    typealias Outcome = InboundOutcome
 
     let coaching: CoachingService
     let rooms: RoomPolicy
@@ -138,6 +136,18 @@ final class ChatGateway: Sendable {
         guard let outbox = self.outboxes[transport] else { throw GatewayError(message: "no outbox for transport \(transport)") }
         return outbox
     }
+}
+
+/// What an inbound route hands a decoded message to: the ``ChatGateway`` (a route test gives its
+/// own, to check the refusals that never reach it).
+protocol ChatInbound: Sendable {
+    /// Takes one message of `transport`'s chat; see ``ChatGateway/receive(_:from:)``.
+    func receive(_ message: ChatMessage, from transport: String) async throws -> InboundOutcome
+}
+
+/// What became of an inbound message.
+enum InboundOutcome: String, Sendable {
+    case accepted, duplicate, ignored
 }
 
 /// Which rooms are a team's, for every transport, from one place: the rooms configured per

@@ -13,7 +13,7 @@ import SpiegelChat
 /// writer's direct chat.
 struct MattermostRoutes<Context: RequestContext> {
     let token: String
-    let gateway: ChatGateway
+    let gateway: any ChatInbound
     let botName: String
     let logger: Logger
 

@@ -14,7 +14,7 @@ import SpiegelChat
 /// crash is safe. No response or log carries message text.
 struct PlainWebhookRoutes<Context: RequestContext> {
     let signature: PlainSignature
-    let gateway: ChatGateway
+    let gateway: any ChatInbound
     let logger: Logger
     let now: @Sendable () -> Date
 
