@@ -1,5 +1,6 @@
 import Foundation
 import SpiegelDialogue
+import SpiegelVault
 
 /// Sharing with a coach, and the pairing behind it. Nothing leaves without the coachee's "ja" on
 /// the exact text; no answer means nothing is shared.
@@ -80,7 +81,7 @@ extension Turn {
             parts.append(SharePart(label: label, text: text))
         }
         guard !parts.isEmpty else { return }
-        let draft = ShareDraft(id: UUID().uuidString, coach: pairing.coach, graph: graph, endedAt: self.now, parts: parts, stage: .question)
+        let draft = ShareDraft(id: RandomID.make(), coach: pairing.coach, graph: graph, endedAt: self.now, parts: parts, stage: .question)
         self.snapshot.shareDraft = draft
         self.record(.shown, draft, text: Self.list(parts))
         self.outputs.append(self.context.text("share_intro", self.language) + "\n" + Self.list(parts))

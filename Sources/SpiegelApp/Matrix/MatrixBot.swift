@@ -5,6 +5,7 @@ import Metrics
 import SpiegelChat
 import SpiegelCoach
 import Synchronization
+import SpiegelVault
 
 /// How Spiegel behaves in Matrix rooms, the same whether events are pushed by the homeserver
 /// (application service) or pulled with `/sync`:
@@ -127,7 +128,7 @@ final class MatrixBot: Sendable {
             if live, ["leave", "ban"].contains(event.content.membership), !self.isTeamRoom(room),
                 try await self.joinedMembers(of: room) == [me]
             {
-                try await self.gateway.leave(room, via: Self.transport, key: "leave:\(room):\(event.eventID ?? UUID().uuidString)")
+                try await self.gateway.leave(room, via: Self.transport, key: "leave:\(room):\(event.eventID ?? RandomID.make())")
                 try await self.state.update { $0.rooms[room] = nil }
                 self.count("left_alone")
             }
@@ -137,7 +138,7 @@ final class MatrixBot: Sendable {
         case "invite":
             if event.content.isDirect == true { self.directInvites.withLock { _ = $0.insert(room) } }
             // Accepted in the outbox, so it precedes anything the bot says there.
-            try await self.gateway.join(room, via: Self.transport, key: "join:\(room):\(event.eventID ?? UUID().uuidString)")
+            try await self.gateway.join(room, via: Self.transport, key: "join:\(room):\(event.eventID ?? RandomID.make())")
             self.count("invite")
         case "join" where live:
             let invitedAsDirect = self.directInvites.withLock { $0.remove(room) != nil }

@@ -1,4 +1,5 @@
 import Foundation
+import SpiegelVault
 
 /// The directory that holds all of Spiegel's data: readable by the service's user alone.
 public struct DataDirectory: Sendable {
@@ -84,7 +85,7 @@ public struct DataDirectory: Sendable {
     ///
     /// Blocking file I/O: call it off the event loops.
     public func isWritable() -> Bool {
-        let probe = (self.path as NSString).appendingPathComponent(".readyz-\(UUID().uuidString)")
+        let probe = (self.path as NSString).appendingPathComponent(".readyz-\(RandomID.make())")
         let descriptor = open(probe, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { return false }
         let block = [UInt8](repeating: 0, count: 4096)

@@ -4,6 +4,7 @@ import Metrics
 import ServiceLifecycle
 import SpiegelChat
 import SpiegelCoach
+import SpiegelVault
 
 /// Once a minute, sends the coaching service's due reminders to each coachee's direct chat, through
 /// the gateway, in the transport they last wrote from.
@@ -17,7 +18,7 @@ struct ReminderService: Service {
             do {
                 try await self.coaching.sendDueReminders { reminder in
                     guard let address = reminder.address, self.gateway.serves(address.transport) else { return }
-                    try await self.gateway.say(reminder.text, in: address.room, via: address.transport, key: "reminder-\(UUID().uuidString)", isPrivate: true)
+                    try await self.gateway.say(reminder.text, in: address.room, via: address.transport, key: "reminder-\(RandomID.make())", isPrivate: true)
                     Counter(label: "spiegel_reminders_sent_total", dimensions: [("kind", reminder.kind.rawValue)]).increment()
                 }
             } catch {
