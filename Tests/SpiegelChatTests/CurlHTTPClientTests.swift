@@ -206,7 +206,8 @@ import Testing
             let task = Task {
                 try await client.execute(HTTPClientRequest(url: server.url("/hang"), timeout: .seconds(60)))
             }
-            try await Poll.until("the request in flight") { server.acceptedConnections >= 1 }
+            // Generous: the suites start together, and a loaded machine may take a while to connect.
+            try await Poll.until("the request in flight", timeout: .seconds(60)) { server.acceptedConnections >= 1 }
             task.cancel()
             await #expect(throws: CancellationError.self) { try await task.value }
             // The client still works after a cancelled transfer.
@@ -219,7 +220,7 @@ import Testing
         let server = try await LoopbackHTTPServer.start()
         let client = CurlHTTPClient(logger: Self.logger)
         let inFlight = Task { try await client.execute(HTTPClientRequest(url: server.url("/gate"))) }
-        try await Poll.until("the request in flight") { server.heldAtGate == 1 }
+        try await Poll.until("the request in flight", timeout: .seconds(60)) { server.heldAtGate == 1 }
         let shutdown = Task { await client.shutdown() }
         // While the request in flight is still held, a new one is refused.
         try await Poll.until("a new request refused") {
