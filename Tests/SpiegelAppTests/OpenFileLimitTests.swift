@@ -35,13 +35,21 @@ import Testing
             "SPIEGEL_PLAIN_SECRET": PlainWebhookTests.secret, "SPIEGEL_PLAIN_OUTBOUND_URL": receiver.url("/inbox"),
             // One message at once: the next one within a minute waits for its turn (a task sleep).
             "SPIEGEL_COACH_RATE_LIMIT_BURST": "1", "SPIEGEL_COACH_RATE_LIMIT_INTERVAL": "2s",
+            // On the real clock, also under `make test-dates`: libfaketime moves the continuous
+            // clock too, so the rate limit's wait would end a month later. Nothing here depends
+            // on the date.
+            "LD_PRELOAD": "",
         ]
         let client = CurlHTTPClient(configuration: .init(), logger: Logger(label: "test"))
         let run = try SpiegelProcessTests.Run(["serve"], environment: environment)
         let port = try await run.listeningPort()
         func post(id: String, text: String) async throws -> Int {
-            var request = try PlainWebhookTests.signedMessage(id: id, text: text, to: "http://127.0.0.1:\(port)")
-            request.headerFields[.connection] = "close"
+            let body = [UInt8](try JSONSerialization.data(withJSONObject: ["id": id, "user": "@an:school.example", "room": "!an-dm", "text": text, "ts": 1] as [String: Any]))
+            let signed = PlainSignature(secret: Array(PlainWebhookTests.secret.utf8)).sign(body, at: Date())
+            var headers: HTTPFields = [.contentType: "application/json", .connection: "close"]
+            headers[HTTPField.Name(PlainSignature.timestampHeader)!] = signed.timestamp
+            headers[HTTPField.Name(PlainSignature.signatureHeader)!] = signed.signature
+            let request = HTTPClientRequest(method: .post, url: "http://127.0.0.1:\(port)/hooks/plain", headerFields: headers, body: body)
             return Int(try await client.execute(request).status.code)
         }
         #expect(try await post(id: "m1", text: "hallo") == 200)

@@ -1,7 +1,8 @@
 import Glibc
 import Logging
 
-/// The open-file limit `serve` works under.
+/// The open-file limit `serve` works under, and the descriptors libdispatch needs before it runs
+/// short of them.
 ///
 /// Running out of file descriptors (EMFILE) is worse than a refused message here: libdispatch,
 /// which runs Swift's tasks on Linux, checks its worker threads once a second by opening
@@ -24,5 +25,15 @@ enum OpenFileLimit {
         }
         logger.info("spiegel.open_file_limit.raised", metadata: ["spiegel.from": "\(before)", "spiegel.to": "\(limit.rlim_cur)"])
         return UInt64(limit.rlim_cur)
+    }
+
+    /// Arms one timer of each clock Spiegel's tasks sleep on (continuous and suspending; none
+    /// uses the wall clock), so libdispatch makes its descriptors for them (its event loop's and
+    /// each clock's `timerfd`, made at the first timer) while there are some to spare: made for the
+    /// first time with none left, libdispatch stops the process or the timer never fires. Not
+    /// awaited: under libfaketime (the date tests) a faked clock's first tick may be far away.
+    static func armTimers() {
+        Task.detached { try? await Task.sleep(for: .milliseconds(1)) }
+        Task.detached { try? await Task.sleep(for: .milliseconds(1), clock: .suspending) }
     }
 }

@@ -45,6 +45,7 @@ public struct SpiegelServer: Sendable {
     ///   connections (the port differs from the configured one when that was 0).
     public func run(onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }) async throws {
         OpenFileLimit.raiseToHardLimit(logger: self.logger)
+        OpenFileLimit.armTimers()
         let services = try self.makeServices(onListening: onListening)
         // A failed vault drains the rest (requests in flight are answered) before the process
         // exits with its own status.
