@@ -32,6 +32,20 @@ import Testing
         return calendar.date(from: DateComponents(year: year, month: month, day: day, hour: hour, minute: minute))!
     }
 
+    /// The plain webhook to `receiver`, the teams file, a fresh data directory under `directory`,
+    /// and reminders looked for every 50 ms.
+    static func configuration(directory: URL, teamsFile: String, receiver: LoopbackHTTPServer) -> SpiegelConfiguration {
+        var configuration = SpiegelConfiguration()
+        configuration.dataDirectory = directory.appendingPathComponent("data").path
+        configuration.vaultMasterKey = MasterKey.generate().base64Encoded
+        configuration.promptsDirectory = Self.prompts
+        configuration.plain.secret = Self.secret
+        configuration.plain.outboundURL = receiver.url("/inbox")
+        configuration.teams.file = teamsFile
+        configuration.teams.tick = .milliseconds(50)
+        return configuration
+    }
+
     @Test func aRoundToldInChatGetsItsIntervisionReminderOnceInTheTeamRoom() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-teams-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -49,14 +63,7 @@ import Testing
                 intervision: { after_days: 7, at: "08:00" }
             """.write(toFile: teamsFile, atomically: true, encoding: .utf8)
         let receiver = try await LoopbackHTTPServer.start()
-        var configuration = SpiegelConfiguration()
-        configuration.dataDirectory = directory.appendingPathComponent("data").path
-        configuration.vaultMasterKey = MasterKey.generate().base64Encoded
-        configuration.promptsDirectory = Self.prompts
-        configuration.plain.secret = Self.secret
-        configuration.plain.outboundURL = receiver.url("/inbox")
-        configuration.teams.file = teamsFile
-        configuration.teams.tick = .milliseconds(50)
+        let configuration = Self.configuration(directory: directory, teamsFile: teamsFile, receiver: receiver)
         let clock = Clock()
         let signature = PlainSignature(secret: Array(Self.secret.utf8))
         var id = 0
@@ -149,14 +156,7 @@ import Testing
                   - { name: vergadering, rule: "weekly mon 08:15", text: "Om 08:30 vergaderen we." }
             """.write(toFile: teamsFile, atomically: true, encoding: .utf8)
         let receiver = try await LoopbackHTTPServer.start()
-        var configuration = SpiegelConfiguration()
-        configuration.dataDirectory = directory.appendingPathComponent("data").path
-        configuration.vaultMasterKey = MasterKey.generate().base64Encoded
-        configuration.promptsDirectory = Self.prompts
-        configuration.plain.secret = Self.secret
-        configuration.plain.outboundURL = receiver.url("/inbox")
-        configuration.teams.file = teamsFile
-        configuration.teams.tick = .milliseconds(50)
+        let configuration = Self.configuration(directory: directory, teamsFile: teamsFile, receiver: receiver)
         // The rule is first seen on Monday 13 January 2025 at 08:30, a quarter after its time.
         let clock = Clock()
         clock.set(Self.brussels(2025, 1, 13, 8, 30))
