@@ -124,8 +124,11 @@ struct WebhookBenchmark: AsyncParsableCommand {
         try await sink.stop()
     }
 
+    /// The reply's key without its sender tag: `<message id>#<n>` (the outbox keys are
+    /// `<tag>/<message id>#<n>`).
     static func key(of request: LoopbackHTTPServer.ReceivedRequest) -> String? {
-        (try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: String])?["key"]
+        guard let key = (try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: String])?["key"] else { return nil }
+        return key.split(separator: "/", maxSplits: 1).last.map(String.init)
     }
 
     static func nanoseconds(_ duration: Duration) -> UInt64 {
