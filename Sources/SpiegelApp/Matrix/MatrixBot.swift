@@ -61,7 +61,7 @@ final class MatrixBot: Sendable {
     }
 
     /// The transport's name at the gateway.
-    static let transport = "matrix"
+    static let transport = MatrixTransport.name
 
     /// Whether `room` is a team room (the gateway's room policy).
     private func isTeamRoom(_ room: String) -> Bool {

@@ -21,8 +21,6 @@ import SpiegelVault
 /// chat's retry after a crash is safe: a redelivered message is processed once and its replies
 /// are queued again under the same keys.
 final class ChatGateway: ChatInbound {
-    typealias Outcome = InboundOutcome
-
     let coaching: CoachingService
     let rooms: RoomPolicy
     /// Lesson-study rounds told in chat, when teams are configured.
@@ -43,7 +41,7 @@ final class ChatGateway: ChatInbound {
     /// Takes one message of `transport`'s chat.
     /// - Throws: ``RateLimited`` when the chat should send it again later; the vault's or the
     ///   outbox's error when it could not be kept (then nothing of it was acknowledged).
-    func receive(_ message: ChatMessage, from transport: String) async throws -> Outcome {
+    func receive(_ message: ChatMessage, from transport: String) async throws -> InboundOutcome {
         guard let outbox = self.outboxes[transport] else {
             throw GatewayError(message: "no outbox for transport \(transport)")
         }

@@ -50,7 +50,7 @@ struct MattermostRoutes<Context: RequestContext> {
             return JSONResponse.json(.ok, #"{"status":"ignored"}"#)
         }
         do {
-            let outcome = try await self.gateway.receive(message, from: "mattermost")
+            let outcome = try await self.gateway.receive(message, from: MattermostTransport.name)
             return JSONResponse.json(.ok, #"{"status":"\#(outcome.rawValue)"}"#)
         } catch let limited as RateLimited {
             // Mattermost does not send it again: the teacher was told to slow down and resend.

@@ -55,7 +55,7 @@ struct PlainWebhookRoutes<Context: RequestContext> {
         }
         do {
             let chatMessage = ChatMessage(id: message.id, user: message.user, room: message.room, text: message.text)
-            switch try await self.gateway.receive(chatMessage, from: "plain") {
+            switch try await self.gateway.receive(chatMessage, from: PlainTransport.name) {
             case .accepted: return JSONResponse.json(.ok, #"{"status":"accepted"}"#)
             case .duplicate: return JSONResponse.json(.ok, #"{"status":"duplicate"}"#)
             case .ignored: return JSONResponse.json(.ok, #"{"status":"ignored","reason":"team room"}"#)

@@ -158,16 +158,16 @@ public struct SpiegelServer: Sendable {
         init(configuration: SpiegelConfiguration, now: @escaping @Sendable () -> Date) throws {
             if let secret = configuration.plain.secret, let url = configuration.plain.outboundURL {
                 self.plain = PlainTransport(url: url, signature: PlainSignature(secret: Array(secret.utf8)), now: now)
-                self.teamRooms["plain"] = configuration.plain.teamRooms
+                self.teamRooms[PlainTransport.name] = configuration.plain.teamRooms
             }
             if configuration.mattermost.token != nil, let url = configuration.mattermost.incomingWebhookURL {
                 let mattermost = configuration.mattermost
                 self.mattermost = MattermostTransport(url: url, roomURLs: mattermost.roomWebhookURLs, botName: mattermost.username)
-                self.teamRooms["mattermost"] = mattermost.teamChannels
+                self.teamRooms[MattermostTransport.name] = mattermost.teamChannels
             }
             if let settings = try MatrixSettings(configuration.matrix) {
                 self.matrix = (MatrixTransport(api: MatrixClientAPI(homeserverURL: settings.homeserverURL, accessToken: settings.accessToken)), settings)
-                self.teamRooms["matrix"] = configuration.matrix.teamRooms
+                self.teamRooms[MatrixTransport.name] = configuration.matrix.teamRooms
             }
             self.teams = try configuration.teams.file.map { try TeamsFile.load(path: $0).teams } ?? []
         }

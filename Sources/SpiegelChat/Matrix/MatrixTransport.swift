@@ -2,7 +2,9 @@
 /// with the entry's key as the transaction id (so the homeserver posts a retried entry once), or
 /// a join or leave. A 429 waits as long as `M_LIMIT_EXCEEDED`'s `retry_after_ms` says.
 public struct MatrixTransport: ChatTransport {
-    public let name = "matrix"
+    /// The transport's name at the gateway, in metrics and in the outbox's journal.
+    public static let name = "matrix"
+    public var name: String { Self.name }
     /// A turn is one Matrix message: one notification on a phone, and lists rendered as lists.
     public let combinesReplies = true
     public let api: MatrixClientAPI

@@ -6,7 +6,9 @@ import HTTPTypes
 /// "username"}`, into the writer's direct chat (`@<user_name>`), with the entry's key as
 /// `Idempotency-Key`.
 public struct MattermostTransport: ChatTransport {
-    public let name = "mattermost"
+    /// The transport's name at the gateway, in metrics and in the outbox's journal.
+    public static let name = "mattermost"
+    public var name: String { Self.name }
     public let url: String
     /// Rooms with an incoming webhook of their own.
     public let roomURLs: [String: String]

@@ -5,7 +5,9 @@ import HTTPTypes
 /// signed messages to Spiegel (``PlainInboundMessage``, checked with ``PlainSignature``), and
 /// Spiegel posts its replies, signed the same way, to the bridge's URL.
 public struct PlainTransport: ChatTransport {
-    public let name = "plain"
+    /// The transport's name at the gateway, in metrics and in the outbox's journal.
+    public static let name = "plain"
+    public var name: String { Self.name }
     /// The largest body a message may have.
     public static let maxBodySize = 64 * 1024
 
