@@ -2,7 +2,7 @@
 # `make bench` runs the benchmarks. Each first installs what a fresh Debian machine lacks.
 
 SWIFT ?= swift
-APT_PACKAGES := libcurl4-openssl-dev pkg-config curl python3 python3-venv systemd python3-seccomp faketime
+APT_PACKAGES := libcurl4-openssl-dev libolm-dev pkg-config curl python3 python3-venv systemd python3-seccomp faketime
 
 .PHONY: all deps synapse build run chat test test-quick test-dates bench soak leakcheck docs clean
 
@@ -10,11 +10,16 @@ APT_PACKAGES := libcurl4-openssl-dev pkg-config curl python3 python3-venv system
 # into a venv under .build-synapse/ (ignored by git), made once and reused.
 SYNAPSE_VERSION := 1.163.2
 SYNAPSE_VENV := .build-synapse/venv
+# matrix-nio with end-to-end encryption, in the same venv: the encrypting teacher client of the
+# Matrix tests (Tests/SpiegelAppTests/Fixtures/e2ee_teacher.py). Its crypto is vodozemac, binary
+# wheels from PyPI (no libolm, no compiler).
+NIO_VERSION := 0.26.0
+VODOZEMAC_VERSION := 0.10.0
 
 all: build
 
-# libcurl's headers (with pkg-config to find them), the curl tool (the benchmark's yardstick),
-# python3 (the reference client in deploy/ is tested; venv for Synapse), systemd's systemd-analyze
+# libcurl's and libolm's headers (with pkg-config to find them; libolm is Matrix end-to-end
+# encryption), the curl tool (the benchmark's yardstick), python3 (the reference client in deploy/ is tested; venv for Synapse), systemd's systemd-analyze
 # (the unit in deploy/ is verified) and python3-seccomp (the unit's syscall filter is applied to a
 # real `spiegel serve` in a test), faketime (the `spiegel` processes a test starts run at the
 # test's date: `make test-dates`, and the upgrade test). Installed with apt-get when root; otherwise
@@ -22,6 +27,7 @@ all: build
 deps:
 	@missing=""; \
 	pkg-config --exists libcurl 2>/dev/null || missing="$$missing libcurl4-openssl-dev pkg-config"; \
+	pkg-config --exists olm 2>/dev/null || missing="$$missing libolm-dev"; \
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
 	python3 -c "import venv, ensurepip" 2>/dev/null || missing="$$missing python3-venv"; \
@@ -44,6 +50,10 @@ synapse: deps
 		echo "Installing Synapse $(SYNAPSE_VERSION) into $(SYNAPSE_VENV)"; \
 		rm -rf $(SYNAPSE_VENV) && python3 -m venv $(SYNAPSE_VENV) && \
 		$(SYNAPSE_VENV)/bin/pip install -q --disable-pip-version-check "matrix-synapse==$(SYNAPSE_VERSION)"; \
+	fi
+	@if ! $(SYNAPSE_VENV)/bin/python -c "import sys, nio.crypto; from importlib.metadata import version; sys.exit(not nio.crypto.ENCRYPTION_ENABLED or version('matrix-nio') != '$(NIO_VERSION)' or version('vodozemac') != '$(VODOZEMAC_VERSION)')" 2>/dev/null; then \
+		echo "Installing matrix-nio[e2e] $(NIO_VERSION) into $(SYNAPSE_VENV)"; \
+		$(SYNAPSE_VENV)/bin/pip install -q --disable-pip-version-check "matrix-nio[e2e]==$(NIO_VERSION)" "vodozemac==$(VODOZEMAC_VERSION)"; \
 	fi
 
 build: deps

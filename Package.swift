@@ -38,6 +38,12 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // libolm (Olm and Megolm), with a header that includes its public headers.
+        .systemLibrary(
+            name: "COlm",
+            pkgConfig: "olm",
+            providers: [.apt(["libolm-dev"])]
+        ),
         // Understanding what a teacher writes: a normaliser, hashed word and character n-gram
         // features, a linear model per label learned from labelled examples, the screener and its
         // evaluation. Pure: no I/O, no Spiegel module. Optimised even in debug builds: every
@@ -79,6 +85,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Olm and Megolm behind protocols (OlmBackend), implemented on libolm; vodozemac can
+        // replace it.
+        .target(
+            name: "SpiegelOlm",
+            dependencies: ["COlm"],
+            swiftSettings: swiftSettings
+        ),
         // The coaching service: sessions per coachee over the dialogue graphs and the vault.
         // Knows nothing of chat transports or HTTP.
         .target(
@@ -94,12 +107,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Chat-facing I/O: the outbound HTTP client on libcurl's multi interface, the durable
-        // outbox (kept in the vault), the plain webhook protocol's signature.
+        // outbox (kept in the vault), the transports' protocols, Matrix end-to-end encryption.
         .target(
             name: "SpiegelChat",
             dependencies: [
                 "SpiegelAsync",
                 "CCurl",
+                "SpiegelOlm",
                 "SpiegelVault",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -115,6 +129,7 @@ let package = Package(
             dependencies: [
                 "SpiegelAsync",
                 "SpiegelChat",
+                "SpiegelOlm",
                 "SpiegelCoach",
                 "SpiegelDialogue",
                 "SpiegelSchedule",
@@ -253,6 +268,11 @@ let package = Package(
         .testTarget(
             name: "SpiegelScheduleTests",
             dependencies: ["SpiegelSchedule"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SpiegelOlmTests",
+            dependencies: ["SpiegelOlm"],
             swiftSettings: swiftSettings
         ),
     ],

@@ -34,6 +34,8 @@ public final class Vault: Sendable {
     private let lockDescriptor: Mutex<Int32>
     /// The coachees known to have a journal (made on their first append).
     private let created = Mutex<Set<Pseudonym>>([])
+    /// Told the pseudonym of every coachee erased (see ``onErasure(_:)``).
+    private let erasureObservers = Mutex<[@Sendable (Pseudonym) -> Void]>([])
     private let logger: Logger
 
     /// Opens the vault at `configuration.directory`, creating it on first use, and replays what a
@@ -126,6 +128,29 @@ public final class Vault: Sendable {
     /// The name the vault gives a system journal on disk and in logs.
     public func pseudonym(of system: SystemJournalID) -> Pseudonym {
         Pseudonym(system, namingKey: self.namingKey)
+    }
+
+    /// The name of `coachee`'s companion document: a ``VaultDocument`` in the system namespace
+    /// holding what belongs to the coachee outside the conversation (their Matrix encryption
+    /// sessions), erased with them by ``forget(_:logLevel:)`` and ``eraseInactive(before:)``.
+    public func companionName(of coachee: CoacheeID) -> String {
+        Self.companionName(of: self.pseudonym(of: coachee))
+    }
+
+    private static func companionName(of pseudonym: Pseudonym) -> String {
+        "companion/" + pseudonym.hex
+    }
+
+    /// The journals of the companion document of the coachee named `pseudonym`.
+    private func companionJournals(of pseudonym: Pseudonym) -> [SystemJournalID] {
+        let name = Self.companionName(of: pseudonym)
+        return [SystemJournalID(name + ".a"), SystemJournalID(name + ".b")]
+    }
+
+    /// Calls `observer` after each erasure of a coachee, with the coachee's pseudonym, so that
+    /// what a service holds of them in memory goes too.
+    public func onErasure(_ observer: @escaping @Sendable (Pseudonym) -> Void) {
+        self.erasureObservers.withLock { $0.append(observer) }
     }
 
     /// Appends `records` to the coachee's journal, creating it on first use.
@@ -244,7 +269,22 @@ public final class Vault: Sendable {
     private func erase(_ pseudonym: Pseudonym, logLevel: Logger.Level) async throws {
         self.created.withLock { _ = $0.remove(pseudonym) }
         try await self.store.perform { store throws(VaultError) in try store.erase(pseudonym) }
+        if pseudonym.namespace == .coachee {
+            try await self.eraseCompanion(of: pseudonym)
+        }
         self.logger.log(level: logLevel, "spiegel.vault.erased", metadata: ["spiegel.coachee": "\(pseudonym)"])
+    }
+
+    /// Erases the companion document of the coachee named `pseudonym`, then tells the observers.
+    private func eraseCompanion(of pseudonym: Pseudonym) async throws {
+        for journal in self.companionJournals(of: pseudonym) where self.contains(journal) {
+            let companion = self.pseudonym(of: journal)
+            self.created.withLock { _ = $0.remove(companion) }
+            try await self.store.perform { store throws(VaultError) in try store.erase(companion) }
+        }
+        for observer in self.erasureObservers.withLock({ $0 }) {
+            observer(pseudonym)
+        }
     }
 
     /// Erases, the same way as ``forget(_:)``, every coachee whose latest record is older than
@@ -265,6 +305,7 @@ public final class Vault: Sendable {
             guard isInactive else { continue }
             self.created.withLock { _ = $0.remove(pseudonym) }
             try await self.store.perform { store throws(VaultError) in try store.erase(pseudonym) }
+            try await self.eraseCompanion(of: pseudonym)
             erased += 1
         }
         try await self.store.perform { store throws(VaultError) in try store.checkpoint() }

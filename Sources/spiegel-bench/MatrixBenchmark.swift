@@ -26,8 +26,14 @@ import Glibc
 /// answers 200 and delivers from the outbox afterwards; Spiegel also sends a read receipt and
 /// typing on/off per message. All of that is part of what is measured.
 ///
-/// The echo and Spiegel measurements are interleaved in blocks, so noise of the machine hits both
-/// alike. Messages go one at a time (the next once the reply is seen).
+/// A third probe is Spiegel in an end-to-end encrypted direct chat, its teacher an encrypting
+/// client (matrix-nio with vodozemac, a Python process): its total includes that client's own
+/// encryption, decryption and reading, so the comparable figure is Synapse's timestamps from the
+/// teacher's message to the bot's reply (the push, Spiegel decrypting, coaching, encrypting and
+/// sending).
+///
+/// The measurements are interleaved in blocks, so noise of the machine hits all alike. Messages go
+/// one at a time (the next once the reply is seen).
 struct MatrixBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "matrix",
@@ -48,6 +54,9 @@ struct MatrixBenchmark: AsyncParsableCommand {
 
     @Option(help: "Messages per block: the bots take turns, a block each.")
     var block = 50
+
+    @Option(help: "Measured messages in the encrypted direct chat (0 leaves the probe out).")
+    var encryptedMessages = 200
 
     static let serverName = "spiegel.test"
 
@@ -156,6 +165,19 @@ struct MatrixBenchmark: AsyncParsableCommand {
             Probe(name: "echo (floor)", bot: echo.userID, room: echoRoom),
             Probe(name: "Spiegel", bot: spiegelID, room: spiegelRoom),
         ]
+        // The encrypted chat: its teacher encrypts (a Python process with its own store).
+        var encrypted: (teacher: E2EETestClient, probe: Probe)?
+        if self.encryptedMessages > 0 {
+            let account = try await synapse.register("teacher-e2ee")
+            let client = try await E2EETestClient.start(homeserver: synapse.baseURL, client: account, store: base.appendingPathComponent("teacher-e2ee"))
+            let room = try await client.createDirectChat(with: spiegelID)
+            try await client.waitJoined(spiegelID, in: room)
+            _ = try await client.waitForMessages(in: room, from: spiegelID, count: 1)
+            encrypted = (client, Probe(name: "Spiegel, encrypted", bot: spiegelID, room: room))
+        }
+        defer {
+            if let teacher = encrypted?.teacher { Task { await teacher.stop() } }
+        }
         let bots = Set(probes.map(\.bot))
         var position = try await teacher.sync(since: nil, timeoutMilliseconds: 0).nextBatch
 
@@ -165,7 +187,17 @@ struct MatrixBenchmark: AsyncParsableCommand {
                 _ = try await Self.exchange(teacher, &probes[index], texts: texts, bots: bots, position: &position)
             }
         }
+        if let (client, first) = encrypted {
+            var probe = first
+            for _ in 0..<self.warmup {
+                _ = try await Self.exchange(client, &probe, texts: texts)
+            }
+            encrypted = (client, probe)
+        }
         var done = 0
+        var encryptedDone = 0
+        // The encrypted probe spreads its messages over the same blocks.
+        let encryptedPerBlock = Int((Double(self.encryptedMessages) * Double(self.block) / Double(self.messages)).rounded(.up))
         while done < self.messages {
             let count = min(self.block, self.messages - done)
             for index in probes.indices {
@@ -176,6 +208,17 @@ struct MatrixBenchmark: AsyncParsableCommand {
                     probes[index].serverLeg.record(UInt64(max(0, measured.serverLeg)))
                 }
             }
+            if let (client, before) = encrypted {
+                var probe = before
+                for _ in 0..<min(encryptedPerBlock, self.encryptedMessages - encryptedDone) {
+                    let measured = try await Self.exchange(client, &probe, texts: texts)
+                    probe.total.record(Self.nanoseconds(measured.total))
+                    probe.send.record(Self.nanoseconds(measured.send))
+                    probe.serverLeg.record(UInt64(max(0, measured.serverLeg)))
+                    encryptedDone += 1
+                }
+                encrypted = (client, probe)
+            }
             done += count
         }
         // Every message got exactly one reply (Spiegel's greeting besides).
@@ -183,6 +226,14 @@ struct MatrixBenchmark: AsyncParsableCommand {
             let expected = self.warmup + self.messages + (probe.bot == spiegelID ? 1 : 0)
             let seen = try await teacher.messages(in: probe.room, limit: expected + 10, from: probe.bot).count
             guard seen == expected else { throw ValidationError("\(probe.name) sent \(seen) messages, \(expected) expected") }
+        }
+        if let (client, probe) = encrypted {
+            let expected = self.warmup + encryptedDone + 1
+            let seen = try await client.waitForMessages(in: probe.room, from: spiegelID, count: expected)
+            guard seen.count == expected, seen.allSatisfy({ $0.encrypted && $0.decrypted }) else {
+                throw ValidationError("the encrypted chat got \(seen.count) messages (\(seen.filter(\.decrypted).count) decrypted), \(expected) expected")
+            }
+            probes.append(probe)
         }
         self.report(probes, synapse: synapse, texts: texts, base: base)
     }
@@ -222,6 +273,21 @@ struct MatrixBenchmark: AsyncParsableCommand {
         return (end - start, sent - start, (replyAt ?? 0) - (sentAt ?? replyAt ?? 0))
     }
 
+    /// Sends the probe's next text from the encrypting client and waits for the bot's decrypted
+    /// reply after it.
+    private static func exchange(_ teacher: E2EETestClient, _ probe: inout Probe, texts: [String]) async throws -> (total: Duration, send: Duration, serverLeg: Int64) {
+        let text = texts[probe.next % texts.count]
+        probe.next += 1
+        let clock = ContinuousClock()
+        let start = clock.now
+        let eventID = try await teacher.send(text, to: probe.room)
+        let sent = clock.now
+        let (reply, sentAt) = try await teacher.waitForReply(in: probe.room, from: probe.bot, after: eventID)
+        let end = clock.now
+        guard reply.encrypted, reply.decrypted else { throw ValidationError("the reply to encrypted message \(probe.next) was not encrypted and decrypted") }
+        return (end - start, sent - start, (reply.originServerTS ?? 0) - (sentAt ?? reply.originServerTS ?? 0))
+    }
+
     private func report(_ probes: [Probe], synapse: SynapseHomeserver, texts: [String], base: URL) {
         let milliseconds: (UInt64) -> String = { String(format: "%.2f", Double($0) / 1e6) }
         print("Matrix round trip: a teacher's message sent to Synapse \(Self.synapseVersion()) until the bot's reply is seen in the teacher's /sync")
@@ -240,7 +306,11 @@ struct MatrixBenchmark: AsyncParsableCommand {
         print("")
         print("send answered: until Synapse answered the teacher's PUT with the event id. Synapse ts: the reply's origin_server_ts minus")
         print("the teacher's message's (the push to the bot, the bot, its send; millisecond resolution); the rest is /sync delivery.")
-        guard probes.count == 2 else { return }
+        if probes.count > 2 {
+            print("Spiegel, encrypted: the teacher is matrix-nio (Python, vodozemac), whose own encrypting, decrypting and reading are in")
+            print("its total; compare its Synapse ts with the others'.")
+        }
+        guard probes.count >= 2 else { return }
         let (echo, spiegel) = (probes[0].total, probes[1].total)
         func added(_ percentile: Double) -> String {
             let floor = Double(echo.valueAtPercentile(percentile)) / 1e6

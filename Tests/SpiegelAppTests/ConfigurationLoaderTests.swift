@@ -94,6 +94,7 @@ import Testing
               ignored_users:
                 - "@otherbot:school.example"
               typing_after: 0
+              encryption: require
             """
         )
         let loaded = try ConfigurationLoader.load(file: path, environment: [:])
@@ -139,6 +140,7 @@ import Testing
         #expect(configuration.matrix.teamRooms == ["!team:school.example", "!steering:school.example"])
         #expect(configuration.matrix.ignoredUsers == ["@otherbot:school.example"])
         #expect(configuration.matrix.typingAfter == .zero)
+        #expect(configuration.matrix.encryption == .require)
         #expect(configuration.teams.file == "/etc/spiegel/teams.yaml")
         #expect(configuration.teams.grace == .seconds(6 * 3600) && configuration.teams.tick == .seconds(10))
         #expect(loaded.origins["server.port"] == .file(path: path, line: 6))

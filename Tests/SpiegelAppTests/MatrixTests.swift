@@ -276,6 +276,8 @@ import Testing
         var fixture = preliminary
         fixture.configuration.matrix.teamRooms = [team]
         fixture.configuration.matrix.ignoredUsers = ["@otherbot:spiegel.test"]
+        // Encryption off: an encrypted room gets the notice (MatrixEncryptionTests has it on).
+        fixture.configuration.matrix.encryption = .off
         try await fixture.withSpiegel { _, _ in
             // The team room: the bot joins, and says nothing there, whatever is written.
             try await teacher.waitForMembership(of: fixture.botID, in: team, timeout: .seconds(60))
@@ -290,7 +292,8 @@ import Testing
             #expect(explanation[0].body.contains("alleen in een privégesprek met één persoon"))
             try await colleague.send("hallo Spiegel?", to: shared)
 
-            // An end-to-end encrypted direct chat: one honest notice, whatever comes next.
+            // An end-to-end encrypted direct chat while encryption is off: one honest notice,
+            // whatever comes next.
             let encrypted = try await teacher.createRoom(invite: [fixture.botID], isDirect: true, encrypted: true)
             try await teacher.waitForMembership(of: fixture.botID, in: encrypted)
             _ = try await teacher.sendRaw(type: "m.room.encrypted", contentJSON: #"{"algorithm":"m.megolm.v1.aes-sha2","ciphertext":"AwgAEn...","device_id":"DEV","sender_key":"abc","session_id":"xyz"}"#, to: encrypted)

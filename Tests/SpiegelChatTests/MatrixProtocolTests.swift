@@ -44,21 +44,22 @@ import Testing
         #expect(combinedReplies(["Alleen dit."]) == "Alleen dit.")
     }
 
-    @Test func outboxEntriesBecomeIdempotentSendsJoinsAndLeaves() throws {
+    @Test func outboxEntriesBecomeIdempotentSendsJoinsAndLeaves() async throws {
         let transport = MatrixTransport(api: MatrixClientAPI(homeserverURL: "https://matrix.school.example/", accessToken: "as-token"))
         #expect(transport.combinesReplies)
-        let send = transport.request(for: OutboxEntry(key: "$ev:school.example#0", room: "!dm:school.example", text: "Hoeveel?\n1. Veel\n2. Weinig"))
+        let send = try await transport.request(for: OutboxEntry(key: "$ev:school.example#0", room: "!dm:school.example", text: "Hoeveel?\n1. Veel\n2. Weinig"))
         #expect(send.method == .put)
         #expect(send.url == "https://matrix.school.example/_matrix/client/v3/rooms/%21dm%3Aschool.example/send/m.room.message/%24ev%3Aschool.example%230")
         #expect(send.headerFields[.authorization] == "Bearer as-token")
         let content = try #require(try JSONSerialization.jsonObject(with: Data(send.body)) as? [String: String])
         #expect(content["msgtype"] == "m.text" && content["body"] == "Hoeveel?\n1. Veel\n2. Weinig")
         #expect(content["format"] == "org.matrix.custom.html" && content["formatted_body"] == "Hoeveel?<ol><li>Veel</li><li>Weinig</li></ol>")
-        let plain = try #require(try JSONSerialization.jsonObject(with: Data(transport.request(for: OutboxEntry(key: "k", room: "!r:s", text: "Klopt dat?")).body)) as? [String: String])
+        let plainRequest = try await transport.request(for: OutboxEntry(key: "k", room: "!r:s", text: "Klopt dat?"))
+        let plain = try #require(try JSONSerialization.jsonObject(with: Data(plainRequest.body)) as? [String: String])
         #expect(plain == ["msgtype": "m.text", "body": "Klopt dat?"])
-        let join = transport.request(for: OutboxEntry(key: "join", room: "!r:s", text: "", isPrivate: false, action: .join))
+        let join = try await transport.request(for: OutboxEntry(key: "join", room: "!r:s", text: "", isPrivate: false, action: .join))
         #expect(join.method == .post && join.url.hasSuffix("/_matrix/client/v3/rooms/%21r%3As/join"))
-        let leave = transport.request(for: OutboxEntry(key: "leave", room: "!r:s", text: "", isPrivate: false, action: .leave))
+        let leave = try await transport.request(for: OutboxEntry(key: "leave", room: "!r:s", text: "", isPrivate: false, action: .leave))
         #expect(leave.method == .post && leave.url.hasSuffix("/rooms/%21r%3As/leave"))
     }
 
@@ -76,5 +77,24 @@ import Testing
         for bad in ["spiegel:school.example", "@spiegel", "@:school.example", "@spiegel:", "@spie gel:school.example"] {
             #expect(!MatrixIdentifiers.isUserID(bad), "\(bad)")
         }
+    }
+}
+
+/// Canonical JSON, as Matrix signs it.
+@Suite struct CanonicalJSONTests {
+    @Test func keysAreSortedWithoutWhitespaceAndOnlyRequiredEscapes() throws {
+        let value = try #require(JSONValue.parse(Array(#"{"b": 1, "a": {"z": [true, null, "x/y"], "é": "\u0007\n\"\\"}, "A": -2}"#.utf8)))
+        #expect(String(decoding: value.canonical, as: UTF8.self) == #"{"A":-2,"a":{"z":[true,null,"x/y"],"é":"\u0007\n\"\\"},"b":1}"#)
+    }
+
+    @Test func aSignatureCoversAllButSignaturesAndUnsigned() throws {
+        let keys: JSONValue = [
+            "user_id": "@an:school.example", "device_id": "PHONE",
+            "keys": ["ed25519:PHONE": "key"],
+            "signatures": ["@an:school.example": ["ed25519:PHONE": "sig"]],
+            "unsigned": ["device_display_name": "An's phone"],
+        ]
+        #expect(String(decoding: keys.signedBytes, as: UTF8.self) == #"{"device_id":"PHONE","keys":{"ed25519:PHONE":"key"},"user_id":"@an:school.example"}"#)
+        #expect(keys["signatures"]?["@an:school.example"]?["ed25519:PHONE"]?.string == "sig")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SpiegelVault
+import Synchronization
 import Testing
 
 /// Spiegel's own state in the vault's system namespace: written whole before a change counts,
@@ -66,6 +67,33 @@ import Testing
         try await vault.forget(CoacheeID("book.a"))
         #expect(vault.contains(SystemJournalID("book.a")))
         #expect(try await vault.verifyAll().journals == 1)
+        try await vault.close()
+    }
+
+    @Test func aCoacheesCompanionDocumentIsErasedWithThemByForgetAndByRetention() async throws {
+        let vault = try self.fixture.open()
+        let told = Mutex<[Pseudonym]>([])
+        vault.onErasure { pseudonym in told.withLock { $0.append(pseudonym) } }
+        let alice = CoacheeID("@alice:school.example"), bob = CoacheeID("@bob:school.example")
+        for coachee in [alice, bob] {
+            try await vault.append([VaultFixture.text("een antwoord")], for: coachee)
+            let companion = VaultDocument(vault: vault, name: vault.companionName(of: coachee), initial: Book())
+            try await companion.update { $0.entries = ["sessions of \(coachee.rawValue)"] }
+        }
+        #expect(vault.companionName(of: alice) != vault.companionName(of: bob))
+        #expect(!vault.companionName(of: alice).contains("alice"), "the name holds the pseudonym, not the user id")
+
+        try await vault.forget(alice)
+        #expect(!vault.contains(SystemJournalID(vault.companionName(of: alice) + ".a")))
+        #expect(vault.contains(SystemJournalID(vault.companionName(of: bob) + ".a")), "another coachee's companion stays")
+        #expect(told.withLock { $0 } == [vault.pseudonym(of: alice)])
+        let reread = VaultDocument(vault: vault, name: vault.companionName(of: alice), initial: Book())
+        #expect(try await reread.contents() == Book())
+
+        // Retention: bob is inactive long before this cutoff (in 2096).
+        #expect(try await vault.eraseInactive(before: Date(timeIntervalSince1970: 4_000_000_000)) == 1)
+        #expect(!vault.contains(SystemJournalID(vault.companionName(of: bob) + ".a")))
+        #expect(told.withLock { $0 } == [vault.pseudonym(of: alice), vault.pseudonym(of: bob)])
         try await vault.close()
     }
 

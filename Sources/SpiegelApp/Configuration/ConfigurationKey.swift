@@ -256,6 +256,10 @@ public struct ConfigurationKey: Sendable {
             format: { $0 == .zero ? "0ms" : ConfigurationValue.formatDuration($0) }
         ),
         .init(
+            "matrix.encryption", \.matrix.encryption, expected: "prefer, require or off: end-to-end encryption in direct chats",
+            parse: { SpiegelConfiguration.Matrix.Encryption(rawValue: $0.lowercased()) }, format: { $0.rawValue }
+        ),
+        .init(
             "teams.file", \.teams.file, expected: "the path of the teams file (YAML)",
             parse: { $0.isEmpty ? String??.none : .some($0) }, format: { $0 }
         ),

@@ -101,6 +101,18 @@ public struct SpiegelConfiguration: Sendable {
         /// A message that takes longer than this is marked read and the bot shows "typing…";
         /// zero does so for every message.
         public var typingAfter: Duration = .milliseconds(250)
+        /// End-to-end encryption.
+        public var encryption: Encryption = .prefer
+
+        /// Whether the bot reads and writes end-to-end encrypted rooms.
+        public enum Encryption: String, Sendable, CaseIterable {
+            /// Encrypted and unencrypted direct chats are both coached.
+            case prefer
+            /// An unencrypted direct chat gets one explanation and no coaching.
+            case require
+            /// No encryption: an encrypted room gets one notice that the bot cannot read it.
+            case off
+        }
 
         public init() {}
     }

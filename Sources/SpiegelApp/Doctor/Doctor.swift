@@ -77,6 +77,12 @@ public enum Doctor {
             report.problems.append("the registration file \(file) holds secrets but anyone can read it: chmod 640 (owner and the homeserver's group)")
         }
         report.lines.append("Matrix: " + (settings.registration == nil ? "a bot account over /sync" : "an application service") + " at \(Self.maskingURLPath(settings.homeserverURL))")
+        report.lines.append("Matrix end-to-end encryption: \(matrix.encryption.rawValue)")
+        if matrix.encryption != .off, let registration = settings.registration, !registration.receivesDeviceMessages {
+            report.problems.append(
+                "end-to-end encryption needs receive_ephemeral: true and \"org.matrix.msc3202\": true in the registration file \(matrix.registrationFile ?? ""), and in Synapse's homeserver.yaml experimental_features msc2409_to_device_messages_enabled: true and msc3202_transaction_extensions: true (docs/configuration.md, \"Matrix encryption\"); or set matrix.encryption: off"
+            )
+        }
     }
 
     /// A URL with its path and query hidden: webhook URLs carry their secret in the path

@@ -67,21 +67,23 @@ struct AppserviceRoutes {
             var events: LenientArray<MatrixEvent>?
         }
         let transaction: Transaction
+        let devices: MatrixEncryption.DeviceUpdates
         do {
-            let body = try await request.body.collect(upTo: Self.maxBodySize)
-            transaction = try JSONDecoder().decode(Transaction.self, from: Data(body.readableBytesView))
+            let body = Data(try await request.body.collect(upTo: Self.maxBodySize).readableBytesView)
+            transaction = try JSONDecoder().decode(Transaction.self, from: body)
+            devices = self.deviceUpdates(in: try JSONDecoder().decode(JSONValue.self, from: body))
         } catch {
             self.reject("invalid_body")
             return Self.error(.badRequest, "M_NOT_JSON", "the transaction is not the JSON expected")
         }
         let events = transaction.events?.elements ?? []
-        let key = Self.transactionKey(id: id, events: events)
+        let key = Self.transactionKey(id: id, events: events, toDevice: devices.toDevice)
         if self.bot.state.hasAccepted(transaction: key) {
             Counter(label: "spiegel_matrix_transactions_total", dimensions: [("outcome", "duplicate")]).increment()
             return JSONResponse.json(.ok, "{}")
         }
         do {
-            try await self.bot.process(events)
+            try await self.bot.process(events, devices: self.bot.encryption == nil ? nil : devices)
             try await self.bot.state.update { $0.transactions.append(key) }
         } catch {
             // Not answered 200: the homeserver sends the transaction again later.
@@ -93,12 +95,31 @@ struct AppserviceRoutes {
         return JSONResponse.json(.ok, "{}")
     }
 
-    /// A transaction is the same when its id and its events' ids are: Synapse on SQLite starts
-    /// its transaction ids again from 1 after a restart, so the id alone would drop new events.
-    static func transactionKey(id: String, events: [MatrixEvent]) -> String {
+    /// What the bot's device is told in a transaction: to-device messages (MSC2409), device list
+    /// changes and key counts (MSC3202, for the bot's device only).
+    private func deviceUpdates(in transaction: JSONValue) -> MatrixEncryption.DeviceUpdates {
+        var updates = MatrixEncryption.DeviceUpdates()
+        let toDevice = transaction["de.sorunome.msc2409.to_device"] ?? transaction["to_device"]
+        updates.toDevice = (toDevice?.array ?? []).filter { $0["to_user_id"]?.string == self.bot.userID }
+        let lists = transaction["org.matrix.msc3202.device_lists"] ?? transaction["device_lists"]
+        updates.changedUsers = lists?["changed"]?.array?.compactMap { $0.string } ?? []
+        updates.leftUsers = lists?["left"]?.array?.compactMap { $0.string } ?? []
+        if let me = self.bot.userID, let device = self.bot.encryption?.readyDeviceID {
+            let counts = transaction["org.matrix.msc3202.device_one_time_keys_count"]?[me]?[device]?.object
+            updates.oneTimeKeyCounts = counts?.compactMapValues { $0.int.map(Int.init) }
+            updates.unusedFallbackKeyTypes = transaction["org.matrix.msc3202.device_unused_fallback_key_types"]?[me]?[device]?.array?.compactMap { $0.string }
+        }
+        return updates
+    }
+
+    /// A transaction is the same when its id, its events' ids and its to-device messages are:
+    /// Synapse on SQLite starts its transaction ids again from 1 after a restart, so the id alone
+    /// would drop new events.
+    static func transactionKey(id: String, events: [MatrixEvent], toDevice: [JSONValue] = []) -> String {
         // FNV-1a over the event ids: stable across processes (Swift's `Hasher` is not).
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in events.map({ $0.eventID ?? "-" }).joined(separator: "\n").utf8 {
+        let parts = events.map { $0.eventID ?? "-" } + toDevice.map { String(decoding: $0.canonical, as: UTF8.self) }
+        for byte in parts.joined(separator: "\n").utf8 {
             hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
         }
         return id + "/" + String(hash, radix: 16)

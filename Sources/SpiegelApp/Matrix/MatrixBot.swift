@@ -18,7 +18,10 @@ import SpiegelVault
 ///   are ignored; a reply is read without its quoted fallback; an edit is not taken as a new
 ///   answer (the bot says once that it reads new messages only); a picture or file gets one note
 ///   that the bot reads text only;
-/// - an end-to-end encrypted room gets one plain notice that the bot cannot read it;
+/// - in an end-to-end encrypted room, messages are decrypted (and replies encrypted) by
+///   ``MatrixEncryption``; a message whose room key has not come yet waits for it. With
+///   `matrix.encryption: require` an unencrypted direct chat gets one explanation and no
+///   coaching; with `off` an encrypted room gets one notice that the bot cannot read it;
 /// - while a message takes a noticeable time, the bot marks it read and shows that it is typing.
 final class MatrixBot: Sendable {
     /// The service texts the bot says in rooms, in the configured language.
@@ -26,6 +29,8 @@ final class MatrixBot: Sendable {
         var hello: String
         var notDirect: String
         var encrypted: String
+        var encryptionRequired: String
+        var undecryptable: String
         var edited: String
         var textOnly: String
     }
@@ -34,6 +39,9 @@ final class MatrixBot: Sendable {
     let api: MatrixClientAPI
     private let client: any HTTPClient
     let state: MatrixState
+    /// `nil` when `matrix.encryption` is `off`.
+    let encryption: MatrixEncryption?
+    private let requiresEncryption: Bool
     private let texts: Texts
     private let ignoredUsers: Set<String>
     /// A turn slower than this marks the message read and shows "typing…".
@@ -46,13 +54,15 @@ final class MatrixBot: Sendable {
     private let directInvites = Mutex<Set<String>>([])
 
     init(
-        gateway: ChatGateway, api: MatrixClientAPI, client: any HTTPClient, state: MatrixState, texts: Texts,
-        userID: String?, ignoredUsers: Set<String>, typingAfter: Duration, logger: Logger
+        gateway: ChatGateway, api: MatrixClientAPI, client: any HTTPClient, state: MatrixState, encryption: MatrixEncryption?,
+        requiresEncryption: Bool, texts: Texts, userID: String?, ignoredUsers: Set<String>, typingAfter: Duration, logger: Logger
     ) {
         self.gateway = gateway
         self.api = api
         self.client = client
         self.state = state
+        self.encryption = encryption
+        self.requiresEncryption = requiresEncryption
         self.texts = texts
         self.userIDBox = Mutex(userID)
         self.ignoredUsers = ignoredUsers
@@ -82,6 +92,25 @@ final class MatrixBot: Sendable {
     /// - Parameter live: `false` for the first `/sync` without a position: messages written
     ///   before the bot ever synced are history, not questions; invites are still accepted.
     func process(_ events: [MatrixEvent], live: Bool = true) async throws {
+        try await self.process(events, live: live, devices: nil)
+    }
+
+    /// Handles a batch with what it says about devices and keys: the keys first (a room key may
+    /// come in the same batch as the message it opens), then the events, then messages that
+    /// waited for a key that came now.
+    func process(_ events: [MatrixEvent], live: Bool = true, devices: MatrixEncryption.DeviceUpdates?) async throws {
+        var unlocked: [MatrixEvent] = []
+        if let devices, let encryption = self.encryption {
+            unlocked = try await encryption.receive(devices)
+        }
+        try await self.handleByRoom(events, live: live)
+        if !unlocked.isEmpty, let encryption = self.encryption {
+            try await self.handleByRoom(unlocked, live: true)
+            try await encryption.settled(unlocked.compactMap(\.eventID))
+        }
+    }
+
+    private func handleByRoom(_ events: [MatrixEvent], live: Bool) async throws {
         var byRoom: [String: [MatrixEvent]] = [:]
         var order: [String] = []
         for event in events {
@@ -107,10 +136,31 @@ final class MatrixBot: Sendable {
         switch event.type {
         case "m.room.member":
             try await self.membershipChanged(event, in: room, me: me, live: live)
-        case "m.room.encryption" where live:
-            try await self.noticeEncryption(in: room, after: event.eventID)
+        case "m.room.encryption":
+            if let encryption = self.encryption {
+                try await encryption.noteEncryption(in: room, content: event.content)
+            } else if live {
+                try await self.noticeEncryption(in: room, after: event.eventID)
+            }
         case "m.room.encrypted" where live && sender != me:
-            try await self.noticeEncryption(in: room, after: event.eventID)
+            guard let encryption = self.encryption else {
+                return try await self.noticeEncryption(in: room, after: event.eventID)
+            }
+            switch try await encryption.decrypt(event) {
+            case .decrypted(let decrypted) where decrypted.type == "m.room.message":
+                guard !self.ignoredUsers.contains(sender), decrypted.content.msgtype != "m.notice" else { return self.count("ignored_bot") }
+                try await self.message(decrypted, from: sender, in: room, me: me, encrypted: true)
+            case .decrypted:
+                self.count("encrypted_other")
+            case .waitingForKey:
+                self.count("waiting_for_key")
+            case .undecryptable(let reason):
+                self.logger.info("spiegel.matrix.undecryptable", metadata: ["spiegel.reason": "\(reason)"])
+                self.count("undecryptable")
+                if let eventID = event.eventID {
+                    try await self.tellUndecryptable(in: room, eventID: eventID)
+                }
+            }
         case "m.room.message" where live:
             guard sender != me, !self.ignoredUsers.contains(sender), event.content.msgtype != "m.notice" else {
                 return self.count("ignored_bot")
@@ -123,6 +173,7 @@ final class MatrixBot: Sendable {
 
     private func membershipChanged(_ event: MatrixEvent, in room: String, me: String, live: Bool) async throws {
         self.members.withLock { _ = $0.removeValue(forKey: room) }
+        try await self.encryption?.membershipChanged(in: room)
         guard event.stateKey == me else {
             // The last person left: the bot leaves too, and forgets the room.
             if live, ["leave", "ban"].contains(event.content.membership), !self.isTeamRoom(room),
@@ -143,10 +194,14 @@ final class MatrixBot: Sendable {
         case "join" where live:
             let invitedAsDirect = self.directInvites.withLock { $0.remove(room) != nil }
             guard !self.isTeamRoom(room), let members = try await self.joinedMembers(of: room) else { return }
-            if try await self.isEncrypted(room) {
+            let encrypted = try await self.isEncrypted(room)
+            if encrypted && self.encryption == nil {
                 return try await self.noticeEncryption(in: room, after: event.eventID)
             }
             let notes = self.state.notes(of: room)
+            if members.count <= 2, invitedAsDirect, !encrypted, self.requiresEncryption {
+                return try await self.explainEncryptionRequired(in: room, key: "required:\(room):\(event.eventID ?? "-")")
+            }
             // A direct chat is greeted; a room the others have yet to join waits for its first message.
             if members.count <= 2, invitedAsDirect, !notes.greeted {
                 try await self.say(self.texts.hello, in: room, key: "hello:\(room):\(event.eventID ?? "-")", isPrivate: true) { $0.greeted = true }
@@ -160,7 +215,7 @@ final class MatrixBot: Sendable {
         }
     }
 
-    private func message(_ event: MatrixEvent, from sender: String, in room: String, me: String) async throws {
+    private func message(_ event: MatrixEvent, from sender: String, in room: String, me: String, encrypted: Bool = false) async throws {
         guard let eventID = event.eventID else { return }
         if self.isTeamRoom(room) {
             // Nothing said in a team room is coached or kept; the gateway takes a round told
@@ -178,6 +233,9 @@ final class MatrixBot: Sendable {
                 try await self.say(self.texts.notDirect, in: room, key: "explain:\(room):\(eventID)", isPrivate: false) { $0.explained = true }
             }
             return self.count("shared_room")
+        }
+        if !encrypted, self.requiresEncryption {
+            return try await self.explainEncryptionRequired(in: room, key: "required:\(eventID)")
         }
         if event.content.relationType == "m.replace" {
             if !self.state.notes(of: room).editNoticed {
@@ -212,6 +270,19 @@ final class MatrixBot: Sendable {
             }
         }
         _ = try await self.gateway.receive(ChatMessage(id: eventID, user: sender, room: room, text: text), from: Self.transport)
+    }
+
+    /// Tells the room once per message that it could not be decrypted (never in a team room).
+    func tellUndecryptable(in room: String, eventID: String) async throws {
+        guard !self.isTeamRoom(room) else { return }
+        try await self.gateway.say(self.texts.undecryptable, in: room, via: Self.transport, key: "undecryptable:\(eventID)", isPrivate: false)
+    }
+
+    /// `matrix.encryption: require`: an unencrypted direct chat is told once why nothing is coached.
+    private func explainEncryptionRequired(in room: String, key: String) async throws {
+        self.count("unencrypted_refused")
+        guard !self.state.notes(of: room).encryptionNoticed else { return }
+        try await self.say(self.texts.encryptionRequired, in: room, key: key, isPrivate: false) { $0.encryptionNoticed = true }
     }
 
     private func noticeEncryption(in room: String, after eventID: String?) async throws {
@@ -252,6 +323,7 @@ final class MatrixBot: Sendable {
     /// Whether the room has an `m.room.encryption` state event (events sent before the bot joined
     /// are not pushed to an application service, so it asks).
     private func isEncrypted(_ room: String) async throws -> Bool {
+        if let encryption = self.encryption { return try await encryption.isEncrypted(room) }
         let response = try await self.client.execute(self.api.state("m.room.encryption", in: room))
         switch response.status.code {
         case 200..<300: return true

@@ -13,6 +13,9 @@ public struct MatrixRegistration: Sendable, Equatable {
     public var hsToken: String
     /// The bot's localpart: `spiegel` for `@spiegel:school.example`.
     public var senderLocalpart: String
+    /// Whether the registration asks for to-device messages, device lists and key counts in
+    /// transactions (`receive_ephemeral` and `org.matrix.msc3202`), which encryption needs.
+    public var receivesDeviceMessages = true
 
     /// A new registration with fresh random tokens (256 bits each).
     public static func generate(id: String = "spiegel", url: String, senderLocalpart: String = "spiegel") -> MatrixRegistration {
@@ -41,7 +44,13 @@ public struct MatrixRegistration: Sendable, Equatable {
             hs_token: \(Self.quoted(self.hsToken))
             sender_localpart: \(Self.quoted(self.senderLocalpart))
             rate_limited: false
-            receive_ephemeral: false
+            # To-device messages (MSC2409), device lists and one-time key counts (MSC3202) for
+            # end-to-end encryption. Synapse also needs, in homeserver.yaml:
+            #   experimental_features:
+            #     msc2409_to_device_messages_enabled: true
+            #     msc3202_transaction_extensions: true
+            receive_ephemeral: true
+            "org.matrix.msc3202": true
             namespaces:
               users:
                 - exclusive: true
@@ -70,10 +79,12 @@ public struct MatrixRegistration: Sendable, Equatable {
             }
             return value
         }
-        return MatrixRegistration(
+        var registration = MatrixRegistration(
             id: try field("id"), url: try field("url"), asToken: try field("as_token"), hsToken: try field("hs_token"),
             senderLocalpart: try field("sender_localpart")
         )
+        registration.receivesDeviceMessages = mapping["receive_ephemeral"]?.bool == true && mapping["org.matrix.msc3202"]?.bool == true
+        return registration
     }
 
     private static func randomToken() -> String {

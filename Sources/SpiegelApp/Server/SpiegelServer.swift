@@ -9,6 +9,7 @@ public import SpiegelChat
 public import Foundation
 import SpiegelCoach
 import SpiegelDialogue
+import SpiegelOlm
 import SpiegelVault
 
 /// The long-running Spiegel process: the HTTP server and the services behind it, in one
@@ -92,7 +93,7 @@ public struct SpiegelServer: Sendable {
         services.append(httpClient)
         let serverRunning = AsyncEvent()
         var routes: [(Router<BasicRequestContext>) -> Void] = []
-        let chats = try Chats(configuration: self.configuration, now: self.now)
+        let chats = try Chats(configuration: self.configuration, vault: vault, client: httpClient, logger: self.logger, now: self.now)
         if !chats.isEmpty {
             let library = try self.loadLibrary()
             let coaching = CoachingService(library: library, vault: vault, configuration: self.configuration.coach, logger: self.logger, now: self.now)
@@ -124,10 +125,14 @@ public struct SpiegelServer: Sendable {
             if let matrix = chats.matrix {
                 let bot = MatrixBot(
                     gateway: gateway, api: matrix.transport.api, client: httpClient, state: MatrixState(vault: vault),
+                    encryption: matrix.transport.encryption, requiresEncryption: self.configuration.matrix.encryption == .require,
                     texts: MatrixBot.Texts(library: library, language: language),
                     userID: matrix.settings.registration == nil ? nil : self.configuration.matrix.userID,
                     ignoredUsers: Set(self.configuration.matrix.ignoredUsers), typingAfter: self.configuration.matrix.typingAfter, logger: self.logger
                 )
+                if let encryption = matrix.transport.encryption {
+                    services.append(MatrixKeyWait(bot: bot, encryption: encryption, logger: self.logger))
+                }
                 if let registration = matrix.settings.registration {
                     services.append(MatrixAppservice(bot: bot, client: httpClient, registration: registration, serverRunning: serverRunning, logger: self.logger))
                     routes.append(AppserviceRoutes(hsToken: registration.hsToken, bot: bot, logger: self.logger).add(to:))
@@ -155,7 +160,7 @@ public struct SpiegelServer: Sendable {
         var teamRooms: [String: [String]] = [:]
         var teams: [TeamsFile.Team] = []
 
-        init(configuration: SpiegelConfiguration, now: @escaping @Sendable () -> Date) throws {
+        init(configuration: SpiegelConfiguration, vault: Vault, client: any HTTPClient, logger: Logger, now: @escaping @Sendable () -> Date) throws {
             if let secret = configuration.plain.secret, let url = configuration.plain.outboundURL {
                 self.plain = PlainTransport(url: url, signature: PlainSignature(secret: Array(secret.utf8)), now: now)
                 self.teamRooms[PlainTransport.name] = configuration.plain.teamRooms
@@ -166,7 +171,15 @@ public struct SpiegelServer: Sendable {
                 self.teamRooms[MattermostTransport.name] = mattermost.teamChannels
             }
             if let settings = try MatrixSettings(configuration.matrix) {
-                self.matrix = (MatrixTransport(api: MatrixClientAPI(homeserverURL: settings.homeserverURL, accessToken: settings.accessToken)), settings)
+                let api = MatrixClientAPI(homeserverURL: settings.homeserverURL, accessToken: settings.accessToken)
+                var encryption: MatrixEncryption?
+                if configuration.matrix.encryption != .off {
+                    let made = MatrixEncryption(backend: LibOlm(), vault: vault, api: api, client: client, logger: logger, now: now)
+                    // A coachee's erasure takes their sessions from the vault; this drops them from memory.
+                    vault.onErasure { pseudonym in Task { await made.forget(pseudonym) } }
+                    encryption = made
+                }
+                self.matrix = (MatrixTransport(api: api, encryption: encryption), settings)
                 self.teamRooms[MatrixTransport.name] = configuration.matrix.teamRooms
             }
             self.teams = try configuration.teams.file.map { try TeamsFile.load(path: $0).teams } ?? []

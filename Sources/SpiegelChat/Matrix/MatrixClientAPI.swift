@@ -7,12 +7,22 @@ public struct MatrixClientAPI: Sendable {
     /// The homeserver's client-server API base, such as `https://matrix.school.example`.
     public var homeserverURL: String
     public var accessToken: String
+    /// An application service acting as one of its users' devices: `user_id` and `device_id`
+    /// on every request (the end-to-end encryption traffic of the bot's device).
+    public var actingAs: (userID: String, deviceID: String)?
 
     public init(homeserverURL: String, accessToken: String) {
         var url = homeserverURL
         while url.hasSuffix("/") { url.removeLast() }
         self.homeserverURL = url
         self.accessToken = accessToken
+    }
+
+    /// The same API acting as `deviceID` of `userID` (application-service mode).
+    public func acting(as userID: String, deviceID: String) -> MatrixClientAPI {
+        var api = self
+        api.actingAs = (userID, deviceID)
+        return api
     }
 
     /// `GET /account/whoami`: the bot's own user id.
@@ -34,12 +44,18 @@ public struct MatrixClientAPI: Sendable {
     /// HTML `formatted_body` where the text has lists or bold. The homeserver takes a repeated
     /// transaction id as the same message, so a retry never posts twice.
     public func send(_ text: String, to room: String, transactionID: String) -> HTTPClientRequest {
-        var content: [String: Any] = ["msgtype": "m.text", "body": text]
+        self.send(type: "m.room.message", content: Self.messageContent(text), to: room, transactionID: transactionID)
+    }
+
+    /// The content of a text message: a plain `body`, and an HTML `formatted_body` where the text
+    /// has lists or bold.
+    public static func messageContent(_ text: String) -> JSONValue {
+        var content: [String: JSONValue] = ["msgtype": "m.text", "body": .string(text)]
         if let html = MatrixFormatting.html(for: text) {
             content["format"] = "org.matrix.custom.html"
-            content["formatted_body"] = html
+            content["formatted_body"] = .string(html)
         }
-        return self.request(.put, "/_matrix/client/v3/rooms/\(Self.segment(room))/send/m.room.message/\(Self.segment(transactionID))", json: content)
+        return .object(content)
     }
 
     /// `PUT /rooms/{roomId}/typing/{userId}`.
@@ -81,17 +97,26 @@ public struct MatrixClientAPI: Sendable {
     }
 
     private func request(_ method: HTTPRequest.Method, _ path: String, query: [(String, String)] = [], json: [String: Any]? = nil) -> HTTPClientRequest {
+        let body = json.map { [UInt8]((try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys])) ?? Data("{}".utf8)) }
+        return self.request(method, path, query: query, body: body)
+    }
+
+    /// A request with `body` as its JSON body (none when `nil`).
+    func request(_ method: HTTPRequest.Method, _ path: String, query: [(String, String)] = [], body: [UInt8]?) -> HTTPClientRequest {
+        var query = query
+        if let actingAs = self.actingAs {
+            query += [("user_id", actingAs.userID), ("device_id", actingAs.deviceID)]
+        }
         var url = self.homeserverURL + path
         if !query.isEmpty {
             url += "?" + query.map { "\($0.0)=\(Self.queryValue($0.1))" }.joined(separator: "&")
         }
         var headers: HTTPFields = [.authorization: "Bearer " + self.accessToken]
-        var body: [UInt8] = []
-        if let json {
+        if let body {
             headers[.contentType] = "application/json"
-            body = [UInt8]((try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])) ?? Data("{}".utf8))
+            return HTTPClientRequest(method: method, url: url, headerFields: headers, body: body, timeout: .seconds(30))
         }
-        return HTTPClientRequest(method: method, url: url, headerFields: headers, body: body, timeout: .seconds(30))
+        return HTTPClientRequest(method: method, url: url, headerFields: headers, body: [], timeout: .seconds(30))
     }
 
     /// A path segment with everything but unreserved characters percent-encoded (room and event

@@ -23,6 +23,15 @@ public struct MatrixEvent: Decodable, Sendable, Equatable {
         public var relationType: String?
         /// Whether the message answers another (`m.relates_to.m.in_reply_to`).
         public var isReply: Bool
+        /// An encrypted event's or `m.room.encryption`'s algorithm.
+        public var algorithm: String?
+        /// A Megolm event's ciphertext, session and sender key (`m.room.encrypted`).
+        public var ciphertext: String?
+        public var sessionID: String?
+        public var senderKey: String?
+        /// `m.room.encryption`'s rotation settings.
+        public var rotationPeriodMilliseconds: Int64?
+        public var rotationPeriodMessages: Int?
 
         public init(msgtype: String? = nil, body: String? = nil, membership: String? = nil, isDirect: Bool? = nil, relationType: String? = nil, isReply: Bool = false) {
             self.msgtype = msgtype
@@ -34,9 +43,13 @@ public struct MatrixEvent: Decodable, Sendable, Equatable {
         }
 
         private enum CodingKeys: String, CodingKey {
-            case msgtype, body, membership
+            case msgtype, body, membership, algorithm, ciphertext
             case isDirect = "is_direct"
             case relatesTo = "m.relates_to"
+            case sessionID = "session_id"
+            case senderKey = "sender_key"
+            case rotationPeriodMilliseconds = "rotation_period_ms"
+            case rotationPeriodMessages = "rotation_period_msgs"
         }
 
         private struct RelatesTo: Decodable {
@@ -61,6 +74,12 @@ public struct MatrixEvent: Decodable, Sendable, Equatable {
             let relatesTo = try? container.decodeIfPresent(RelatesTo.self, forKey: .relatesTo)
             self.relationType = relatesTo?.relType
             self.isReply = relatesTo?.inReplyTo?.eventID != nil
+            self.algorithm = try? container.decodeIfPresent(String.self, forKey: .algorithm)
+            self.ciphertext = try? container.decodeIfPresent(String.self, forKey: .ciphertext)
+            self.sessionID = try? container.decodeIfPresent(String.self, forKey: .sessionID)
+            self.senderKey = try? container.decodeIfPresent(String.self, forKey: .senderKey)
+            self.rotationPeriodMilliseconds = try? container.decodeIfPresent(Int64.self, forKey: .rotationPeriodMilliseconds)
+            self.rotationPeriodMessages = try? container.decodeIfPresent(Int.self, forKey: .rotationPeriodMessages)
         }
     }
 

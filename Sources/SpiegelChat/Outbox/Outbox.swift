@@ -236,7 +236,7 @@ public final class Outbox: Service, Sendable {
     private func send(_ entry: OutboxEntry) async -> Outcome {
         let response: HTTPClientResponse
         do {
-            response = try await self.client.execute(self.transport.request(for: entry))
+            response = try await self.client.execute(try await self.transport.request(for: entry))
         } catch is CancellationError {
             return .retry(after: nil)
         } catch let error as HTTPClientError where error.code == .invalidRequest {

@@ -31,8 +31,9 @@ public struct ChatMessage: Sendable, Equatable {
 public protocol ChatTransport: Sendable {
     /// Short and stable: `plain`, `mattermost`, `matrix`.
     var name: String { get }
-    /// The request that delivers `entry`.
-    func request(for entry: OutboxEntry) -> HTTPClientRequest
+    /// The request that delivers `entry`; a thrown error is retried like a failed delivery (an
+    /// encrypting transport may have to ask the chat server first).
+    func request(for entry: OutboxEntry) async throws -> HTTPClientRequest
     /// How long a 429 asks the outbox to wait; `nil` leaves it to the backoff.
     func retryDelay(for response: HTTPClientResponse) -> Duration?
     /// Whether a turn's replies go out as one message (see ``combinedReplies(_:)``) rather than

@@ -67,6 +67,9 @@ struct SynapseConfiguration {
             "suppress_key_server_warning": true,
             "app_service_config_files": self.appserviceRegistrationFiles,
             "presence": ["enabled": false],
+            // To-device messages, device lists and one-time key counts pushed to application
+            // services (end-to-end encryption), as docs/configuration.md asks of administrators.
+            "experimental_features": ["msc2409_to_device_messages_enabled": true, "msc3202_transaction_extensions": true],
         ]
         config.merge(Self.relaxedRateLimits) { $1 }
         try Self.writeJSON(config, to: self.configurationFile)

@@ -34,6 +34,8 @@ public final class SynapseHomeserver: Sendable {
     private let configuration: SynapseConfiguration
     private let python: String
     private let process = Mutex<Process?>(nil)
+    /// The passwords of the users ``register(_:admin:displayName:)`` made, for ``login(_:)``.
+    private let passwords = Mutex<[String: String]>([:])
 
     /// The Python interpreter of the Synapse venv: `SPIEGEL_SYNAPSE_PYTHON` when set, else
     /// `.build-synapse/venv/bin/python` in the package.
@@ -175,7 +177,21 @@ public final class SynapseHomeserver: Sendable {
         guard let userID = answer["user_id"] as? String, let accessToken = answer["access_token"] as? String else {
             throw SynapseHarnessError("POST \(path) answered without user_id or access_token")
         }
+        self.passwords.withLock { $0[userID] = password }
         return MatrixTestClient(baseURL: self.baseURL, userID: userID, accessToken: accessToken, deviceID: answer["device_id"] as? String)
+    }
+
+    /// Logs a registered user in again: a client for a new device of theirs.
+    public func login(_ userID: String) async throws -> MatrixTestClient {
+        guard let password = self.passwords.withLock({ $0[userID] }) else {
+            throw SynapseHarnessError("\(userID) was not registered by this homeserver object")
+        }
+        let body: [String: Any] = ["type": "m.login.password", "identifier": ["type": "m.id.user", "user": userID], "password": password]
+        let answer = try await SynapseHTTP.request(.post, self.baseURL, "/_matrix/client/v3/login", json: body)
+        guard let accessToken = answer["access_token"] as? String, let deviceID = answer["device_id"] as? String else {
+            throw SynapseHarnessError("POST /login answered without access_token or device_id")
+        }
+        return MatrixTestClient(baseURL: self.baseURL, userID: userID, accessToken: accessToken, deviceID: deviceID)
     }
 
     /// The user id of `localpart` on this server: `@localpart:serverName`.
