@@ -35,7 +35,7 @@ public final class Vault: Sendable {
     /// The coachees known to have a journal (made on their first append).
     private let created = Mutex<Set<Pseudonym>>([])
     /// Told the pseudonym of every coachee erased (see ``onErasure(_:)``).
-    private let erasureObservers = Mutex<[@Sendable (Pseudonym) -> Void]>([])
+    private let erasureObservers = Mutex<[@Sendable (Pseudonym) async -> Void]>([])
     private let logger: Logger
 
     /// Opens the vault at `configuration.directory`, creating it on first use, and replays what a
@@ -147,9 +147,9 @@ public final class Vault: Sendable {
         return [SystemJournalID(name + ".a"), SystemJournalID(name + ".b")]
     }
 
-    /// Calls `observer` after each erasure of a coachee, with the coachee's pseudonym, so that
-    /// what a service holds of them in memory goes too.
-    public func onErasure(_ observer: @escaping @Sendable (Pseudonym) -> Void) {
+    /// Calls `observer` after each erasure of a coachee, with the coachee's pseudonym, and waits
+    /// for it, so that what a service holds of them in memory goes too before the erasure returns.
+    public func onErasure(_ observer: @escaping @Sendable (Pseudonym) async -> Void) {
         self.erasureObservers.withLock { $0.append(observer) }
     }
 
@@ -283,7 +283,7 @@ public final class Vault: Sendable {
             try await self.store.perform { store throws(VaultError) in try store.erase(companion) }
         }
         for observer in self.erasureObservers.withLock({ $0 }) {
-            observer(pseudonym)
+            await observer(pseudonym)
         }
     }
 

@@ -27,6 +27,7 @@ public final class VaultDocument<Contents: Codable & Sendable>: Sendable {
     }
 
     private let vault: Vault
+    private let initial: Contents
     private let journals: [SystemJournalID]
     private let legacyOwners: [CoacheeID]
     private let snapshotsPerJournal: Int
@@ -42,6 +43,7 @@ public final class VaultDocument<Contents: Codable & Sendable>: Sendable {
     public init(vault: Vault, name: String, initial: Contents, legacyOwners: [CoacheeID] = [], snapshotsPerJournal: Int = 1_000) {
         precondition(snapshotsPerJournal > 0)
         self.vault = vault
+        self.initial = initial
         self.journals = [SystemJournalID(name + ".a"), SystemJournalID(name + ".b")]
         self.legacyOwners = legacyOwners
         self.snapshotsPerJournal = snapshotsPerJournal
@@ -79,6 +81,17 @@ public final class VaultDocument<Contents: Codable & Sendable>: Sendable {
         try await self.write(&state)
         self.state.withLock { $0 = state }
         return result
+    }
+
+    /// Erases both journals and starts again from the initial contents, after any write in
+    /// progress (a companion document erased with its coachee, whose object is still in use).
+    public func reset() async throws {
+        try await self.writeLock.lock()
+        defer { self.writeLock.unlock() }
+        for journal in self.journals where self.vault.contains(journal) {
+            try await self.vault.erase(journal)
+        }
+        self.state.withLock { $0 = State(contents: self.initial, isLoaded: true) }
     }
 
     /// Writes `state` as the next snapshot, starting the other journal when this one is full.

@@ -145,12 +145,14 @@ extension MatrixTests {
             await fixture.stop()
         }
 
-        @Test func syncModeCoachesAnEncryptedDirectChat() async throws {
+        @Test func syncModeCoachesAnEncryptedDirectChatAndForgettingTheTeacherErasesTheirKeys() async throws {
             let fixture = try await MatrixTests.fixture(.sync)
-            let teacher = try await E2EETestClient.start(homeserver: fixture.synapse.baseURL, client: try await fixture.synapse.register("bram"), store: fixture.directory.appendingPathComponent("bram"))
+            let account = try await fixture.synapse.register("bram")
+            let teacher = try await E2EETestClient.start(homeserver: fixture.synapse.baseURL, client: account, store: fixture.directory.appendingPathComponent("bram"))
             let script = try MatrixTests.Script(named: "reflectie-volledig.txt")
+            var room = ""
             try await fixture.withSpiegel { _, _ in
-                let room = try await teacher.createDirectChat(with: fixture.botID)
+                room = try await teacher.createDirectChat(with: fixture.botID)
                 try await teacher.waitJoined(fixture.botID, in: room)
                 let greeting = try await teacher.waitForMessages(in: room, from: fixture.botID, count: 1)
                 #expect(greeting[0].encrypted && greeting[0].body?.hasPrefix(Self.hello) == true)
@@ -158,13 +160,39 @@ extension MatrixTests {
                 #expect(try await Self.say(script.exchanges[0].teacher, teacher, in: room, bot: fixture.botID, expecting: 3) == script.exchanges[0].bot)
                 #expect(try await Self.say(script.exchanges[1].teacher, teacher, in: room, bot: fixture.botID, expecting: 4) == script.exchanges[1].bot)
             }
-            await teacher.stop()
             let database = try Self.homeserverDatabase(fixture.synapse)
             #expect(database.contains("m.room.encrypted"), "the database is read")
             for sentence in script.opening + script.exchanges[0].bot + [script.exchanges[1].teacher] + script.exchanges[1].bot where sentence.count > 12 {
                 #expect(!database.contains(sentence), "in the clear on the homeserver: “\(sentence)”")
             }
+            // The teacher's room keys are in their companion document, and go when they are forgotten.
+            let before = try await Self.keptKeys(of: account.userID, fixture)
+            #expect(!before.roomKeys.isEmpty && before.coachee, "the room keys of the teacher are kept")
+            try await fixture.withSpiegel { _, _ in
+                let asked = try await Self.say("vergeet mij", teacher, in: room, bot: fixture.botID, expecting: 5)
+                #expect(asked.first?.hasPrefix("Wil je echt dat ik alles wis") == true)
+                let done = try await Self.say("ja", teacher, in: room, bot: fixture.botID, expecting: 6)
+                #expect(done.first?.hasPrefix("Gedaan. Alles wat je hier schreef is gewist") == true)
+            }
+            let after = try await Self.keptKeys(of: account.userID, fixture)
+            #expect(after.roomKeys.isDisjoint(with: before.roomKeys) && !after.coachee, "the room keys erased with the teacher")
+            await teacher.stop()
             await fixture.stop()
+        }
+
+        /// Whether the vault (Spiegel stopped) holds the companion document of `user`.
+        /// The room keys (Megolm session ids) the vault (Spiegel stopped) holds from `user`, and
+        /// whether it holds their conversation.
+        static func keptKeys(of user: String, _ fixture: MatrixTests.Fixture) async throws -> (roomKeys: Set<String>, coachee: Bool) {
+            struct Peer: Codable, Sendable {
+                var inbound: [String: JSONValue] = [:]
+            }
+            let key = try MasterKey(base64: try #require(fixture.configuration.vaultMasterKey), source: "the test")
+            let vault = try Vault(configuration: VaultConfiguration(directory: fixture.configuration.vaultDirectory), masterKey: key, logger: Logger(label: "test.vault"))
+            let companion = VaultDocument(vault: vault, name: vault.companionName(of: CoacheeID(user)), initial: Peer())
+            let kept = (Set(try await companion.contents().inbound.keys), vault.contains(CoacheeID(user)))
+            try await vault.close()
+            return kept
         }
 
         @Test func requireRefusesAnUnencryptedDirectChatWithOneExplanation() async throws {

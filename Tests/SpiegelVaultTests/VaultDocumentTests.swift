@@ -89,6 +89,12 @@ import Testing
         #expect(told.withLock { $0 } == [vault.pseudonym(of: alice)])
         let reread = VaultDocument(vault: vault, name: vault.companionName(of: alice), initial: Book())
         #expect(try await reread.contents() == Book())
+        // An object still in use starts again empty after a reset: nothing of before comes back.
+        let inUse = VaultDocument(vault: vault, name: vault.companionName(of: bob), initial: Book())
+        #expect(try await inUse.contents().entries.count == 1)
+        try await inUse.reset()
+        try await inUse.update { $0.entries.append("after") }
+        #expect(try await VaultDocument(vault: vault, name: vault.companionName(of: bob), initial: Book()).contents().entries == ["after"])
 
         // Retention: bob is inactive long before this cutoff (in 2096).
         #expect(try await vault.eraseInactive(before: Date(timeIntervalSince1970: 4_000_000_000)) == 1)

@@ -176,7 +176,7 @@ public struct SpiegelServer: Sendable {
                 if configuration.matrix.encryption != .off {
                     let made = MatrixEncryption(backend: LibOlm(), vault: vault, api: api, client: client, logger: logger, now: now)
                     // A coachee's erasure takes their sessions from the vault; this drops them from memory.
-                    vault.onErasure { pseudonym in Task { await made.forget(pseudonym) } }
+                    vault.onErasure { pseudonym in await made.forget(pseudonym) }
                     encryption = made
                 }
                 self.matrix = (MatrixTransport(api: api, encryption: encryption), settings)

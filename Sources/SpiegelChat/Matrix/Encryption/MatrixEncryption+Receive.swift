@@ -11,6 +11,10 @@ extension MatrixEncryption {
     /// - Returns: messages kept waiting for a room key that came now, to be handled again (then
     ///   ``settled(_:)``).
     public func receive(_ updates: DeviceUpdates) async throws -> [MatrixEvent] {
+        try await self.exclusively { try await self.take(updates) }
+    }
+
+    private func take(_ updates: DeviceUpdates) async throws -> [MatrixEvent] {
         guard self.isReady else {
             // The device could not start (the homeserver refused it): what came cannot be read.
             if !updates.toDevice.isEmpty {

@@ -20,28 +20,32 @@ extension MatrixEncryption {
 
     func recoverRoomKey(room: String, sessionID: String, senderKey: String?, sender: String) async {
         do {
-            let request: JSONValue = [
-                "action": "request",
-                "body": .object([
-                    "algorithm": .string(Self.megolmAlgorithm), "room_id": .string(room), "session_id": .string(sessionID),
-                    "sender_key": senderKey.map { .string($0) } ?? .null,
-                ]),
-                "request_id": .string("spiegel-" + RandomID.make()),
-                "requesting_device_id": .string(self.deviceID),
-            ]
-            try await self.call(self.api.sendToDevice(type: "m.room_key_request", messages: [sender: ["*": request]], transactionID: "spiegel-keyreq-" + RandomID.make()))
-            self.count("room_key_requested")
-            guard let senderKey else { return }
-            try await self.refreshDeviceLists(of: [sender])
-            let peer = try await self.peer(sender)
-            guard let (id, device) = peer.current.devices.first(where: { $0.value.curve25519 == senderKey && !$0.value.isBlocked }) else { return }
-            if let last = self.unwedged[senderKey], self.now().timeIntervalSince(last) < 3_600 { return }
-            self.unwedged[senderKey] = self.now()
-            try await self.sendToDevices(type: "m.dummy", content: [:], [(sender, id, device)], freshSession: true)
-            self.count("olm_unwedged")
+            try await self.exclusively { try await self.askForRoomKey(room: room, sessionID: sessionID, senderKey: senderKey, sender: sender) }
         } catch {
             self.logger.info("spiegel.matrix.e2ee_key_request_failed", metadata: ["spiegel.error": "\(Self.describe(error))"])
         }
+    }
+
+    private func askForRoomKey(room: String, sessionID: String, senderKey: String?, sender: String) async throws {
+        let request: JSONValue = [
+            "action": "request",
+            "body": .object([
+                "algorithm": .string(Self.megolmAlgorithm), "room_id": .string(room), "session_id": .string(sessionID),
+                "sender_key": senderKey.map { .string($0) } ?? .null,
+            ]),
+            "request_id": .string("spiegel-" + RandomID.make()),
+            "requesting_device_id": .string(self.deviceID),
+        ]
+        try await self.call(self.api.sendToDevice(type: "m.room_key_request", messages: [sender: ["*": request]], transactionID: "spiegel-keyreq-" + RandomID.make()))
+        self.count("room_key_requested")
+        guard let senderKey else { return }
+        try await self.refreshDeviceLists(of: [sender])
+        let peer = try await self.peer(sender)
+        guard let (id, device) = peer.current.devices.first(where: { $0.value.curve25519 == senderKey && !$0.value.isBlocked }) else { return }
+        if let last = self.unwedged[senderKey], self.now().timeIntervalSince(last) < 3_600 { return }
+        self.unwedged[senderKey] = self.now()
+        try await self.sendToDevices(type: "m.dummy", content: [:], [(sender, id, device)], freshSession: true)
+        self.count("olm_unwedged")
     }
 
     /// Messages that waited longer than ``keyWait`` for their room key and whose sender was not

@@ -53,6 +53,10 @@ extension MatrixEncryption {
     /// - Returns: the content of the `m.room.encrypted` event to send.
     public func encrypt(_ content: JSONValue, type: String, in room: String) async throws -> JSONValue {
         guard self.isReady else { throw MatrixError(errcode: "SPIEGEL_DEVICE_NOT_READY") }
+        return try await self.exclusively { try await self.encryptNow(content, type: type, in: room) }
+    }
+
+    private func encryptNow(_ content: JSONValue, type: String, in room: String) async throws -> JSONValue {
         let settings = try await self.device.contents().encryptedRooms[room] ?? RoomEncryption()
         let others = try await self.joinedMembers(of: room).subtracting([self.userID])
         try await self.refreshDeviceLists(of: others)

@@ -86,6 +86,9 @@ public actor MatrixEncryption {
     /// When a fresh Olm session was last made with a device (by its Curve25519 key) to unwedge it.
     var unwedged: [String: Date] = [:]
     private let ready = AsyncEvent()
+    /// Held across every change of the account or the Olm sessions, awaits included: the actor
+    /// alone would let a second change read a session while the first is still writing it.
+    private let changing = AsyncLock()
     private nonisolated let readyDevice = Mutex<String?>(nil)
 
     public init(backend: any OlmBackend, vault: Vault, api: MatrixClientAPI, client: any HTTPClient, logger: Logger, now: @escaping @Sendable () -> Date = Date.init) {
@@ -102,6 +105,10 @@ public actor MatrixEncryption {
     /// keys and a fallback key if the homeserver lacks them. Until it returns, ``waitUntilReady()``
     /// waits (the bot joins no room before its keys are there).
     public func start(_ source: DeviceSource, userID: String) async throws {
+        try await self.exclusively { try await self.startDevice(source, userID: userID) }
+    }
+
+    private func startDevice(_ source: DeviceSource, userID: String) async throws {
         self.userID = userID
         let stored = try await self.device.contents()
         var deviceID: String
@@ -170,6 +177,13 @@ public actor MatrixEncryption {
             self.peers[user] = nil
             self.freshDeviceLists[user] = nil
         }
+    }
+
+    /// Runs `body` while no other change of the account or the Olm sessions runs.
+    func exclusively<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
+        try await self.changing.lock()
+        defer { self.changing.unlock() }
+        return try await body()
     }
 
     // MARK: Keys
