@@ -178,17 +178,20 @@ public final class E2EETestClient: Sendable {
         guard let messages = reply["messages"] as? [[String: Any]] else {
             throw SynapseHarnessError("e2ee_teacher wait_messages answered without messages")
         }
-        return try messages.map { message in
-            E2EETestMessage(
-                eventID: try Self.string("event_id", in: message),
-                body: message["body"] as? String,
-                formattedBody: message["formatted_body"] as? String,
-                msgtype: message["msgtype"] as? String,
-                encrypted: message["encrypted"] as? Bool ?? false,
-                decrypted: message["decrypted"] as? Bool ?? false,
-                originServerTS: (message["ts"] as? NSNumber)?.int64Value
-            )
-        }
+        return try messages.map(Self.message(from:))
+    }
+
+    /// A message as the script reports it.
+    private static func message(from message: [String: Any]) throws -> E2EETestMessage {
+        E2EETestMessage(
+            eventID: try Self.string("event_id", in: message),
+            body: message["body"] as? String,
+            formattedBody: message["formatted_body"] as? String,
+            msgtype: message["msgtype"] as? String,
+            encrypted: message["encrypted"] as? Bool ?? false,
+            decrypted: message["decrypted"] as? Bool ?? false,
+            originServerTS: (message["ts"] as? NSNumber)?.int64Value
+        )
     }
 
     /// The first message of `sender` after the event `after` (read from the newest page of the
@@ -199,16 +202,7 @@ public final class E2EETestClient: Sendable {
         guard let message = reply["message"] as? [String: Any] else {
             throw SynapseHarnessError("e2ee_teacher wait_reply answered without a message")
         }
-        let parsed = E2EETestMessage(
-            eventID: try Self.string("event_id", in: message),
-            body: message["body"] as? String,
-            formattedBody: message["formatted_body"] as? String,
-            msgtype: message["msgtype"] as? String,
-            encrypted: message["encrypted"] as? Bool ?? false,
-            decrypted: message["decrypted"] as? Bool ?? false,
-            originServerTS: (message["ts"] as? NSNumber)?.int64Value
-        )
-        return (parsed, (reply["after_ts"] as? NSNumber)?.int64Value)
+        return (try Self.message(from: message), (reply["after_ts"] as? NSNumber)?.int64Value)
     }
 
     /// The devices the client knows for `user` (their keys queried from the homeserver first).
