@@ -4,7 +4,7 @@
 SWIFT ?= swift
 APT_PACKAGES := libcurl4-openssl-dev libolm-dev pkg-config curl python3 python3-venv systemd python3-seccomp faketime
 
-.PHONY: all deps synapse build run chat test test-quick test-dates bench soak leakcheck docs clean
+.PHONY: all deps synapse build run chat test test-quick test-dates bench bench-compare soak leakcheck docs clean
 
 # Synapse, the Matrix homeserver the Matrix tests and the Matrix benchmark run against: from PyPI
 # into a venv under .build-synapse/ (ignored by git), made once and reused.
@@ -105,6 +105,14 @@ bench: deps synapse
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench coach --directory .build
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench webhook --directory .build
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench matrix --directory .build
+
+# Today's webhook and coaching benchmarks against a reference commit, interleaved on this
+# machine, with the ratios: `make bench-compare REF=80cd18f`. Run it before merging a change to
+# the message path, and when `make bench` shows a figure worse than the README's. The reference
+# is built once in a worktree under .build-ref/.
+bench-compare: deps
+	@test -n "$(REF)" || (echo "make bench-compare REF=<commit>"; exit 2)
+	python3 scripts/bench_compare.py $(REF)
 
 # The fault campaign (not in CI; needs root): a release `spiegel serve` killed with SIGKILL at
 # random moments SOAK_CYCLES times while teachers write, the receiver goes down and up, the data

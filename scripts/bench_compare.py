@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""`make bench-compare REF=<commit>`: today's webhook and coaching benchmarks against a reference.
+
+Builds `spiegel-bench` at REF in a git worktree under .build-ref/ (ignored by git; kept, so a
+second comparison with the same REF does not build again), builds today's, then runs the two
+side by side: reference, today, reference, today, ... (ROUNDS rounds), each with its own Prompts,
+so the noise of the machine hits both alike. Prints each run and the ratios of the medians
+(today / reference): above 1 is faster for messages/s, below 1 is faster for p50.
+"""
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(command, cwd=ROOT, capture=False):
+    print("+ " + " ".join(command), file=sys.stderr, flush=True)
+    result = subprocess.run(command, cwd=cwd, text=True, capture_output=capture)
+    if result.returncode != 0:
+        if capture:
+            sys.stderr.write(result.stdout + result.stderr)
+        sys.exit(f"bench-compare: {' '.join(command)} failed ({result.returncode})")
+    return result.stdout if capture else None
+
+
+def build(tree, scratch):
+    run(["swift", "build", "-c", "release", "--product", "spiegel-bench", "--scratch-path", scratch], cwd=tree)
+    path = run(["swift", "build", "-c", "release", "--show-bin-path", "--scratch-path", scratch], cwd=tree, capture=True)
+    return os.path.join(path.strip(), "spiegel-bench")
+
+
+def rows(output):
+    """The numeric table rows of a benchmark's output, as lists of cells."""
+    table = []
+    for line in output.splitlines():
+        if line.startswith("|") and not line.startswith("|---") and re.search(r"\d", line.split("|")[1] or ""):
+            table.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return table
+
+
+def number(cell):
+    return float(re.sub(r"[^0-9.]", "", cell))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("ref", help="the reference commit (any git revision)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--teachers", default="16,1000", help="webhook runs: teachers at once, comma-separated")
+    parser.add_argument("--coachees", default="16", help="coaching runs: coachees at once, comma-separated")
+    args = parser.parse_args()
+
+    sha = run(["git", "rev-parse", "--short=10", args.ref], capture=True).strip()
+    tree = os.path.join(ROOT, ".build-ref", sha)
+    if not os.path.isdir(tree):
+        os.makedirs(os.path.dirname(tree), exist_ok=True)
+        run(["git", "worktree", "add", "--detach", tree, sha])
+    builds = {
+        "ref " + sha: (build(tree, os.path.join(tree, ".build")), tree),
+        "today": (build(ROOT, os.path.join(ROOT, ".build")), ROOT),
+    }
+    data = os.path.join(ROOT, ".build")
+    results = {}  # (benchmark, load, build) -> [(messages/s, p50 ms)]
+    for round_ in range(args.rounds):
+        for teachers in args.teachers.split(","):
+            for name, (binary, cwd) in builds.items():
+                output = run([binary, "webhook", "--directory", data, "--teachers", teachers, "--prompts", "Prompts"], cwd=cwd, capture=True)
+                row = rows(output)[-1]
+                results.setdefault(("webhook", teachers, name), []).append((number(row[2]), number(row[3])))
+                print(f"round {round_ + 1} webhook {teachers} teachers {name}: {row[2]} messages/s, p50 {row[3]}", flush=True)
+        for name, (binary, cwd) in builds.items():
+            output = run([binary, "coach", "--directory", data, "--coachees", args.coachees, "--prompts", "Prompts"], cwd=cwd, capture=True)
+            for row in rows(output):
+                if row[0] in args.coachees.split(","):
+                    results.setdefault(("coach", row[0], name), []).append((number(row[2]), number(row[3])))
+                    print(f"round {round_ + 1} coach {row[0]} coachees {name}: {row[2]} messages/s, p50 {row[3]}", flush=True)
+
+    print()
+    print(f"Medians of {args.rounds} interleaved rounds; ratio = today / ref {sha}")
+    print()
+    print("| benchmark | at once | ref messages/s | today messages/s | ratio | ref p50 ms | today p50 ms | ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    names = list(builds)
+    for (benchmark, load) in sorted({(b, l) for (b, l, _) in results}, key=lambda k: (k[0], int(k[1]))):
+        ref = results.get((benchmark, load, names[0]), [])
+        today = results.get((benchmark, load, names[1]), [])
+        if not ref or not today:
+            continue
+        rate = (statistics.median(r for r, _ in ref), statistics.median(r for r, _ in today))
+        p50 = (statistics.median(p for _, p in ref), statistics.median(p for _, p in today))
+        print(f"| {benchmark} | {load} | {rate[0]:.0f} | {rate[1]:.0f} | {rate[1] / rate[0]:.2f} | {p50[0]:.1f} | {p50[1]:.1f} | {p50[1] / p50[0]:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
