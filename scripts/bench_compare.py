@@ -35,11 +35,22 @@ def build(tree, scratch):
 
 
 def rows(output):
-    """The numeric table rows of a benchmark's output, as lists of cells."""
-    table = []
+    """The rows of a benchmark's Markdown tables, each a dict by its table's header; rows of a
+    ceiling (a route other than Spiegel's) left out."""
+    table, header = [], None
     for line in output.splitlines():
-        if line.startswith("|") and not line.startswith("|---") and re.search(r"\d", line.split("|")[1] or ""):
-            table.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+        if not line.startswith("|"):
+            header = None
+            continue
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("|---"):
+            continue
+        if header is None:
+            header = cells
+            continue
+        row = dict(zip(header, cells))
+        if row.get("route", "Spiegel").startswith("Spiegel"):
+            table.append(row)
     return table
 
 
@@ -71,14 +82,15 @@ def main():
             for name, (binary, cwd) in builds.items():
                 output = run([binary, "webhook", "--directory", data, "--teachers", teachers, "--prompts", "Prompts"], cwd=cwd, capture=True)
                 row = rows(output)[-1]
-                results.setdefault(("webhook", teachers, name), []).append((number(row[2]), number(row[3])))
-                print(f"round {round_ + 1} webhook {teachers} teachers {name}: {row[2]} messages/s, p50 {row[3]}", flush=True)
+                results.setdefault(("webhook", teachers, name), []).append((number(row["messages/s"]), number(row["p50"])))
+                print(f"round {round_ + 1} webhook {teachers} teachers {name}: {row['messages/s']} messages/s, p50 {row['p50']}", flush=True)
         for name, (binary, cwd) in builds.items():
             output = run([binary, "coach", "--directory", data, "--coachees", args.coachees, "--prompts", "Prompts"], cwd=cwd, capture=True)
             for row in rows(output):
-                if row[0] in args.coachees.split(","):
-                    results.setdefault(("coach", row[0], name), []).append((number(row[2]), number(row[3])))
-                    print(f"round {round_ + 1} coach {row[0]} coachees {name}: {row[2]} messages/s, p50 {row[3]}", flush=True)
+                load = row.get("coachees at once")
+                if load in args.coachees.split(","):
+                    results.setdefault(("coach", load, name), []).append((number(row["messages/s"]), number(row["p50"])))
+                    print(f"round {round_ + 1} coach {load} coachees {name}: {row['messages/s']} messages/s, p50 {row['p50']}", flush=True)
 
     print()
     print(f"Medians of {args.rounds} interleaved rounds; ratio = today / ref {sha}")

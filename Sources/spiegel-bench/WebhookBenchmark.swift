@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 import HTTPTypes
-import Histogram
+import Hummingbird
+import struct Histogram.Histogram
 import Logging
 import ServiceLifecycle
 import SpiegelApp
@@ -14,10 +15,14 @@ import SpiegelVault
 /// `spiegel-bench webhook`: signed plain-webhook messages from many teachers through the whole
 /// path (verify, journal, dialogue step, reply journalled and queued, reply POSTed to a loopback
 /// sink), end to end: from the start of the inbound request to the first reply at the sink.
+///
+/// In the same run and under the same load generator, the ceiling: a bare Hummingbird route that
+/// verifies the signature, appends the message as one fsynced record to the teacher's journal in
+/// the vault and answers 200. Spiegel's messages per second are reported as a share of it.
 struct WebhookBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "webhook",
-        abstract: "Signed inbound messages from 1,000 teachers through the whole path to a loopback sink."
+        abstract: "Signed inbound messages from many teachers through the whole path to a loopback sink, next to a bare route's ceiling."
     )
 
     @Option(help: "Where to keep the data (a fresh folder is made inside and removed after). Default: the system's temporary directory.")
@@ -26,28 +31,84 @@ struct WebhookBenchmark: AsyncParsableCommand {
     @Option(help: "The Prompts directory.")
     var prompts = "Prompts"
 
-    @Option(help: "Teachers sending at once.")
-    var teachers = 1000
+    @Option(help: "Teachers sending at once (comma-separated: one row each).")
+    var teachers = "16,1000"
 
     @Option(help: "Messages per teacher (the first lines of the golden reflection).")
     var messages = 8
 
+    @Flag(help: "Leave out the ceiling (the bare route).")
+    var withoutCeiling = false
+
+    @Option(help: "Also write an SVG plot of messages/s and p99 against teachers at once to this file.")
+    var plot: String?
+
+    static let secret = "benchmark-secret-of-the-bridge"
+
     func run() async throws {
-        let base = (self.directory ?? FileManager.default.temporaryDirectory.path) + "/spiegel-bench-webhook-\(getpid())"
-        defer { try? FileManager.default.removeItem(atPath: base) }
+        let loads = self.teachers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !loads.isEmpty, loads.allSatisfy({ $0 > 0 }), self.messages > 0 else { throw ValidationError("--teachers and --messages must be positive") }
         let script = try String(contentsOfFile: self.prompts + "/conversations/reflectie-volledig.txt", encoding: .utf8)
         let lines = Array((["hallo"] + script.split(separator: "\n").filter { $0.hasPrefix("> ") }.map { String($0.dropFirst(2)) }).prefix(self.messages))
+        let root = (self.directory ?? FileManager.default.temporaryDirectory.path) + "/spiegel-bench-webhook-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        print("Plain webhook end to end: signed messages, \(lines.count) a teacher, one at a time per teacher, fsync on, in \(root)")
+        print("Machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, Linux \(MatrixBenchmark.kernelRelease())")
+        print("")
+        print("| route | teachers at once | messages | replied | messages/s | share of the ceiling | p50 | p99 | p99.9 |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        var ceilingPoints: [ScalingPlot.Point] = []
+        var spiegelPoints: [ScalingPlot.Point] = []
+        for teachers in loads {
+            var ceiling: Double?
+            if !self.withoutCeiling {
+                let result = try await self.ceiling(teachers: teachers, lines: lines, base: root + "/ceiling-\(teachers)")
+                ceiling = result.rate
+                Self.printRow("ceiling: verify, one fsynced record", teachers, result, share: nil)
+                ceilingPoints.append(.init(load: teachers, rate: result.rate, p99Milliseconds: Double(result.latencies.valueAtPercentile(99)) / 1e6))
+            }
+            let result = try await self.spiegel(teachers: teachers, lines: lines, base: root + "/spiegel-\(teachers)")
+            Self.printRow("Spiegel, to the first reply", teachers, result, share: ceiling.map { result.rate / $0 })
+            spiegelPoints.append(.init(load: teachers, rate: result.rate, p99Milliseconds: Double(result.latencies.valueAtPercentile(99)) / 1e6))
+        }
+        print("")
+        print("Latency: from the start of a message's POST to its first reply at the sink (Spiegel), or to the 200 (the ceiling).")
+        if let plot = self.plot {
+            var series = [(name: "Spiegel, to the first reply", points: spiegelPoints)]
+            if !ceilingPoints.isEmpty { series.append((name: "ceiling: verify, one fsynced record", points: ceilingPoints)) }
+            let chart = ScalingPlot(title: "Plain webhook: messages/s and p99 against teachers at once", loadLabel: "teachers at once (each one message at a time)", series: series)
+            try chart.svg().write(toFile: plot, atomically: true, encoding: .utf8)
+            print("Plot: \(plot)")
+        }
+    }
+
+    /// What one load measured.
+    struct Result {
+        var messages: Int
+        var replied: Int
+        var rate: Double
+        var latencies: Histogram<UInt64>
+    }
+
+    static func printRow(_ route: String, _ teachers: Int, _ result: Result, share: Double?) {
+        let milliseconds: (UInt64) -> String = { String(format: "%.2f ms", Double($0) / 1e6) }
+        let shareText = share.map { String(format: "%.0f %%", 100 * $0) } ?? ""
+        let latencies = [50, 99, 99.9].map { milliseconds(result.latencies.valueAtPercentile($0)) }.joined(separator: " | ")
+        print("| \(route) | \(teachers) | \(result.messages) | \(result.replied) | \(String(format: "%.0f", result.rate)) | \(shareText) | \(latencies) |")
+    }
+
+    /// Spiegel on its plain webhook, replies to a loopback sink.
+    private func spiegel(teachers: Int, lines: [String], base: String) async throws -> Result {
         let sink = try await LoopbackHTTPServer.start()
-        let secret = "benchmark-secret-of-the-bridge"
         var configuration = SpiegelConfiguration()
         configuration.server.port = 0
         configuration.dataDirectory = base
         configuration.promptsDirectory = self.prompts
         configuration.vaultMasterKey = MasterKey.generate().base64Encoded
-        configuration.plain.secret = secret
+        configuration.plain.secret = Self.secret
         configuration.plain.outboundURL = sink.url("/inbox")
         configuration.coach.rateLimitBurst = 10_000
-        configuration.coach.maxActiveSessions = self.teachers
+        configuration.coach.maxActiveSessions = teachers
         configuration.httpClient.maxConnectionsPerHost = 64
         configuration.logLevel = .warning
         var logger = Logger(label: "bench")
@@ -56,45 +117,15 @@ struct WebhookBenchmark: AsyncParsableCommand {
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let services = try server.makeServices { _, port in portContinuation.yield(port) }.all
         let group = ServiceGroup(services: services, logger: logger)
-        var clientConfiguration = CurlHTTPClient.Configuration()
-        clientConfiguration.maxConnectionsPerHost = 256
-        let client = CurlHTTPClient(configuration: clientConfiguration, logger: logger)
-        let signature = PlainSignature(secret: Array(secret.utf8))
-
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
+        let result = try await withThrowingTaskGroup(of: Result?.self) { tasks in
+            tasks.addTask { try await group.run(); return nil }
             var iterator = ports.makeAsyncIterator()
             guard let port = await iterator.next() else { throw ValidationError("the server did not start") }
-            let url = "http://127.0.0.1:\(port)/hooks/plain"
             let clock = ContinuousClock()
             let start = clock.now
-            let sent = try await withThrowingTaskGroup(of: [(String, ContinuousClock.Instant)].self) { senders in
-                for teacher in 0..<self.teachers {
-                    senders.addTask {
-                        var times: [(String, ContinuousClock.Instant)] = []
-                        for (index, line) in lines.enumerated() {
-                            let id = "t\(teacher)-\(index)"
-                            let body = [UInt8](try JSONSerialization.data(withJSONObject: [
-                                "id": id, "user": "@teacher\(teacher):school.example", "room": "!dm-\(teacher)", "text": line, "ts": 1,
-                            ] as [String: Any]))
-                            let signed = signature.sign(body, at: Date())
-                            var headers: HTTPFields = [.contentType: "application/json"]
-                            headers[HTTPField.Name(PlainSignature.timestampHeader)!] = signed.timestamp
-                            headers[HTTPField.Name(PlainSignature.signatureHeader)!] = signed.signature
-                            let before = clock.now
-                            let response = try await client.execute(HTTPClientRequest(method: .post, url: url, headerFields: headers, body: body, timeout: .seconds(120)))
-                            guard response.status == .ok else { throw ValidationError("HTTP \(response.status.code)") }
-                            times.append((id, before))
-                        }
-                        return times
-                    }
-                }
-                var all: [String: ContinuousClock.Instant] = [:]
-                for try await times in senders { for (id, at) in times { all[id] = at } }
-                return all
-            }
+            let sent = try await Self.drive(url: "http://127.0.0.1:\(port)/hooks/plain", teachers: teachers, lines: lines)
             // Wait for every message's first reply at the sink.
-            let expected = sent.count
+            let expected = sent.starts.count
             for _ in 0..<6000 {
                 let firsts = sink.received.filter { Self.key(of: $0)?.hasSuffix("#0") == true }.count
                 if firsts >= expected { break }
@@ -105,23 +136,106 @@ struct WebhookBenchmark: AsyncParsableCommand {
             var latencies = Histogram<UInt64>(highestTrackableValue: 600_000_000_000)
             var matched = 0
             for request in received {
-                guard let key = Self.key(of: request), key.hasSuffix("#0"), let started = sent[String(key.dropLast(2))] else { continue }
+                guard let key = Self.key(of: request), key.hasSuffix("#0"), let started = sent.starts[String(key.dropLast(2))] else { continue }
                 latencies.record(Self.nanoseconds(request.receivedAt - started))
                 matched += 1
             }
-            let seconds = Double((end - start) / .milliseconds(1)) / 1000
-            let milliseconds: (UInt64) -> String = { String(format: "%.2f ms", Double($0) / 1e6) }
-            print("Plain webhook end to end: \(self.teachers) teachers at once, \(lines.count) messages each, fsync on, in \(base)")
-            print("")
-            print("| messages | replied | messages/s | p50 | p99 | p99.9 |")
-            print("|---:|---:|---:|---:|---:|---:|")
-            print("| \(expected) | \(matched) | \(String(format: "%.0f", Double(matched) / seconds)) | \(milliseconds(latencies.valueAtPercentile(50))) | "
-                  + "\(milliseconds(latencies.valueAtPercentile(99))) | \(milliseconds(latencies.valueAtPercentile(99.9))) |")
             await group.triggerGracefulShutdown()
-            await client.shutdown()
-            try await tasks.waitForAll()
+            while try await tasks.next() != nil {}
+            return Result(messages: expected, replied: matched, rate: Double(matched) / Self.seconds(end - start), latencies: latencies)
         }
         try await sink.stop()
+        return result
+    }
+
+    /// The ceiling: Hummingbird, the signature checked, one record appended (fsynced, group
+    /// commit) to the teacher's journal in a vault, 200.
+    private func ceiling(teachers: Int, lines: [String], base: String) async throws -> Result {
+        var logger = Logger(label: "bench.ceiling")
+        logger.logLevel = .warning
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        let vault = try Vault(configuration: VaultConfiguration(directory: base + "/vault"), masterKey: MasterKey.generate(), logger: logger)
+        let signature = PlainSignature(secret: Array(Self.secret.utf8))
+        let router = Router()
+        router.post("/hooks/plain") { request, _ -> Response in
+            let body = Array(try await request.body.collect(upTo: 1 << 20).readableBytesView)
+            guard case .success = signature.verify(
+                timestamp: request.headers[HTTPField.Name(PlainSignature.timestampHeader)!],
+                signature: request.headers[HTTPField.Name(PlainSignature.signatureHeader)!], body: body, now: Date()
+            ) else { return Response(status: .unauthorized) }
+            let message = try JSONDecoder().decode(PlainInboundMessage.self, from: Data(body))
+            try await vault.append([NewRecord(.messageIn, Array(message.text.utf8))], for: CoacheeID(message.user))
+            return Response(status: .ok)
+        }
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let application = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "ceiling"),
+            onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) }, logger: logger
+        )
+        let group = ServiceGroup(services: [application], logger: logger)
+        let result = try await withThrowingTaskGroup(of: Result?.self) { tasks in
+            tasks.addTask { try await group.run(); return nil }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw ValidationError("the ceiling did not start") }
+            let clock = ContinuousClock()
+            let start = clock.now
+            let sent = try await Self.drive(url: "http://127.0.0.1:\(port)/hooks/plain", teachers: teachers, lines: lines)
+            let elapsed = clock.now - start
+            await group.triggerGracefulShutdown()
+            while try await tasks.next() != nil {}
+            return Result(messages: sent.starts.count, replied: sent.starts.count, rate: Double(sent.starts.count) / Self.seconds(elapsed), latencies: sent.answered)
+        }
+        try await vault.close()
+        return result
+    }
+
+    /// The load generator: `teachers` at once, each sending its lines one at a time (the next once
+    /// the previous was answered 200). Returns when each message started, by id, and how long
+    /// each POST took.
+    static func drive(url: String, teachers: Int, lines: [String]) async throws -> (starts: [String: ContinuousClock.Instant], answered: Histogram<UInt64>) {
+        var clientConfiguration = CurlHTTPClient.Configuration()
+        clientConfiguration.maxConnectionsPerHost = 256
+        var logger = Logger(label: "bench.load")
+        logger.logLevel = .warning
+        let client = CurlHTTPClient(configuration: clientConfiguration, logger: logger)
+        let signature = PlainSignature(secret: Array(Self.secret.utf8))
+        let clock = ContinuousClock()
+        defer { Task { await client.shutdown() } }
+        return try await withThrowingTaskGroup(of: [(String, ContinuousClock.Instant, Duration)].self) { senders in
+            for teacher in 0..<teachers {
+                senders.addTask {
+                    var times: [(String, ContinuousClock.Instant, Duration)] = []
+                    for (index, line) in lines.enumerated() {
+                        let id = "t\(teacher)-\(index)"
+                        let body = [UInt8](try JSONSerialization.data(withJSONObject: [
+                            "id": id, "user": "@teacher\(teacher):school.example", "room": "!dm-\(teacher)", "text": line, "ts": 1,
+                        ] as [String: Any]))
+                        let signed = signature.sign(body, at: Date())
+                        var headers: HTTPFields = [.contentType: "application/json"]
+                        headers[HTTPField.Name(PlainSignature.timestampHeader)!] = signed.timestamp
+                        headers[HTTPField.Name(PlainSignature.signatureHeader)!] = signed.signature
+                        let before = clock.now
+                        let response = try await client.execute(HTTPClientRequest(method: .post, url: url, headerFields: headers, body: body, timeout: .seconds(120)))
+                        guard response.status == .ok else { throw ValidationError("HTTP \(response.status.code)") }
+                        times.append((id, before, clock.now - before))
+                    }
+                    return times
+                }
+            }
+            var starts: [String: ContinuousClock.Instant] = [:]
+            var answered = Histogram<UInt64>(highestTrackableValue: 600_000_000_000)
+            for try await times in senders {
+                for (id, at, took) in times {
+                    starts[id] = at
+                    answered.record(Self.nanoseconds(took))
+                }
+            }
+            return (starts, answered)
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration / .milliseconds(1)) / 1000
     }
 
     /// The reply's key without its sender tag: `<message id>#<n>` (the outbox keys are

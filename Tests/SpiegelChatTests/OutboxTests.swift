@@ -55,6 +55,49 @@ import Testing
         }
     }
 
+    /// Held rooms' entries are refused by their chat (503) and stay; the other rooms drain, and
+    /// with every drain the outbox tries to erase its journal, while writes run side by side.
+    struct Holding: ChatTransport {
+        let name = "test"
+        let url: String
+
+        func request(for entry: OutboxEntry) -> HTTPClientRequest {
+            HTTPClientRequest(method: .post, url: entry.room.hasPrefix("!hold") ? self.url + "/status/503" : self.url + "/inbox/" + entry.key, body: Array(entry.text.utf8))
+        }
+    }
+
+    @Test func writesSideBySideNeverLoseAWaitingEntryToTheJournalsErasure() async throws {
+        let receiver = try await LoopbackHTTPServer.start()
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-outbox-\(UUID().uuidString)/vault").path
+        let vault = try Vault(configuration: VaultConfiguration(directory: root), masterKey: .generate(), logger: Logger(label: "test"))
+        let client = CurlHTTPClient(configuration: .init(), logger: Logger(label: "test"))
+        var configuration = Outbox.Configuration()
+        configuration.baseDelay = .seconds(30)
+        configuration.maxDelay = .seconds(30)
+        let outbox = Outbox(vault: vault, client: client, transport: Holding(url: receiver.url("")), isTeamRoom: { _ in false }, configuration: configuration, logger: Logger(label: "test"))
+        // 40 rooms write at once, 10 entries each, one after the other; every fourth room is held.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for room in 0..<40 {
+                group.addTask {
+                    let name = room % 4 == 0 ? "!hold\(room)" : "!dm\(room)"
+                    for index in 0..<10 {
+                        try await outbox.enqueue([OutboxEntry(key: "r\(room)-\(index)", room: name, text: "bericht \(index)")])
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        try await Self.waitUntil("the free rooms delivered") { outbox.counts.delivered == 300 }
+        #expect(Set(receiver.received.map(\.path)).count == 300, "each free entry delivered once")
+        // What waits is in the journal: a second outbox on the same vault finds all 100 held.
+        let reread = Outbox(vault: vault, client: client, transport: Holding(url: receiver.url("")), isTeamRoom: { _ in false }, configuration: configuration, logger: Logger(label: "test"))
+        try await reread.load()
+        #expect(reread.depth == 100)
+        await client.shutdown()
+        try await vault.close()
+        try await receiver.stop()
+    }
+
     @Test func whatWasEnqueuedBeforeTheLoadIsQueuedOnce() async throws {
         try await Self.withOutbox { outbox, _, receiver in
             receiver.inboxStatus = 503

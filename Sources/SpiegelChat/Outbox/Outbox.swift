@@ -76,6 +76,8 @@ public final class Outbox: Service, Sendable {
         var isStopping = false
         var delivered = 0
         var dropped = 0
+        /// Appends to the journal under way: it is not erased while one is.
+        var writesInFlight = 0
     }
 
     private let vault: Vault
@@ -87,7 +89,8 @@ public final class Outbox: Service, Sendable {
     private let configuration: Configuration
     private let logger: Logger
     private let state = Mutex(State())
-    /// Orders the writes to the outbox journal, so emptying it never races an enqueue.
+    /// Held to erase the outbox journal (and to load it); a write only passes through it, so
+    /// writes run side by side (the vault commits them together) and never meet an erasure.
     private let journalLock = AsyncLock()
 
     /// - Parameter isTeamRoom: the room policy; a private entry for a room it names is refused.
@@ -161,10 +164,7 @@ public final class Outbox: Service, Sendable {
         }
         guard !fresh.isEmpty else { return }
         let records = try fresh.map { NewRecord(.outboxQueued, [UInt8](try JSONEncoder().encode($0))) }
-        try await self.journalLock.lock()
-        defer { self.journalLock.unlock() }
-        _ = try await self.vault.append(records, to: self.journal)
-        let rooms: [String] = self.state.withLock { state in
+        let rooms: [String] = try await self.write(records) { state in
             var rooms: [String] = []
             for entry in fresh where !state.known.contains(entry.key) {
                 self.remember(entry.key, in: &state)
@@ -175,6 +175,40 @@ public final class Outbox: Service, Sendable {
         }
         for room in Set(rooms) { self.startWorker(for: room) }
         self.updateGauges()
+    }
+
+    /// Appends `records` to the journal, then applies `change` to the state, before the write
+    /// counts as done: an erasure waits for writes under way and never sees a written entry
+    /// missing from the queues.
+    private func write<Result: Sendable>(_ records: [NewRecord], then change: (inout State) -> Result) async throws -> Result {
+        try await self.journalLock.lock()
+        self.state.withLock { $0.writesInFlight += 1 }
+        self.journalLock.unlock()
+        do {
+            _ = try await self.vault.append(records, to: self.journal)
+        } catch {
+            self.state.withLock { $0.writesInFlight -= 1 }
+            throw error
+        }
+        return self.state.withLock { state in
+            defer { state.writesInFlight -= 1 }
+            return change(&state)
+        }
+    }
+
+    /// Erases the journal (its key first) when nothing waits and no write is under way, so no
+    /// copy of a conversation outlives its delivery, and a coachee's erasure is not undone by
+    /// the outbox.
+    private func eraseJournalIfIdle() async {
+        guard (try? await self.journalLock.lock()) != nil else { return }
+        defer { self.journalLock.unlock() }
+        let isIdle = self.state.withLock { $0.writesInFlight == 0 && $0.queues.values.allSatisfy(\.isEmpty) }
+        guard isIdle else { return }
+        do {
+            try await self.vault.erase(self.journal)
+        } catch {
+            self.logger.error("spiegel.outbox.compaction_failed", metadata: ["spiegel.error": "\(error)"])
+        }
     }
 
     /// Delivers until graceful shutdown; what is still pending then stays in the vault.
@@ -262,30 +296,26 @@ public final class Outbox: Service, Sendable {
 
     /// Marks an entry done in the vault and takes it off its queue.
     private func finish(_ entry: OutboxEntry, delivered: Bool, reason: String?) async {
-        // Cancelled while waiting (the outbox stops): not marked, so it is sent again after the
-        // restart, under the same key.
-        guard (try? await self.journalLock.lock()) != nil else { return }
-        do {
-            _ = try await self.vault.append([NewRecord(.outboxDelivered, Array(entry.key.utf8))], to: self.journal)
-        } catch {
-            // Not marked: after a restart it is sent again, with the same key.
-            self.logger.error("spiegel.outbox.mark_failed", metadata: ["spiegel.error": "\(error)"])
-        }
-        let isEmpty = self.state.withLock { state in
+        func takeOff(_ state: inout State) -> Bool {
             if state.queues[entry.room]?.first?.key == entry.key { state.queues[entry.room]?.removeFirst() }
             if delivered { state.delivered += 1 } else { state.dropped += 1 }
             return state.queues.values.allSatisfy(\.isEmpty)
         }
-        if isEmpty {
-            // Nothing waits: erase the journal (its key first), so no copy of a conversation
-            // outlives its delivery, and a coachee's erasure is not undone by the outbox.
-            do {
-                try await self.vault.erase(self.journal)
-            } catch {
-                self.logger.error("spiegel.outbox.compaction_failed", metadata: ["spiegel.error": "\(error)"])
-            }
+        let isEmpty: Bool
+        do {
+            isEmpty = try await self.write([NewRecord(.outboxDelivered, Array(entry.key.utf8))], then: takeOff)
+        } catch is CancellationError {
+            // Cancelled while waiting (the outbox stops): not marked, so it is sent again after
+            // the restart, under the same key.
+            return
+        } catch {
+            // Not marked: after a restart it is sent again, with the same key.
+            self.logger.error("spiegel.outbox.mark_failed", metadata: ["spiegel.error": "\(error)"])
+            isEmpty = self.state.withLock { takeOff(&$0) }
         }
-        self.journalLock.unlock()
+        if isEmpty {
+            await self.eraseJournalIfIdle()
+        }
         let transport = self.transport.name
         Counter(label: "spiegel_messages_out_total", dimensions: [("transport", transport), ("outcome", delivered ? "delivered" : "dropped")]).increment()
         if delivered, let queuedAt = entry.queuedAt {
