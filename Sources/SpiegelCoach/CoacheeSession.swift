@@ -36,7 +36,7 @@ actor CoacheeSession {
         return Reply(turn.outputs, .processed)
     }
 
-    func handle(_ message: InboundMessage) async throws -> Reply {
+    func handle(_ message: InboundMessage, companion: TurnCompanion? = nil) async throws -> Reply {
         try await self.turnLock.lock()
         defer { self.turnLock.unlock() }
         var snapshot = try await self.load()
@@ -97,7 +97,7 @@ actor CoacheeSession {
                 snapshot.recentReplies[old] = nil
             }
         }
-        try await self.journal(snapshot, incoming: message.text, outgoing: turn.outputs, consent: turn.consent, now: now)
+        try await self.journal(snapshot, incoming: message.text, outgoing: turn.outputs, consent: turn.consent, now: now, companion: companion)
         self.scheduleReminder(snapshot, now: now)
         var reply = Reply(turn.outputs, .processed)
         reply.crossEffects = turn.crossEffects
@@ -237,12 +237,27 @@ actor CoacheeSession {
     }
 
     /// Appends the message, the replies and the new snapshot in one write, then keeps the snapshot.
-    private func journal(_ snapshot: SessionSnapshot, incoming: String?, outgoing: [String], consent: [ConsentRecord] = [], now: Date) async throws {
+    /// Writes the turn (and its companion's writes, in the same commit), then takes `snapshot`.
+    private func journal(
+        _ snapshot: SessionSnapshot, incoming: String?, outgoing: [String], consent: [ConsentRecord] = [], now: Date, companion: TurnCompanion? = nil
+    ) async throws {
         var records = incoming.map { [NewRecord(.messageIn, Array($0.utf8), time: now)] } ?? []
         records += outgoing.map { NewRecord(.messageOut, Array($0.utf8), time: now) }
         records += try consent.map { NewRecord(.consent, [UInt8](try JSONEncoder().encode($0)), time: now) }
         records.append(NewRecord(.snapshot, [UInt8](try JSONEncoder().encode(snapshot)), time: now))
-        _ = try await self.context.vault.append(records, for: self.coachee)
+        let vault = self.context.vault
+        if let companion {
+            let (writes, settle) = try await companion.prepare(outgoing)
+            do {
+                try await vault.append([vault.write(records, for: self.coachee)] + writes)
+            } catch {
+                settle(false)
+                throw error
+            }
+            settle(true)
+        } else {
+            _ = try await vault.append(records, for: self.coachee)
+        }
         self.snapshot = snapshot
     }
 

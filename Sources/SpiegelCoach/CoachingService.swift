@@ -27,6 +27,17 @@ public struct InboundMessage: Sendable {
     }
 }
 
+/// What is written with a turn, in the same vault commit (one sync of the disk): the outbox
+/// entries of its replies. Given the turn's replies, `prepare` returns the writes to add and what
+/// to do once the commit is done (`true`) or failed (`false`); it is called at most once.
+public struct TurnCompanion: Sendable {
+    public var prepare: @Sendable (_ replies: [String]) async throws -> (writes: [Vault.Write], settle: @Sendable (_ written: Bool) -> Void)
+
+    public init(prepare: @escaping @Sendable (_ replies: [String]) async throws -> (writes: [Vault.Write], settle: @Sendable (_ written: Bool) -> Void)) {
+        self.prepare = prepare
+    }
+}
+
 /// A coachee's direct chat: the transport and the room there.
 public struct ReplyAddress: Codable, Sendable, Equatable {
     public var transport: String
@@ -142,9 +153,11 @@ public final class CoachingService: Sendable {
     }
 
     /// Handles one message of a coachee and returns what to send back, once it is on disk.
+    /// - Parameter companion: written with the turn in one commit (the replies' outbox entries);
+    ///   not called for a message that is not journalled (a duplicate, a refusal, an erasure).
     /// - Throws: when the vault cannot write (the message is then not acknowledged and may be sent
     ///   again).
-    public func handle(_ message: InboundMessage) async throws -> Reply {
+    public func handle(_ message: InboundMessage, companion: TurnCompanion? = nil) async throws -> Reply {
         guard !message.coachee.rawValue.hasPrefix(Self.reservedPrefix) else { return Reply([], .refused) }
         guard let session = self.acquire(message.coachee) else {
             return Reply([self.context.text("busy", self.context.configuration.defaultLanguage)], .refused)
@@ -152,7 +165,7 @@ public final class CoachingService: Sendable {
         var reply: Reply
         do {
             defer { self.release(message.coachee) }
-            reply = try await session.handle(message)
+            reply = try await session.handle(message, companion: companion)
         }
         for effect in reply.crossEffects {
             let (deliveries, note) = try await self.apply(effect)

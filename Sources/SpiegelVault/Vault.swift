@@ -168,12 +168,60 @@ public final class Vault: Sendable {
         try await self.append(records, to: self.pseudonym(of: system))
     }
 
-    private func append(_ records: [NewRecord], to pseudonym: Pseudonym) async throws -> [UInt64] {
-        guard !records.isEmpty else { return [] }
+    /// Records for one journal, as part of a write to several (``append(_:)``).
+    public struct Write: Sendable {
+        let pseudonym: Pseudonym
+        let records: [NewRecord]
+    }
+
+    /// `records` for the coachee's journal, to be written with others by ``append(_:)``.
+    public func write(_ records: [NewRecord], for coachee: CoacheeID) -> Write {
+        Write(pseudonym: self.pseudonym(of: coachee), records: records)
+    }
+
+    /// `records` for one of Spiegel's own journals, to be written with others by ``append(_:)``.
+    public func write(_ records: [NewRecord], to system: SystemJournalID) -> Write {
+        Write(pseudonym: self.pseudonym(of: system), records: records)
+    }
+
+    /// Appends to several journals in one commit (one sync of the write-ahead log): every one is
+    /// on disk when this returns. A crash before may leave some of them written and not others;
+    /// an error says that at least one was not written.
+    public func append(_ writes: [Write]) async throws {
+        let writes = writes.filter { !$0.records.isEmpty }
+        guard !writes.isEmpty else { return }
+        for write in writes { try await self.createIfNeeded(write.pseudonym) }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            // Resumed once: at the first failure, or when the last write is on disk.
+            let waiting = Mutex((count: writes.count, resumed: false))
+            self.store.enqueue(writes.map { write in
+                (write.records, write.pseudonym, { result in
+                    let outcome: Result<Void, VaultError>? = waiting.withLock { state in
+                        guard !state.resumed else { return nil }
+                        if case .failure(let error) = result {
+                            state.resumed = true
+                            return .failure(error)
+                        }
+                        state.count -= 1
+                        state.resumed = state.count == 0
+                        return state.resumed ? .success(()) : nil
+                    }
+                    if let outcome { continuation.resume(with: outcome.mapError { $0 }) }
+                })
+            })
+        }
+    }
+
+    private func createIfNeeded(_ pseudonym: Pseudonym) async throws {
         if !self.created.withLock({ $0.contains(pseudonym) }) {
             _ = try await self.store.perform { store throws(VaultError) in try store.load(pseudonym, create: true)! }
             self.created.withLock { _ = $0.insert(pseudonym) }
         }
+    }
+
+    private func append(_ records: [NewRecord], to pseudonym: Pseudonym) async throws -> [UInt64] {
+        guard !records.isEmpty else { return [] }
+        try await self.createIfNeeded(pseudonym)
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt64], any Error>) in
             self.store.enqueue(records, for: pseudonym) { result in
                 continuation.resume(with: result.mapError { $0 })

@@ -5,6 +5,7 @@ import Metrics
 import SpiegelChat
 import SpiegelCoach
 import SpiegelVault
+import Synchronization
 
 /// The one door between the chats and Spiegel. Every transport's inbound routes hand it a
 /// decoded message; everything Spiegel says in any chat (replies, reminders, notices, a room's
@@ -69,9 +70,26 @@ final class ChatGateway: ChatInbound {
             Counter(label: "spiegel_inbound_rejected_total", dimensions: [("transport", transport), ("reason", "team_room")]).increment()
             return .ignored
         }
+        // The replies' outbox entries are written with the turn, in one commit.
+        let messageID = message.id
+        @Sendable func entries(_ texts: [String], from first: Int) -> [OutboxEntry] {
+            texts.enumerated().map { index, text in
+                OutboxEntry(key: "\(scope)/\(messageID)#\(first + index)", room: replyRoom, text: text, isPrivate: true, replyTo: messageID)
+            }
+        }
+        let combines = outbox.transport.combinesReplies
+        let queuedWithTurn = Mutex<(replies: Int, entries: Int)?>(nil)
+        let companion = TurnCompanion { replies in
+            let texts = combines && replies.count > 1 ? [combinedReplies(replies)] : replies
+            let prepared = try await outbox.prepare(entries(texts, from: 0))
+            return (prepared.write.map { [$0] } ?? [], { written in
+                outbox.settle(prepared, written: written)
+                if written { queuedWithTurn.withLock { $0 = (replies.count, texts.count) } }
+            })
+        }
         let reply = try await self.coaching.handle(InboundMessage(
             coachee: CoacheeID(message.user), text: message.text, id: message.id, address: .init(transport: transport, room: replyRoom)
-        ))
+        ), companion: companion)
         if reply.outcome == .rateLimited {
             // Not kept: the teacher hears once why the answers wait; the chat is told to try again.
             try await outbox.enqueue(reply.texts.enumerated().map { index, text in
@@ -80,10 +98,16 @@ final class ChatGateway: ChatInbound {
             Counter(label: "spiegel_messages_in_total", dimensions: [("transport", transport), ("outcome", reply.outcome.rawValue)]).increment()
             throw RateLimited(retryAfter: reply.retryAfter ?? .seconds(2))
         }
-        let texts = outbox.transport.combinesReplies && reply.texts.count > 1 ? [combinedReplies(reply.texts)] : reply.texts
-        try await outbox.enqueue(texts.enumerated().map { index, text in
-            OutboxEntry(key: "\(scope)/\(message.id)#\(index)", room: replyRoom, text: text, isPrivate: true, replyTo: message.id)
-        })
+        if let queued = queuedWithTurn.withLock({ $0 }) {
+            // Texts added after the turn (a note from another user's session) go after them.
+            let later = Array(reply.texts.dropFirst(queued.replies))
+            if !later.isEmpty {
+                try await outbox.enqueue(entries(combines && later.count > 1 ? [combinedReplies(later)] : later, from: queued.entries))
+            }
+        } else {
+            let texts = combines && reply.texts.count > 1 ? [combinedReplies(reply.texts)] : reply.texts
+            try await outbox.enqueue(entries(texts, from: 0))
+        }
         try await self.deliver(reply.deliveries)
         Counter(label: "spiegel_messages_in_total", dimensions: [("transport", transport), ("outcome", reply.outcome.rawValue)]).increment()
         return reply.outcome == .duplicate ? .duplicate : .accepted

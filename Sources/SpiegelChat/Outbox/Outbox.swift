@@ -153,6 +153,29 @@ public final class Outbox: Service, Sendable {
     /// - Throws: ``OutboxError`` for a private entry to a team room (nothing is written then), or
     ///   the vault's error.
     public func enqueue(_ entries: [OutboxEntry]) async throws {
+        let prepared = try await self.prepare(entries)
+        guard let write = prepared.write else { return self.settle(prepared, written: true) }
+        do {
+            try await self.vault.append([write])
+        } catch {
+            self.settle(prepared, written: false)
+            throw error
+        }
+        self.settle(prepared, written: true)
+    }
+
+    /// Entries to be written in the same vault commit as something else (a coachee's turn):
+    /// ``prepare(_:)`` gives the write, ``settle(_:written:)`` must follow it.
+    public struct Prepared: Sendable {
+        /// `nil` when every entry was seen before.
+        public let write: Vault.Write?
+        fileprivate let entries: [OutboxEntry]
+    }
+
+    /// Checks `entries` and makes their journal write; the journal is not erased until they are
+    /// settled.
+    /// - Throws: ``OutboxError`` for a private entry to a team room.
+    public func prepare(_ entries: [OutboxEntry]) async throws -> Prepared {
         if let leak = entries.first(where: { $0.isPrivate && self.isTeamRoom($0.room) }) {
             throw OutboxError(message: "a coachee's conversation may not go to the team room \(leak.room)")
         }
@@ -162,11 +185,20 @@ public final class Outbox: Service, Sendable {
             entry.queuedAt = now
             return entry
         }
-        guard !fresh.isEmpty else { return }
+        guard !fresh.isEmpty else { return Prepared(write: nil, entries: []) }
         let records = try fresh.map { NewRecord(.outboxQueued, [UInt8](try JSONEncoder().encode($0))) }
-        let rooms: [String] = try await self.write(records) { state in
+        try await self.beginWrite()
+        return Prepared(write: self.vault.write(records, to: self.journal), entries: fresh)
+    }
+
+    /// Hands prepared entries to delivery once their write is on disk, or forgets them when it
+    /// failed.
+    public func settle(_ prepared: Prepared, written: Bool) {
+        guard prepared.write != nil else { return }
+        let rooms: [String] = self.endWrite { state in
+            guard written else { return [] }
             var rooms: [String] = []
-            for entry in fresh where !state.known.contains(entry.key) {
+            for entry in prepared.entries where !state.known.contains(entry.key) {
                 self.remember(entry.key, in: &state)
                 state.queues[entry.room, default: []].append(entry)
                 rooms.append(entry.room)
@@ -177,23 +209,33 @@ public final class Outbox: Service, Sendable {
         self.updateGauges()
     }
 
+    /// Passes the journal lock (waiting for an erasure under way) and counts a write under way.
+    private func beginWrite() async throws {
+        try await self.journalLock.lock()
+        self.state.withLock { $0.writesInFlight += 1 }
+        self.journalLock.unlock()
+    }
+
+    /// Applies `change` and ends a write under way, at once.
+    private func endWrite<Result>(_ change: (inout State) -> Result) -> Result {
+        self.state.withLock { state in
+            defer { state.writesInFlight -= 1 }
+            return change(&state)
+        }
+    }
+
     /// Appends `records` to the journal, then applies `change` to the state, before the write
     /// counts as done: an erasure waits for writes under way and never sees a written entry
     /// missing from the queues.
     private func write<Result: Sendable>(_ records: [NewRecord], then change: (inout State) -> Result) async throws -> Result {
-        try await self.journalLock.lock()
-        self.state.withLock { $0.writesInFlight += 1 }
-        self.journalLock.unlock()
+        try await self.beginWrite()
         do {
             _ = try await self.vault.append(records, to: self.journal)
         } catch {
-            self.state.withLock { $0.writesInFlight -= 1 }
+            self.endWrite { _ in }
             throw error
         }
-        return self.state.withLock { state in
-            defer { state.writesInFlight -= 1 }
-            return change(&state)
-        }
+        return self.endWrite(change)
     }
 
     /// Erases the journal (its key first) when nothing waits and no write is under way, so no

@@ -118,6 +118,19 @@ final class JournalStore: @unchecked Sendable {
         if mustSchedule { self.queue.async { self.flush() } }
     }
 
+    /// Queues appends to several journals for the same flush (one sync of the log).
+    func enqueue(_ appends: [(records: [NewRecord], pseudonym: Pseudonym, completion: @Sendable (Result<[UInt64], VaultError>) -> Void)]) {
+        guard !appends.isEmpty else { return }
+        let mustSchedule = self.pending.withLock { pending in
+            for append in appends {
+                pending.appends.append(PendingAppend(pseudonym: append.pseudonym, records: append.records, completion: append.completion))
+            }
+            defer { pending.isFlushScheduled = true }
+            return !pending.isFlushScheduled
+        }
+        if mustSchedule { self.queue.async { self.flush() } }
+    }
+
     /// Runs `body` on the queue, after every append and operation submitted before it. An I/O
     /// error it throws leaves the store degraded.
     func perform<Result: Sendable>(_ body: @escaping @Sendable (JournalStore) throws(VaultError) -> Result) async throws -> Result {
