@@ -103,7 +103,8 @@ bench: deps synapse
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench screening
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench vault --directory .build
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench coach --directory .build
-	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench webhook --directory .build
+	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench webhook --directory .build \
+		--teachers 1,2,4,8,16,32,64,128,256,512,1000,2000 --plot docs/images/webhook-scaling.svg
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench matrix --directory .build
 
 # Today's webhook and coaching benchmarks against a reference commit, interleaved on this
