@@ -151,6 +151,18 @@ struct MatrixBenchmark: AsyncParsableCommand {
         /// Synapse's timestamp of the teacher's message to that of the bot's reply (milliseconds):
         /// the homeserver pushing the transaction, the bot, and the bot's send.
         var serverLeg = Histogram<UInt64>(highestTrackableValue: 60_000)
+
+        /// The next text to send, in turn.
+        mutating func nextText(of texts: [String]) -> String {
+            defer { self.next += 1 }
+            return texts[self.next % texts.count]
+        }
+
+        mutating func record(_ measured: (total: Duration, send: Duration, serverLeg: Int64)) {
+            self.total.record(MatrixBenchmark.nanoseconds(measured.total))
+            self.send.record(MatrixBenchmark.nanoseconds(measured.send))
+            self.serverLeg.record(UInt64(max(0, measured.serverLeg)))
+        }
     }
 
     private func measure(synapse: SynapseHomeserver, echo: EchoBot, texts: [String], base: URL) async throws {
@@ -203,18 +215,14 @@ struct MatrixBenchmark: AsyncParsableCommand {
             for index in probes.indices {
                 for _ in 0..<count {
                     let measured = try await Self.exchange(teacher, &probes[index], texts: texts, bots: bots, position: &position)
-                    probes[index].total.record(Self.nanoseconds(measured.total))
-                    probes[index].send.record(Self.nanoseconds(measured.send))
-                    probes[index].serverLeg.record(UInt64(max(0, measured.serverLeg)))
+                    probes[index].record(measured)
                 }
             }
             if let (client, before) = encrypted {
                 var probe = before
                 for _ in 0..<min(encryptedPerBlock, self.encryptedMessages - encryptedDone) {
                     let measured = try await Self.exchange(client, &probe, texts: texts)
-                    probe.total.record(Self.nanoseconds(measured.total))
-                    probe.send.record(Self.nanoseconds(measured.send))
-                    probe.serverLeg.record(UInt64(max(0, measured.serverLeg)))
+                    probe.record(measured)
                     encryptedDone += 1
                 }
                 encrypted = (client, probe)
@@ -244,8 +252,7 @@ struct MatrixBenchmark: AsyncParsableCommand {
     private static func exchange(
         _ teacher: MatrixTestClient, _ probe: inout Probe, texts: [String], bots: Set<String>, position: inout String
     ) async throws -> (total: Duration, send: Duration, serverLeg: Int64) {
-        let text = texts[probe.next % texts.count]
-        probe.next += 1
+        let text = probe.nextText(of: texts)
         let clock = ContinuousClock()
         let start = clock.now
         let eventID = try await teacher.send(text, to: probe.room)
@@ -276,8 +283,7 @@ struct MatrixBenchmark: AsyncParsableCommand {
     /// Sends the probe's next text from the encrypting client and waits for the bot's decrypted
     /// reply after it.
     private static func exchange(_ teacher: E2EETestClient, _ probe: inout Probe, texts: [String]) async throws -> (total: Duration, send: Duration, serverLeg: Int64) {
-        let text = texts[probe.next % texts.count]
-        probe.next += 1
+        let text = probe.nextText(of: texts)
         let clock = ContinuousClock()
         let start = clock.now
         let eventID = try await teacher.send(text, to: probe.room)
