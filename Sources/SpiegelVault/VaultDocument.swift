@@ -50,8 +50,10 @@ public final class VaultDocument<Contents: Codable & Sendable>: Sendable {
         self.state = Mutex(State(contents: initial))
     }
 
-    /// Reads the newest snapshot (once; later calls return at once).
+    /// Reads the newest snapshot (once; later calls return at once, without waiting for a write
+    /// under way).
     public func load() async throws {
+        guard !self.isLoaded else { return }
         try await self.writeLock.withLock { try await self.loadIfNeeded() }
     }
 
