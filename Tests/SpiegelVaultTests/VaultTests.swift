@@ -27,6 +27,27 @@ import Testing
         try await reopened.close()
     }
 
+    @Test func oneWriteToSeveralJournalsLandsInAllOfThem() async throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.open()
+        try await vault.append([VaultFixture.text("eerst")], for: self.alice)
+        let outbox = SystemJournalID("outbox.test")
+        // A turn and its outbox entries in one commit; an empty write is left out.
+        try await vault.append([
+            vault.write([VaultFixture.text("Hallo"), NewRecord(.snapshot, [1])], for: self.alice),
+            vault.write([NewRecord(.outboxQueued, Array("antwoord".utf8))], to: outbox),
+            vault.write([], for: self.bob),
+        ])
+        try await vault.append([])
+        try await vault.close()
+
+        let reopened = try fixture.open()
+        #expect(try await reopened.records(for: self.alice).map(\.sequence) == [0, 1, 2])
+        #expect(try await reopened.records(of: outbox).map(\.payload) == [Array("antwoord".utf8)])
+        #expect(!reopened.contains(self.bob), "no journal for a write without records")
+        try await reopened.close()
+    }
+
     @Test func theListingShowsPseudonymsOnlyAndModesKeepOthersOut() async throws {
         let fixture = VaultFixture()
         let vault = try fixture.open()
