@@ -199,6 +199,20 @@ import Testing
         let fine = try Run(["doctor"], environment: environment)
         #expect(try await fine.exitStatus() == 0)
         #expect(fine.standardOutput.contains("Matrix: an application service at https://matrix.school.example"))
+        #expect(fine.standardOutput.contains("Matrix end-to-end encryption: prefer"))
+
+        // A registration made before encryption (no to-device messages, no MSC3202): a problem
+        // while encryption is on, none when it is off.
+        let older = try String(contentsOf: registration, encoding: .utf8)
+            .replacingOccurrences(of: "receive_ephemeral: true", with: "receive_ephemeral: false")
+            .replacingOccurrences(of: "\"org.matrix.msc3202\": true\n", with: "")
+        try older.write(to: registration, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: registration.path)
+        let withoutDeviceMessages = try Run(["doctor"], environment: environment)
+        #expect(try await withoutDeviceMessages.exitStatus() == 1)
+        #expect(withoutDeviceMessages.standardOutput.contains("end-to-end encryption needs receive_ephemeral: true"))
+        let off = try Run(["doctor"], environment: environment.merging(["SPIEGEL_MATRIX_ENCRYPTION": "off"]) { $1 })
+        #expect(try await off.exitStatus() == 0)
 
         let teams = try Run(["doctor"], environment: ["SPIEGEL_TEAMS_FILE": "/nonexistent/teams.yaml"])
         #expect(try await teams.exitStatus() == 1)
