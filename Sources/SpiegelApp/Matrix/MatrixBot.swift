@@ -272,9 +272,10 @@ final class MatrixBot: Sendable {
         _ = try await self.gateway.receive(ChatMessage(id: eventID, user: sender, room: room, text: text), from: Self.transport)
     }
 
-    /// Tells the room once per message that it could not be decrypted (never in a team room).
+    /// Tells a direct chat once per message that it could not be decrypted (a team room or a
+    /// shared room stays quiet).
     func tellUndecryptable(in room: String, eventID: String) async throws {
-        guard !self.isTeamRoom(room) else { return }
+        guard !self.isTeamRoom(room), let members = try await self.joinedMembers(of: room), members.count <= 2 else { return }
         try await self.gateway.say(self.texts.undecryptable, in: room, via: Self.transport, key: "undecryptable:\(eventID)", isPrivate: false)
     }
 

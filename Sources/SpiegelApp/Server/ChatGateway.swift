@@ -78,9 +78,12 @@ final class ChatGateway: ChatInbound {
             }
         }
         let combines = outbox.transport.combinesReplies
+        @Sendable func messages(_ texts: [String]) -> [String] {
+            combines && texts.count > 1 ? [combinedReplies(texts)] : texts
+        }
         let queuedWithTurn = Mutex<(replies: Int, entries: Int)?>(nil)
         let companion = TurnCompanion { replies in
-            let texts = combines && replies.count > 1 ? [combinedReplies(replies)] : replies
+            let texts = messages(replies)
             let prepared = try await outbox.prepare(entries(texts, from: 0))
             return (prepared.write.map { [$0] } ?? [], { written in
                 outbox.settle(prepared, written: written)
@@ -102,11 +105,10 @@ final class ChatGateway: ChatInbound {
             // Texts added after the turn (a note from another user's session) go after them.
             let later = Array(reply.texts.dropFirst(queued.replies))
             if !later.isEmpty {
-                try await outbox.enqueue(entries(combines && later.count > 1 ? [combinedReplies(later)] : later, from: queued.entries))
+                try await outbox.enqueue(entries(messages(later), from: queued.entries))
             }
         } else {
-            let texts = combines && reply.texts.count > 1 ? [combinedReplies(reply.texts)] : reply.texts
-            try await outbox.enqueue(entries(texts, from: 0))
+            try await outbox.enqueue(entries(messages(reply.texts), from: 0))
         }
         try await self.deliver(reply.deliveries)
         Counter(label: "spiegel_messages_in_total", dimensions: [("transport", transport), ("outcome", reply.outcome.rawValue)]).increment()

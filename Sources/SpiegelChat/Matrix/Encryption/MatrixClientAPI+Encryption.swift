@@ -47,10 +47,4 @@ extension MatrixClientAPI {
     public func send(type: String, content: JSONValue, to room: String, transactionID: String) -> HTTPClientRequest {
         self.request(.put, "/_matrix/client/v3/rooms/\(Self.segment(room))/send/\(Self.segment(type))/\(Self.segment(transactionID))", body: content.canonical)
     }
-
-    /// `PUT /rooms/{roomId}/state/m.room.encryption/`: turns Megolm on in a room.
-    public func enableEncryption(in room: String) -> HTTPClientRequest {
-        let content: JSONValue = ["algorithm": "m.megolm.v1.aes-sha2"]
-        return self.request(.put, "/_matrix/client/v3/rooms/\(Self.segment(room))/state/m.room.encryption/", body: content.canonical)
-    }
 }

@@ -102,7 +102,7 @@ public actor MatrixEncryption {
     }
 
     /// Loads or makes the account and the device, and uploads the signed device keys, one-time
-    /// keys and a fallback key if the homeserver lacks them. Until it returns, ``waitUntilReady()``
+    /// keys and a fallback key if the homeserver lacks them. Until it returns, ``waitUntilReady(timeout:)``
     /// waits (the bot joins no room before its keys are there).
     public func start(_ source: DeviceSource, userID: String) async throws {
         try await self.exclusively { try await self.startDevice(source, userID: userID) }
@@ -146,12 +146,7 @@ public actor MatrixEncryption {
         self.logger.info("spiegel.matrix.e2ee_ready", metadata: ["spiegel.device": "\(deviceID)"])
     }
 
-    /// Returns once ``start(_:userID:)`` has the device's keys on the homeserver.
-    public func waitUntilReady() async throws {
-        try await self.ready.wait()
-    }
-
-    /// Whether the device is ready within `timeout`.
+    /// Whether ``start(_:userID:)`` has the device's keys on the homeserver within `timeout`.
     public nonisolated func waitUntilReady(timeout: Duration) async -> Bool {
         await withTaskGroup(of: Bool.self) { group in
             group.addTask { (try? await self.ready.wait()) != nil }
