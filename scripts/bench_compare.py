@@ -76,16 +76,27 @@ def main():
         "today": (build(ROOT, os.path.join(ROOT, ".build")), ROOT),
     }
     data = os.path.join(ROOT, ".build")
+    # Builds from before 2026-12-04 send one round of teachers (coachees) only; a newer build
+    # repeats rounds up to a minimum of messages. Both sides run alike: the minimum only when
+    # every build has it.
+    def supports(binary, cwd, command, flag):
+        return flag in run([binary, "help", command], cwd=cwd, capture=True)
+    extra = {"webhook": {}, "coach": {}}
+    for command, flag in (("webhook", "--minimum-messages"), ("coach", "--messages")):
+        if not all(supports(binary, cwd, command, flag) for binary, cwd in builds.values()):
+            extra[command] = {name: [flag, "0"] if supports(binary, cwd, command, flag) else [] for name, (binary, cwd) in builds.items()}
+    def flags(command, name):
+        return extra[command].get(name, [])
     results = {}  # (benchmark, load, build) -> [(messages/s, p50 ms)]
     for round_ in range(args.rounds):
         for teachers in args.teachers.split(","):
             for name, (binary, cwd) in builds.items():
-                output = run([binary, "webhook", "--directory", data, "--teachers", teachers, "--prompts", "Prompts"], cwd=cwd, capture=True)
+                output = run([binary, "webhook", "--directory", data, "--teachers", teachers, "--prompts", "Prompts"] + flags("webhook", name), cwd=cwd, capture=True)
                 row = rows(output)[-1]
                 results.setdefault(("webhook", teachers, name), []).append((number(row["messages/s"]), number(row["p50"])))
                 print(f"round {round_ + 1} webhook {teachers} teachers {name}: {row['messages/s']} messages/s, p50 {row['p50']}", flush=True)
         for name, (binary, cwd) in builds.items():
-            output = run([binary, "coach", "--directory", data, "--coachees", args.coachees, "--prompts", "Prompts"], cwd=cwd, capture=True)
+            output = run([binary, "coach", "--directory", data, "--coachees", args.coachees, "--prompts", "Prompts"] + flags("coach", name), cwd=cwd, capture=True)
             for row in rows(output):
                 load = row.get("coachees at once")
                 if load in args.coachees.split(","):

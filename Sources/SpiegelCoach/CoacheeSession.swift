@@ -244,7 +244,7 @@ actor CoacheeSession {
         var records = incoming.map { [NewRecord(.messageIn, Array($0.utf8), time: now)] } ?? []
         records += outgoing.map { NewRecord(.messageOut, Array($0.utf8), time: now) }
         records += try consent.map { NewRecord(.consent, [UInt8](try JSONEncoder().encode($0)), time: now) }
-        records.append(NewRecord(.snapshot, [UInt8](try JSONEncoder().encode(snapshot)), time: now))
+        records.append(NewRecord(.snapshot, snapshot.journalled(), time: now))
         let vault = self.context.vault
         if let companion {
             let (writes, settle) = try await companion.prepare(outgoing)
@@ -279,7 +279,7 @@ actor CoacheeSession {
         if self.context.vault.contains(self.coachee) {
             let records = try await self.context.vault.records(for: self.coachee, fromLatestSnapshot: true)
             if let last = records.last(where: { $0.type == .snapshot }) {
-                loaded = try JSONDecoder().decode(SessionSnapshot.self, from: Data(last.payload))
+                loaded = try SessionSnapshot.read(journalled: last.payload)
             }
         }
         self.snapshot = loaded

@@ -1,4 +1,5 @@
 import Foundation
+import SpiegelDialogue
 
 /// Who coaches whom, as one coachee's snapshot keeps it.
 struct CoachPairing: Codable, Sendable, Equatable {
@@ -121,12 +122,13 @@ enum SharingCommand: Equatable {
     case no
 
     init?(_ text: String) {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = text.trimmingWhitespace()
         let lower = trimmed.lowercased()
         let words = lower.split { !$0.isLetter && !$0.isNumber && $0 != "@" && $0 != ":" && $0 != "." && $0 != "_" && $0 != "-" }.map(String.init)
+        let phrase = words.joined(separator: " ")
         func user(after prefixes: [String]) -> String? {
             for prefix in prefixes where lower.hasPrefix(prefix) {
-                let rest = trimmed.dropFirst(prefix.count).trimmingCharacters(in: .whitespaces)
+                let rest = trimmed.dropFirst(prefix.count).trimmingWhitespace()
                 let id = rest.split(separator: " ").first.map(String.init) ?? ""
                 return id.hasPrefix("@") && id.count > 1 ? id.trimmingCharacters(in: CharacterSet(charactersIn: ".,!?")) : nil
             }
@@ -134,7 +136,7 @@ enum SharingCommand: Equatable {
         }
         if let coach = user(after: ["mijn coach is", "my coach is"]) {
             self = .coachIs(coach)
-        } else if ["geen coach meer", "stop met mijn coach", "stop met coach", "no coach", "end coaching", "stop coaching"].contains(words.joined(separator: " ")) {
+        } else if ["geen coach meer", "stop met mijn coach", "stop met coach", "no coach", "end coaching", "stop coaching"].contains(phrase) {
             self = .endPairing
         } else if let coachee = user(after: ["aanvaard", "accept"]) {
             self = .accept(coachee)
@@ -142,19 +144,19 @@ enum SharingCommand: Equatable {
             self = .decline(coachee)
         } else if let invited = user(after: ["nodig", "invite"]) {
             self = .invite(invited)
-        } else if ["overzicht", "overview"].contains(words.joined(separator: " ")) {
+        } else if ["overzicht", "overview"].contains(phrase) {
             self = .overview
-        } else if ["wat heb ik gedeeld", "what did i share", "what have i shared"].contains(words.joined(separator: " ")) {
+        } else if ["wat heb ik gedeeld", "what did i share", "what have i shared"].contains(phrase) {
             self = .sharedList
         } else if words.starts(with: ["trek", "in"]) || words.first == "withdraw" {
             let number = words.last.flatMap(Int.init)
             guard words.count == (number == nil ? (words.first == "withdraw" ? 1 : 2) : (words.first == "withdraw" ? 2 : 3)) else { return nil }
             self = .withdraw(number)
-        } else if ["alles", "all", "everything"].contains(words.joined(separator: " ")) {
+        } else if ["alles", "all", "everything"].contains(phrase) {
             self = .all
-        } else if ["niets", "nothing", "none", "niks"].contains(words.joined(separator: " ")) {
+        } else if ["niets", "nothing", "none", "niks"].contains(phrase) {
             self = .nothing
-        } else if ["nee", "no", "neen", "liever niet", "nee dank je", "no thanks"].contains(words.joined(separator: " ")) {
+        } else if ["nee", "no", "neen", "liever niet", "nee dank je", "no thanks"].contains(phrase) {
             self = .no
         } else if let edit = Self.edit(trimmed) {
             self = edit
@@ -170,7 +172,7 @@ enum SharingCommand: Equatable {
     private static func edit(_ text: String) -> SharingCommand? {
         guard let colon = text.firstIndex(of: ":") else { return nil }
         let head = text[..<colon].lowercased().split(separator: " ").map(String.init)
-        let body = text[text.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        let body = text[text.index(after: colon)...].trimmingWhitespace()
         guard !body.isEmpty else { return nil }
         if head.count == 3, head[0] == "pas", head[2] == "aan", let number = Int(head[1]) { return .edit(number, body) }
         if head.count == 2, head[0] == "edit", let number = Int(head[1]) { return .edit(number, body) }

@@ -74,7 +74,7 @@ extension Turn {
         var parts: [SharePart] = []
         let previousScore = self.snapshot.history.sessions.dropLast().last(where: { $0.summary["cijfer"] != nil })?.summary["cijfer"]
         for (name, label) in self.context.library.answerLabels(in: graph, language: self.language) {
-            guard var text = summary[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { continue }
+            guard var text = summary[name]?.trimmingWhitespace(), !text.isEmpty else { continue }
             if name == "cijfer", let previousScore {
                 text = self.context.text("share_score_change", self.language, ["score": text, "previous": previousScore])
             }
@@ -104,7 +104,7 @@ extension Turn {
             }
             if self.context.library.flow(named: text) != nil || (command != nil && command != .no) { return false }
             if command != .no {
-                draft.parts.append(SharePart(label: self.context.text("share_label_question", self.language), text: text.trimmingCharacters(in: .whitespacesAndNewlines)))
+                draft.parts.append(SharePart(label: self.context.text("share_label_question", self.language), text: text.trimmingWhitespace()))
             }
             draft.stage = .choose
             self.snapshot.shareDraft = draft

@@ -34,6 +34,10 @@ public final class Vault: Sendable {
     private let lockDescriptor: Mutex<Int32>
     /// The coachees known to have a journal (made on their first append).
     private let created = Mutex<Set<Pseudonym>>([])
+    /// Pseudonyms already worked out: an HMAC per append cost a twentieth of the vault's time with
+    /// many writers. Bounded; a forgotten coachee's entry goes with them.
+    private let pseudonyms = Mutex<[CoacheeID: Pseudonym]>([:])
+    private static let pseudonymCacheLimit = 65_536
     /// Told the pseudonym of every coachee erased (see ``onErasure(_:)``).
     private let erasureObservers = Mutex<[@Sendable (Pseudonym) async -> Void]>([])
     private let logger: Logger
@@ -122,7 +126,13 @@ public final class Vault: Sendable {
 
     /// The name the vault gives `coachee` on disk and in logs.
     public func pseudonym(of coachee: CoacheeID) -> Pseudonym {
-        Pseudonym(coachee, namingKey: self.namingKey)
+        if let known = self.pseudonyms.withLock({ $0[coachee] }) { return known }
+        let pseudonym = Pseudonym(coachee, namingKey: self.namingKey)
+        self.pseudonyms.withLock { pseudonyms in
+            if pseudonyms.count >= Self.pseudonymCacheLimit { pseudonyms.removeAll(keepingCapacity: true) }
+            pseudonyms[coachee] = pseudonym
+        }
+        return pseudonym
     }
 
     /// The name the vault gives a system journal on disk and in logs.
@@ -301,7 +311,9 @@ public final class Vault: Sendable {
     /// - Parameter logLevel: how the erasure is logged: `notice` for a coachee's erasure, lower
     ///   for the bot's own short-lived journals (an emptied outbox).
     public func forget(_ coachee: CoacheeID, logLevel: Logger.Level = .notice) async throws {
-        try await self.erase(self.pseudonym(of: coachee), logLevel: logLevel)
+        let pseudonym = self.pseudonym(of: coachee)
+        self.pseudonyms.withLock { _ = $0.removeValue(forKey: coachee) }
+        try await self.erase(pseudonym, logLevel: logLevel)
     }
 
     /// Erases a system journal the same way (an emptied outbox, a document's older journal).

@@ -3,7 +3,12 @@ public import Foundation
 /// A coachee's own data, readable: Markdown for people, JSON for programs.
 public enum VaultExport {
     /// The records as Markdown, grouped by day, each with its time and kind.
-    public static func markdown(_ records: [JournalRecord], pseudonym: Pseudonym, exportedAt: Date) -> String {
+    ///
+    /// - Parameter readable: the text of a record whose payload is not text for people (a binary
+    ///   snapshot of the service's state); `nil` leaves the payload as it is.
+    public static func markdown(
+        _ records: [JournalRecord], pseudonym: Pseudonym, exportedAt: Date, readable: (JournalRecord) -> String? = { _ in nil }
+    ) -> String {
         var lines = [
             "# Jouw gegevens in Spiegel / Your data in Spiegel", "",
             "Exported: \(self.iso8601(exportedAt)) · pseudonym \(pseudonym.hex) · \(records.count) records", "",
@@ -16,14 +21,16 @@ public enum VaultExport {
                 day = recordDay
                 lines += ["## \(day)", ""]
             }
-            let text = self.text(of: record).replacingOccurrences(of: "\n", with: "\n  ")
+            let text = (readable(record) ?? self.text(of: record)).replacingOccurrences(of: "\n", with: "\n  ")
             lines.append("- \(stamp.dropFirst(11).prefix(5)) · \(record.type) · \(text)")
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
     /// The records as JSON: `{"pseudonym", "exported_at", "records": [{"sequence", "type", "time", "text"}]}`.
-    public static func json(_ records: [JournalRecord], pseudonym: Pseudonym, exportedAt: Date) throws -> String {
+    public static func json(
+        _ records: [JournalRecord], pseudonym: Pseudonym, exportedAt: Date, readable: (JournalRecord) -> String? = { _ in nil }
+    ) throws -> String {
         struct Document: Encodable {
             struct Record: Encodable {
                 let sequence: UInt64
@@ -37,7 +44,7 @@ public enum VaultExport {
         }
         let document = Document(
             pseudonym: pseudonym.hex, exported_at: self.iso8601(exportedAt),
-            records: records.map { .init(sequence: $0.sequence, type: $0.type.description, time: self.iso8601($0.time), text: self.text(of: $0)) }
+            records: records.map { .init(sequence: $0.sequence, type: $0.type.description, time: self.iso8601($0.time), text: readable($0) ?? self.text(of: $0)) }
         )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

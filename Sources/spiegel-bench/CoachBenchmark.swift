@@ -24,6 +24,9 @@ struct CoachBenchmark: AsyncParsableCommand {
     @Option(help: "Coachees talking at once, one table row each (comma-separated).")
     var coachees = "1,16,1000"
 
+    @Option(help: "Messages per row at least: fresh groups of coachees follow each other until there were this many.")
+    var messages = 4_000
+
     @Option(help: "Coachees on disk for the memory measurement.")
     var onDisk = 10_000
 
@@ -80,28 +83,32 @@ struct CoachBenchmark: AsyncParsableCommand {
         for load in loads {
             let clock = ContinuousClock()
             let start = clock.now
-            let offset = first
-            let latencies = try await withThrowingTaskGroup(of: Histogram<UInt64>.self) { group in
-                for index in 0..<load {
-                    group.addTask {
-                        var latencies = Histogram<UInt64>(highestTrackableValue: 60_000_000_000)
-                        let coachee = CoacheeID("bench-\(offset + index)")
-                        for answer in answers {
-                            let before = clock.now
-                            let reply = try await service.handle(InboundMessage(coachee: coachee, text: answer))
-                            precondition(reply.outcome == .processed && !reply.texts.isEmpty, "every message gets a reply")
-                            latencies.record(Self.nanoseconds(clock.now - before))
+            let rounds = max(1, (self.messages + load * answers.count - 1) / (load * answers.count))
+            var latencies = Histogram<UInt64>(highestTrackableValue: 60_000_000_000)
+            for _ in 0..<rounds {
+                let offset = first
+                latencies.add(try await withThrowingTaskGroup(of: Histogram<UInt64>.self) { group in
+                    for index in 0..<load {
+                        group.addTask {
+                            var latencies = Histogram<UInt64>(highestTrackableValue: 60_000_000_000)
+                            let coachee = CoacheeID("bench-\(offset + index)")
+                            for answer in answers {
+                                let before = clock.now
+                                let reply = try await service.handle(InboundMessage(coachee: coachee, text: answer))
+                                precondition(reply.outcome == .processed && !reply.texts.isEmpty, "every message gets a reply")
+                                latencies.record(Self.nanoseconds(clock.now - before))
+                            }
+                            return latencies
                         }
-                        return latencies
                     }
-                }
-                var all = Histogram<UInt64>(highestTrackableValue: 60_000_000_000)
-                for try await latencies in group { all.add(latencies) }
-                return all
+                    var all = Histogram<UInt64>(highestTrackableValue: 60_000_000_000)
+                    for try await latencies in group { all.add(latencies) }
+                    return all
+                })
+                first += load
             }
-            first += load
             let elapsed = Double((clock.now - start) / .milliseconds(1)) / 1000
-            let total = load * answers.count
+            let total = rounds * load * answers.count
             let milliseconds: (UInt64) -> String = { String(format: "%.2f ms", Double($0) / 1e6) }
             print("| \(load) | \(total) | \(String(format: "%.0f", Double(total) / elapsed)) | \(milliseconds(latencies.valueAtPercentile(50))) | "
                   + "\(milliseconds(latencies.valueAtPercentile(99))) | \(milliseconds(latencies.valueAtPercentile(99.9))) |")

@@ -40,6 +40,9 @@ struct WebhookBenchmark: AsyncParsableCommand {
     @Flag(help: "Leave out the ceiling (the bare route).")
     var withoutCeiling = false
 
+    @Option(help: "Messages per row at least: each teacher's place is taken by a new teacher, round after round, until there were this many.")
+    var minimumMessages = 2_000
+
     @Option(help: "Also write an SVG plot of messages/s and p99 against teachers at once to this file.")
     var plot: String?
 
@@ -123,7 +126,7 @@ struct WebhookBenchmark: AsyncParsableCommand {
             guard let port = await iterator.next() else { throw ValidationError("the server did not start") }
             let clock = ContinuousClock()
             let start = clock.now
-            let sent = try await Self.drive(url: "http://127.0.0.1:\(port)/hooks/plain", teachers: teachers, lines: lines)
+            let sent = try await Self.drive(url: "http://127.0.0.1:\(port)/hooks/plain", teachers: teachers, lines: lines, rounds: self.rounds(teachers, lines))
             // Wait for every message's first reply at the sink.
             let expected = sent.starts.count
             for _ in 0..<6000 {
@@ -179,7 +182,7 @@ struct WebhookBenchmark: AsyncParsableCommand {
             guard let port = await iterator.next() else { throw ValidationError("the ceiling did not start") }
             let clock = ContinuousClock()
             let start = clock.now
-            let sent = try await Self.drive(url: "http://127.0.0.1:\(port)/hooks/plain", teachers: teachers, lines: lines)
+            let sent = try await Self.drive(url: "http://127.0.0.1:\(port)/hooks/plain", teachers: teachers, lines: lines, rounds: self.rounds(teachers, lines))
             let elapsed = clock.now - start
             await group.triggerGracefulShutdown()
             while try await tasks.next() != nil {}
@@ -189,10 +192,15 @@ struct WebhookBenchmark: AsyncParsableCommand {
         return result
     }
 
+    /// How many teachers take each place in turn, for at least `minimumMessages` in a row.
+    private func rounds(_ teachers: Int, _ lines: [String]) -> Int {
+        max(1, (self.minimumMessages + teachers * lines.count - 1) / (teachers * lines.count))
+    }
+
     /// The load generator: `teachers` at once, each sending its lines one at a time (the next once
     /// the previous was answered 200). Returns when each message started, by id, and how long
     /// each POST took.
-    static func drive(url: String, teachers: Int, lines: [String]) async throws -> (starts: [String: ContinuousClock.Instant], answered: Histogram<UInt64>) {
+    static func drive(url: String, teachers: Int, lines: [String], rounds: Int) async throws -> (starts: [String: ContinuousClock.Instant], answered: Histogram<UInt64>) {
         var clientConfiguration = CurlHTTPClient.Configuration()
         clientConfiguration.maxConnectionsPerHost = 256
         var logger = Logger(label: "bench.load")
@@ -205,19 +213,22 @@ struct WebhookBenchmark: AsyncParsableCommand {
             for teacher in 0..<teachers {
                 senders.addTask {
                     var times: [(String, ContinuousClock.Instant, Duration)] = []
-                    for (index, line) in lines.enumerated() {
-                        let id = "t\(teacher)-\(index)"
-                        let body = [UInt8](try JSONSerialization.data(withJSONObject: [
-                            "id": id, "user": "@teacher\(teacher):school.example", "room": "!dm-\(teacher)", "text": line, "ts": 1,
-                        ] as [String: Any]))
-                        let signed = signature.sign(body, at: Date())
-                        var headers: HTTPFields = [.contentType: "application/json"]
-                        headers[HTTPField.Name(PlainSignature.timestampHeader)!] = signed.timestamp
-                        headers[HTTPField.Name(PlainSignature.signatureHeader)!] = signed.signature
-                        let before = clock.now
-                        let response = try await client.execute(HTTPClientRequest(method: .post, url: url, headerFields: headers, body: body, timeout: .seconds(120)))
-                        guard response.status == .ok else { throw ValidationError("HTTP \(response.status.code)") }
-                        times.append((id, before, clock.now - before))
+                    for round in 0..<rounds {
+                        let user = round * teachers + teacher
+                        for (index, line) in lines.enumerated() {
+                            let id = "t\(user)-\(index)"
+                            let body = [UInt8](try JSONSerialization.data(withJSONObject: [
+                                "id": id, "user": "@teacher\(user):school.example", "room": "!dm-\(user)", "text": line, "ts": 1,
+                            ] as [String: Any]))
+                            let signed = signature.sign(body, at: Date())
+                            var headers: HTTPFields = [.contentType: "application/json"]
+                            headers[HTTPField.Name(PlainSignature.timestampHeader)!] = signed.timestamp
+                            headers[HTTPField.Name(PlainSignature.signatureHeader)!] = signed.signature
+                            let before = clock.now
+                            let response = try await client.execute(HTTPClientRequest(method: .post, url: url, headerFields: headers, body: body, timeout: .seconds(120)))
+                            guard response.status == .ok else { throw ValidationError("HTTP \(response.status.code)") }
+                            times.append((id, before, clock.now - before))
+                        }
                     }
                     return times
                 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import SpiegelApp
+import SpiegelCoach
 import SpiegelVault
 
 /// `spiegel export`: a coachee's whole history, readable, on standard output.
@@ -26,8 +27,8 @@ struct ExportCommand: AsyncParsableCommand {
             let records = try await vault.records(for: coachee)
             let pseudonym = vault.pseudonym(of: coachee)
             print(self.json
-                ? try VaultExport.json(records, pseudonym: pseudonym, exportedAt: Date())
-                : VaultExport.markdown(records, pseudonym: pseudonym, exportedAt: Date()), terminator: "")
+                ? try VaultExport.json(records, pseudonym: pseudonym, exportedAt: Date(), readable: CoachingService.readableSnapshot)
+                : VaultExport.markdown(records, pseudonym: pseudonym, exportedAt: Date(), readable: CoachingService.readableSnapshot), terminator: "")
         }
     }
 }

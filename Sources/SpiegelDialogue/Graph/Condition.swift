@@ -39,7 +39,8 @@ public struct ConditionError: Error, Sendable, Equatable {
 indirect enum Expression: Sendable {
     case variable(String)
     case number(Double)
-    case text(String)
+    /// A quoted text, and its normalized form (made once, at load).
+    case text(String, normalized: String)
     case not(Expression)
     case and(Expression, Expression)
     case or(Expression, Expression)
@@ -76,9 +77,15 @@ indirect enum Expression: Sendable {
         switch self {
         case .variable(let name): lookup(name)
         case .number(let number): number == number.rounded() ? String(Int(number)) : String(number)
-        case .text(let text): text
+        case .text(let text, _): text
         default: self.truth(lookup) ? "true" : nil
         }
+    }
+
+    /// The value for a comparison as text, normalized.
+    func normalizedValue(_ value: String) -> String {
+        if case .text(_, let normalized) = self { return normalized }
+        return TextMatching.normalize(value)
     }
 
     func truth(_ lookup: (String) -> String?) -> Bool {
@@ -98,12 +105,12 @@ indirect enum Expression: Sendable {
                 return comparison == .notEqual && (left.value(lookup) != nil || right.value(lookup) != nil)
             }
             if comparison == .contains {
-                return TextMatching.normalize(lhs).contains(TextMatching.normalize(rhs))
+                return left.normalizedValue(lhs).contains(right.normalizedValue(rhs))
             }
             if let a = Double(lhs.replacingOccurrences(of: ",", with: ".")), let b = Double(rhs.replacingOccurrences(of: ",", with: ".")) {
                 return comparison.holds(a, b)
             }
-            return comparison.holds(TextMatching.normalize(lhs), TextMatching.normalize(rhs))
+            return comparison.holds(left.normalizedValue(lhs), right.normalizedValue(rhs))
         }
     }
 }
@@ -179,7 +186,7 @@ private struct ConditionParser {
                 throw ConditionError(message: "expected a closing \(character)", offset: start)
             }
             self.position += 1
-            return .text(text)
+            return .text(text, normalized: TextMatching.normalize(text))
         }
         if character.isNumber || (character == "-" && self.position + 1 < self.characters.count && self.characters[self.position + 1].isNumber) {
             let start = self.position

@@ -127,15 +127,24 @@ public struct AnswerValidation: Sendable, Equatable {
 
 /// One option of a `choice`.
 public struct ChoiceOption: Sendable {
-    public var text: LocalizedText
+    public var text: LocalizedText {
+        didSet { self.phrases = Self.phrases(of: self.text) }
+    }
     public var next: String
     /// The value stored; the option's number when not given.
     public var value: String?
+    /// The text in every language, normalized once: what an answer is matched against.
+    private(set) var phrases: Set<String>
 
     public init(text: LocalizedText, next: String, value: String? = nil) {
         self.text = text
         self.next = next
         self.value = value
+        self.phrases = Self.phrases(of: text)
+    }
+
+    private static func phrases(of text: LocalizedText) -> Set<String> {
+        Set(text.translations.values.map(TextMatching.normalize))
     }
 }
 

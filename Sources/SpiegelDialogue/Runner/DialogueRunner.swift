@@ -89,7 +89,7 @@ public struct DialogueRunner: Sendable {
             step.outputs.append(self.message(.tooLong, step.state))
             return step
         }
-        let text = input.trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = input.trimmingWhitespace()
         step.screened = (text, screening)
         let normalized = TextMatching.normalize(text)
         // Within the care flow (or its check) the teacher is answering it: no second one on top.
@@ -213,7 +213,7 @@ public struct DialogueRunner: Sendable {
         if words.count <= 2, let number = words.compactMap({ Int($0) }).first, (1...options.count).contains(number) {
             return number - 1
         }
-        let texts = options.map { option in Set(option.text.translations.values.map(TextMatching.normalize)) }
+        let texts = options.map(\.phrases)
         let exact = texts.indices.filter { texts[$0].contains(normalized) }
         if exact.count == 1 { return exact[0] }
         let close = texts.indices.filter { index in texts[index].contains { TextMatching.matches(normalized, phrase: $0) } }

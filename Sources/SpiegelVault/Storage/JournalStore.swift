@@ -184,6 +184,14 @@ final class JournalStore: @unchecked Sendable {
         }
         // Number and seal each append after the records before it; one that cannot be (its
         // coachee erased meanwhile, its journal not opening) fails alone.
+        var nonces: NonceBatch
+        do throws(VaultError) {
+            nonces = try NonceBatch(count: batch.reduce(0) { $0 + $1.records.count })
+        } catch {
+            self.noteFailure(error, during: "drawing nonces")
+            for append in batch { append.completion(.failure(error)) }
+            return
+        }
         var buffer: [UInt8] = []
         var accepted: [(append: PendingAppend, frames: [[UInt8]], first: UInt64)] = []
         var counts: [Pseudonym: UInt64] = [:]
@@ -198,7 +206,7 @@ final class JournalStore: @unchecked Sendable {
                 var entries: [UInt8] = []
                 for (offset, record) in append.records.enumerated() {
                     let sequence = first + UInt64(offset)
-                    let frame = try JournalFormat.seal(record, sequence: sequence, pseudonym: append.pseudonym, key: dataKey)
+                    let frame = try JournalFormat.seal(record, sequence: sequence, pseudonym: append.pseudonym, key: dataKey, nonce: nonces.next())
                     WriteAheadLog.encode(.init(pseudonym: append.pseudonym, sequence: sequence, frame: frame), into: &entries)
                     frames.append(frame)
                 }
@@ -311,15 +319,15 @@ final class JournalStore: @unchecked Sendable {
         if let stopped = self.stopped { throw stopped }
         for pseudonym in Array(self.journals.keys) {
             try self.writeBuffered(pseudonym)
-            guard let journal = self.journals[pseudonym], journal.isDirty else { continue }
-            do throws(VaultError) {
-                try FileIO.sync(journal.descriptor, path: journal.path)
-            } catch {
-                self.stop(after: error, during: "syncing a journal")
-                throw error
-            }
-            self.journals[pseudonym]?.isDirty = false
         }
+        let dirty = self.journals.filter(\.value.isDirty)
+        do throws(VaultError) {
+            try FileIO.syncAll(dirty.values.map { ($0.descriptor, $0.path) })
+        } catch {
+            self.stop(after: error, during: "syncing a journal")
+            throw error
+        }
+        for pseudonym in dirty.keys { self.journals[pseudonym]?.isDirty = false }
         try FileIO.truncate(self.walDescriptor, to: 0, path: self.layout.writeAheadLog)
         self.walOffset = 0
         self.walMustCutBack = false
