@@ -2,7 +2,8 @@
 # `make bench` runs the benchmarks. Each first installs what a fresh Debian machine lacks.
 
 SWIFT ?= swift
-APT_PACKAGES := libcurl4-openssl-dev libolm-dev pkg-config curl python3 python3-venv systemd python3-seccomp faketime
+APT_PACKAGES := libcurl4-openssl-dev libolm-dev pkg-config curl python3 python3-venv systemd python3-seccomp faketime \
+	ngircd inspircd atheme-services
 
 .PHONY: all deps synapse build run chat test test-quick test-dates bench bench-compare soak leakcheck docs clean
 
@@ -22,8 +23,9 @@ all: build
 # encryption), the curl tool (the benchmark's yardstick), python3 (the reference client in deploy/ is tested; venv for Synapse), systemd's systemd-analyze
 # (the unit in deploy/ is verified) and python3-seccomp (the unit's syscall filter is applied to a
 # real `spiegel serve` in a test), faketime (the `spiegel` processes a test starts run at the
-# test's date: `make test-dates`, and the upgrade test). Installed with apt-get when root; otherwise
-# the exact command.
+# test's date: `make test-dates`, and the upgrade test), and the IRC servers the IRC tests start on
+# loopback (ngIRCd; InspIRCd with atheme's services for SASL). Installed with apt-get when root;
+# otherwise the exact command.
 deps:
 	@missing=""; \
 	pkg-config --exists libcurl 2>/dev/null || missing="$$missing libcurl4-openssl-dev pkg-config"; \
@@ -34,6 +36,9 @@ deps:
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	/usr/bin/python3 -c "import seccomp" 2>/dev/null || missing="$$missing python3-seccomp"; \
 	command -v faketime >/dev/null 2>&1 || missing="$$missing faketime"; \
+	test -x /usr/sbin/ngircd || missing="$$missing ngircd"; \
+	test -x /usr/sbin/inspircd || missing="$$missing inspircd"; \
+	test -x /usr/bin/atheme-services || missing="$$missing atheme-services"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "Installing:$$missing"; \
@@ -90,11 +95,11 @@ test-dates: deps
 		SPIEGEL_TEST_NOW=$$when TZ=Europe/Brussels SPIEGEL_SKIP_TAGS=synapse $(SWIFT) test --skip-build || exit 1; \
 	done
 
-# Every test but those needing Synapse, systemd or the container steps (tagged so in the tests):
+# Every test but those needing Synapse, systemd, the container steps or IRC servers (tagged so in the tests):
 # quick to run while developing; `make test` runs them all.
 test-quick: deps
 	$(SWIFT) build --build-tests
-	SPIEGEL_SKIP_TAGS=synapse,systemd,container $(SWIFT) test --skip-build
+	SPIEGEL_SKIP_TAGS=synapse,systemd,container,irc $(SWIFT) test --skip-build
 
 bench: deps synapse
 	$(SWIFT) build -c release --product spiegel-bench
@@ -102,7 +107,7 @@ bench: deps synapse
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench dialogue
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench screening
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench vault --directory .build
-	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench coach --directory .build
+	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench coach --directory .build --active 2000
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench webhook --directory .build \
 		--teachers 1,2,4,8,16,32,64,128,256,512,1000,2000 --plot docs/images/webhook-scaling.svg
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench matrix --directory .build

@@ -95,6 +95,16 @@ import Testing
                 - "@otherbot:school.example"
               typing_after: 0
               encryption: require
+            irc:
+              server: irc.school.example
+              port: 6697
+              tls: true
+              nick: spiegel
+              server_password: pass-secret
+              sasl_account: spiegel
+              sasl_password: sasl-secret
+              team_channels: ["#team-a", "&team-b"]
+              identity: account
             """
         )
         let loaded = try ConfigurationLoader.load(file: path, environment: [:])
@@ -141,6 +151,10 @@ import Testing
         #expect(configuration.matrix.ignoredUsers == ["@otherbot:school.example"])
         #expect(configuration.matrix.typingAfter == .zero)
         #expect(configuration.matrix.encryption == .require)
+        #expect(configuration.irc.server == "irc.school.example" && configuration.irc.port == 6697 && configuration.irc.tls)
+        #expect(configuration.irc.nick == "spiegel" && configuration.irc.serverPassword == "pass-secret")
+        #expect(configuration.irc.saslAccount == "spiegel" && configuration.irc.saslPassword == "sasl-secret")
+        #expect(configuration.irc.teamChannels == ["#team-a", "&team-b"] && configuration.irc.identity == .account)
         #expect(configuration.teams.file == "/etc/spiegel/teams.yaml")
         #expect(configuration.teams.grace == .seconds(6 * 3600) && configuration.teams.tick == .seconds(10))
         #expect(loaded.origins["server.port"] == .file(path: path, line: 6))

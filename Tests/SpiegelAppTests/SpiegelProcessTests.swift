@@ -177,6 +177,29 @@ import Testing
         #expect(half.standardOutput.contains("the plain webhook needs both plain.secret and plain.outbound_url (or neither)"))
     }
 
+    @Test func doctorChecksTheIRCSettings() async throws {
+        let clear = try Run(["doctor"], environment: ["SPIEGEL_IRC_SERVER": "irc.school.example", "SPIEGEL_IRC_TLS": "false", "SPIEGEL_IRC_IDENTITY": "nick"])
+        #expect(try await clear.exitStatus() == 1)
+        #expect(clear.standardOutput.contains("irc.tls is false for irc.school.example: teachers' words would cross the network in the clear"))
+        #expect(clear.standardOutput.contains("irc.identity is nick: whoever takes a teacher's nick"))
+
+        let halfSASL = try Run(["doctor"], environment: ["SPIEGEL_IRC_SERVER": "irc.school.example", "SPIEGEL_IRC_SASL_ACCOUNT": "spiegel"])
+        #expect(try await halfSASL.exitStatus() == 1)
+        #expect(halfSASL.standardOutput.contains("SASL needs both irc.sasl_account and irc.sasl_password (or neither)"))
+
+        let fine = try Run(["doctor"], environment: [
+            "SPIEGEL_IRC_SERVER": "irc.school.example", "SPIEGEL_IRC_SASL_ACCOUNT": "spiegel", "SPIEGEL_IRC_SASL_PASSWORD": "s3cr3t-wachtwoord",
+            "SPIEGEL_IRC_TEAM_CHANNELS": "#team-wiskunde, #team-taal",
+        ])
+        #expect(try await fine.exitStatus() == 0, "\(fine.standardOutput)")
+        #expect(fine.standardOutput.contains("IRC: irc.school.example:6697, TLS, nick spiegel, identity auto"))
+        #expect(!fine.standardOutput.contains("s3cr3t-wachtwoord"), "no secret printed")
+
+        let badChannel = try Run(["doctor"], environment: ["SPIEGEL_IRC_SERVER": "irc.school.example", "SPIEGEL_IRC_TEAM_CHANNELS": "team wiskunde"])
+        #expect(try await badChannel.exitStatus() != 0)
+        #expect((badChannel.standardOutput + badChannel.standardError).contains("irc.team_channels"))
+    }
+
     @Test func doctorChecksTheMatrixConnection() async throws {
         let halfway = try Run(["doctor"], environment: ["SPIEGEL_MATRIX_HOMESERVER_URL": "https://matrix.school.example"])
         #expect(try await halfway.exitStatus() == 1)

@@ -18,7 +18,7 @@ import Testing
     }
 
     @Test(arguments: [
-        ("transport: irc", "transport must be matrix, plain or mattermost"),
+        ("transport: xmpp", "transport must be matrix, plain, mattermost or irc"),
         ("time_zone: Mars/Olympus", "is not an IANA time zone"),
         ("holidays: [\"2025-13-01\"]", "team t:"),
         ("reminders: [{name: x, rule: \"daily 08:00\", text: y}]", "team t:"),

@@ -11,6 +11,8 @@ extension Tag {
     @Tag static var systemd: Self
     /// Runs the container image's build steps.
     @Tag static var container: Self
+    /// Starts real IRC servers (ngIRCd, InspIRCd with atheme) from Debian.
+    @Tag static var irc: Self
 }
 
 /// Whether tests tagged `tag` run: all do unless `SPIEGEL_SKIP_TAGS` names it.

@@ -8,7 +8,7 @@ import Testing
 
 /// The outbox with a real vault and a real receiving server.
 @Suite struct OutboxTests {
-    struct Inbox: ChatTransport {
+    struct Inbox: HTTPChatTransport {
         let name = "test"
         let url: String
 
@@ -57,7 +57,7 @@ import Testing
 
     /// Held rooms' entries are refused by their chat (503) and stay; the other rooms drain, and
     /// with every drain the outbox tries to erase its journal, while writes run side by side.
-    struct Holding: ChatTransport {
+    struct Holding: HTTPChatTransport {
         let name = "test"
         let url: String
 

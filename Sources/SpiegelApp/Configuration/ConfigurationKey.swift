@@ -188,6 +188,46 @@ public struct ConfigurationKey: Sendable {
             format: { $0.joined(separator: ",") }
         ),
         .init(
+            "irc.server", \.irc.server, expected: "the IRC server's host name, such as irc.school.example",
+            parse: { $0.isEmpty ? String??.none : ($0.contains(where: { $0 == " " || $0 == "/" }) ? nil : .some($0)) }, format: { $0 }
+        ),
+        .init(
+            "irc.port", \.irc.port, expected: "a port number from 1 to 65535 (6697 for TLS, 6667 plain)",
+            parse: { ConfigurationValue.integer($0, in: 1...65535) }, format: { String($0) }
+        ),
+        .init(
+            "irc.tls", \.irc.tls, expected: "true or false: TLS to the IRC server (false only for a server on this machine)",
+            parse: { ["true": true, "false": false][$0.lowercased()] }, format: { String($0) }
+        ),
+        .init(
+            "irc.nick", \.irc.nick, expected: "a nick of letters, digits and -_[]\\`^{}|, not starting with a digit or -, up to 30 characters",
+            parse: { IRCIdentifiers.isNick($0) ? $0 : nil }, format: { $0 }
+        ),
+        .init(
+            "irc.server_password", \.irc.serverPassword, expected: "the server's connection password (PASS)", isSecret: true,
+            parse: { $0.isEmpty ? String??.none : ($0.contains(where: { $0 == "\r" || $0 == "\n" || $0 == " " }) ? nil : .some($0)) }, format: { $0 }
+        ),
+        .init(
+            "irc.sasl_account", \.irc.saslAccount, expected: "the bot's services account for SASL PLAIN",
+            parse: { $0.isEmpty ? String??.none : ($0.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) ? nil : .some($0)) }, format: { $0 }
+        ),
+        .init(
+            "irc.sasl_password", \.irc.saslPassword, expected: "the bot account's password for SASL PLAIN", isSecret: true,
+            parse: { $0.isEmpty ? String??.none : ($0.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) ? nil : .some($0)) }, format: { $0 }
+        ),
+        .init(
+            "irc.team_channels", \.irc.teamChannels, expected: "channels separated by commas, such as #team-wiskunde",
+            parse: { text in
+                let channels = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                return channels.allSatisfy(IRCIdentifiers.isChannel) ? channels : nil
+            },
+            format: { $0.joined(separator: ",") }
+        ),
+        .init(
+            "irc.identity", \.irc.identity, expected: "auto, account or nick: who a teacher is in a private message",
+            parse: { SpiegelConfiguration.IRC.Identity(rawValue: $0.lowercased()) }, format: { $0.rawValue }
+        ),
+        .init(
             "mattermost.token", \.mattermost.token, expected: "the outgoing webhook's token", isSecret: true,
             parse: { $0.isEmpty ? String??.none : .some($0) }, format: { $0 }
         ),

@@ -60,6 +60,39 @@ public struct SpiegelConfiguration: Sendable {
     /// The plain webhook protocol.
     public var plain = PlainWebhook()
 
+    /// IRC: on when ``IRC/server`` is set.
+    public struct IRC: Sendable {
+        /// Who a teacher is in a private message.
+        public enum Identity: String, Sendable {
+            /// Their services account (`account-tag`) where the server offers it, else their nick.
+            case auto
+            /// Their account only: a message from someone not logged in is answered, not kept.
+            case account
+            /// Their nick (a server without accounts; anyone can take a free nick).
+            case nick
+        }
+
+        /// The server's host name.
+        public var server: String?
+        public var port = 6697
+        /// TLS; plain only for a server on the same machine.
+        public var tls = true
+        public var nick = "spiegel"
+        /// The server's password (`PASS`); a secret.
+        public var serverPassword: String?
+        /// SASL PLAIN for the bot's own account; the password is a secret.
+        public var saslAccount: String?
+        public var saslPassword: String?
+        /// Team channels: joined at connect, reminders go there, no coaching there.
+        public var teamChannels: [String] = []
+        public var identity = Identity.auto
+
+        public init() {}
+    }
+
+    /// IRC.
+    public var irc = IRC()
+
     /// The Mattermost/Slack-compatible webhooks: on when both the token and the incoming-webhook
     /// URL are set.
     public struct Mattermost: Sendable {
@@ -153,6 +186,12 @@ extension SpiegelConfiguration {
         var violations: [String] = []
         if (self.plain.secret == nil) != (self.plain.outboundURL == nil) {
             violations.append("the plain webhook needs both plain.secret and plain.outbound_url (or neither)")
+        }
+        if (self.irc.saslAccount == nil) != (self.irc.saslPassword == nil) {
+            violations.append("SASL needs both irc.sasl_account and irc.sasl_password (or neither)")
+        }
+        if self.irc.server == nil, self.irc.saslAccount != nil || !self.irc.teamChannels.isEmpty {
+            violations.append("irc.sasl_account and irc.team_channels need irc.server")
         }
         if (self.mattermost.token == nil) != (self.mattermost.incomingWebhookURL == nil) {
             violations.append("the Mattermost webhooks need both mattermost.token and mattermost.incoming_webhook_url (or neither)")

@@ -51,6 +51,7 @@ public enum Doctor {
         self.examineServer(configuration.server, into: &report)
         self.examineHTTPClient(configuration.httpClient, into: &report)
         self.examineMatrix(configuration.matrix, into: &report)
+        self.examineIRC(configuration.irc, into: &report)
         if let file = configuration.teams.file {
             do {
                 let teams = try TeamsFile.load(path: file).teams
@@ -60,6 +61,25 @@ public enum Doctor {
             }
         }
         return report
+    }
+
+    private static func examineIRC(_ irc: SpiegelConfiguration.IRC, into report: inout DoctorReport) {
+        guard let server = irc.server else { return }
+        report.lines.append("IRC: \(server):\(irc.port), \(irc.tls ? "TLS" : "no TLS"), nick \(irc.nick), identity \(irc.identity.rawValue)")
+        if !irc.tls && !["localhost", "127.0.0.1", "::1"].contains(server) {
+            report.problems.append("irc.tls is false for \(server): teachers' words would cross the network in the clear; use TLS (port 6697), or a server on this machine")
+        }
+        if irc.tls && irc.port == 6667 {
+            report.warnings.append("irc.port 6667 is usually IRC without TLS; with irc.tls: true the server probably listens on 6697")
+        }
+        if irc.identity == .nick {
+            report.warnings.append(
+                "irc.identity is nick: whoever takes a teacher's nick while they are away can read their conversation (\"mijn gegevens\"); use a server with accounts and irc.identity auto or account"
+            )
+        }
+        if irc.saslAccount == nil {
+            report.warnings.append("no irc.sasl_account: the bot's nick is not protected by an account, another client can take it while Spiegel is away")
+        }
     }
 
     private static func examineMatrix(_ matrix: SpiegelConfiguration.Matrix, into report: inout DoctorReport) {

@@ -140,6 +140,15 @@ public struct SpiegelServer: Sendable {
                     services.append(MatrixSyncService(bot: bot, client: httpClient, configuredUserID: self.configuration.matrix.userID, logger: self.logger))
                 }
             }
+            if let irc = chats.irc {
+                services.append(IRCService(
+                    client: irc.client, gateway: gateway, identity: self.configuration.irc.identity, teamChannels: chats.teamRooms[IRCTransport.name] ?? [],
+                    loginRequired: library.serviceMessage(
+                        "irc_login_required", in: language, fallback: "Meld je eerst aan bij je account op deze server en stuur je bericht dan opnieuw."
+                    ),
+                    logger: self.logger
+                ))
+            }
             if self.configuration.coach.reminderAfter != nil {
                 services.append(ReminderService(coaching: coaching, gateway: gateway, logger: self.logger))
             }
@@ -156,6 +165,7 @@ public struct SpiegelServer: Sendable {
         var plain: PlainTransport?
         var mattermost: MattermostTransport?
         var matrix: (transport: MatrixTransport, settings: MatrixSettings)?
+        var irc: IRCTransport?
         /// The team rooms configured per transport (the teams file adds its own).
         var teamRooms: [String: [String]] = [:]
         var teams: [TeamsFile.Team] = []
@@ -183,12 +193,33 @@ public struct SpiegelServer: Sendable {
                 self.teamRooms[MatrixTransport.name] = configuration.matrix.teamRooms
             }
             self.teams = try configuration.teams.file.map { try TeamsFile.load(path: $0).teams } ?? []
+            if let server = configuration.irc.server {
+                let irc = configuration.irc
+                // The team channels, and the IRC rooms of the teams file: reminders go there.
+                var channels = irc.teamChannels.map { $0.lowercased() }
+                for team in self.teams where team.transport == IRCTransport.name && !channels.contains(team.room.lowercased()) {
+                    channels.append(team.room.lowercased())
+                }
+                let client = IRCClient(
+                    configuration: IRCClientConfiguration(
+                        host: server, port: irc.port, useTLS: irc.tls, serverPassword: irc.serverPassword, nick: irc.nick,
+                        saslAccount: irc.saslAccount, saslPassword: irc.saslPassword, channels: channels
+                    ),
+                    logger: logger
+                )
+                if !irc.tls && !["localhost", "127.0.0.1", "::1"].contains(server) {
+                    logger.warning("spiegel.irc.no_tls", metadata: ["spiegel.hint": "irc.tls is false for a server elsewhere: teachers' words cross the network in the clear"])
+                }
+                self.irc = IRCTransport(client: client)
+                // IRC compares channel names without case: the service passes them in lower case.
+                self.teamRooms[IRCTransport.name] = channels
+            }
         }
 
-        var isEmpty: Bool { self.plain == nil && self.mattermost == nil && self.matrix == nil }
+        var isEmpty: Bool { self.plain == nil && self.mattermost == nil && self.matrix == nil && self.irc == nil }
 
         var transports: [any ChatTransport] {
-            let all: [(any ChatTransport)?] = [self.plain, self.mattermost, self.matrix?.transport]
+            let all: [(any ChatTransport)?] = [self.plain, self.mattermost, self.matrix?.transport, self.irc]
             return all.compactMap { $0 }
         }
     }

@@ -62,22 +62,23 @@ struct TeamDesk: Sendable {
     }
 
     private func newRound(_ team: TeamsFile.Team, duosText: String, by user: String) async throws -> [String] {
-        let groups = duosText.split { $0 == "," || $0 == ";" || $0 == "\n" }.map { part in
+        let mentioned = duosText.split { $0 == "," || $0 == ";" || $0 == "\n" }.map { part in
             part.split { $0 == " " || $0 == "+" || $0 == "&" }.map(String.init).filter { $0.hasPrefix("@") }
         }.filter { !$0.isEmpty }
-        let named = groups.flatMap { $0 }
-        guard !groups.isEmpty, groups.allSatisfy({ $0.count == 2 }), Set(named).count == named.count else {
+        let named = mentioned.flatMap { $0 }
+        guard !mentioned.isEmpty, mentioned.allSatisfy({ $0.count == 2 }), Set(named).count == named.count else {
             return [self.text("round_duos_unclear")]
         }
-        if let stranger = named.first(where: { !team.members.contains($0) }) {
+        if let stranger = named.first(where: { team.member(named: $0) == nil }) {
             return [self.text("round_not_member", ["user": stranger])]
         }
+        let groups = mentioned.map { duo in duo.compactMap { team.member(named: $0) } }
         let round = LessonStudyRound(id: "\(team.id)-\(Int(self.now().timeIntervalSince1970))", team: team.id, duos: groups, lessons: [])
         try await self.book.update { contents in
             contents.rounds.removeAll { $0.team == team.id && !Self.isComplete($0) }
             contents.rounds.append(round)
         }
-        let duos = groups.map { $0.joined(separator: " & ") }.joined(separator: ", ")
+        let duos = groups.map { TeamsFile.display($0).joined(separator: " & ") }.joined(separator: ", ")
         return [self.text("round_started", ["team": team.name ?? team.id, "duos": duos])]
     }
 
@@ -99,7 +100,7 @@ struct TeamDesk: Sendable {
         }
         guard let outcome else { return [self.text("round_no_duo")] }
         var replies = [self.text("round_lesson_noted", [
-            "duo": outcome.duo.joined(separator: " & "), "when": DutchDateParser.format(parsed, language: self.language),
+            "duo": TeamsFile.display(outcome.duo).joined(separator: " & "), "when": DutchDateParser.format(parsed, language: self.language),
         ])]
         if outcome.complete, let last = outcome.last {
             replies.append(self.text("round_complete", ["date": self.intervisionDay(after: last, team: team), "room": team.name ?? team.id]))
@@ -112,7 +113,7 @@ struct TeamDesk: Sendable {
         let lines = round.duos.enumerated().map { index, duo -> String in
             let lesson = round.lessons.first { $0.duo == index }
             let when = lesson.map { Self.dayText($0.day) + ($0.time.map { " \($0)" } ?? "") } ?? "?"
-            return "– " + duo.joined(separator: " & ") + ": " + when
+            return "– " + TeamsFile.display(duo).joined(separator: " & ") + ": " + when
         }
         return ([self.text("round_status")] + lines).joined(separator: "\n")
     }

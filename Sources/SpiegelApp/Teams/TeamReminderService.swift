@@ -102,10 +102,10 @@ package struct TeamReminderService: Service {
         case .intervision(_, let last, let groups):
             let setup = groups.count <= 1
                 ? self.text("team_intervision_plenary", ["count": String(groups.first?.count ?? 0)])
-                : self.text("team_intervision_groups", ["group1": groups[0].joined(separator: ", "), "group2": groups[1].joined(separator: ", ")])
+                : self.text("team_intervision_groups", ["group1": TeamsFile.display(groups[0]).joined(separator: ", "), "group2": TeamsFile.display(groups[1]).joined(separator: ", ")])
             return self.text("team_intervision", ["last": TeamDesk.dayText(last), "setup": setup])
         case .lessonReminder(_, let duo, let day, let time):
-            return self.text("team_lesson", ["duo": duo.joined(separator: " & "), "day": TeamDesk.dayText(day) + (time.map { " \($0)" } ?? "")])
+            return self.text("team_lesson", ["duo": TeamsFile.display(duo).joined(separator: " & "), "day": TeamDesk.dayText(day) + (time.map { " \($0)" } ?? "")])
         case .recurring(let name, let message):
             return message ?? self.text("team_recurring", ["name": name])
         }

@@ -84,6 +84,24 @@ struct TeamsFile: Decodable, Sendable, Equatable {
 
         /// Everyone of the team: its members and coaches.
         var everyone: [String] { self.members + self.coaches.filter { !self.members.contains($0) } }
+
+        /// The member a round command names with `@name`: the member with that id, or on IRC the
+        /// member whose account or nick it is (`irc:account:name`, `irc:nick:name`).
+        func member(named mention: String) -> String? {
+            if self.members.contains(mention) { return mention }
+            let name = mention.dropFirst()
+            return self.members.first { member in
+                member.hasPrefix("irc:") && member.split(separator: ":", maxSplits: 2).last.map { $0.lowercased() == name.lowercased() } == true
+            }
+        }
+    }
+
+    /// Team members as people read them in chat: an IRC id as `@name`, any other as it is.
+    static func display(_ members: [String]) -> [String] {
+        members.map { member in
+            guard member.hasPrefix("irc:"), let name = member.split(separator: ":", maxSplits: 2).last else { return member }
+            return "@" + name
+        }
     }
 
     var teams: [Team]
@@ -108,8 +126,8 @@ struct TeamsFile: Decodable, Sendable, Equatable {
         var ids = Set<String>()
         for team in file.teams {
             guard ids.insert(team.id).inserted else { throw SpiegelServerError(message: "the teams file \(path): team \(team.id) is listed twice") }
-            guard ["matrix", "plain", "mattermost"].contains(team.transport) else {
-                throw SpiegelServerError(message: "the teams file \(path): team \(team.id): transport must be matrix, plain or mattermost")
+            guard ["matrix", "plain", "mattermost", "irc"].contains(team.transport) else {
+                throw SpiegelServerError(message: "the teams file \(path): team \(team.id): transport must be matrix, plain, mattermost or irc")
             }
             guard TimeZone(identifier: team.timeZone) != nil else {
                 throw SpiegelServerError(message: "the teams file \(path): team \(team.id): \(team.timeZone) is not an IANA time zone")

@@ -3,7 +3,7 @@
 /// leave. In an encrypted room the message is Megolm-encrypted at the moment it is sent (its room
 /// key first goes to the members' devices); a join waits until the bot's device keys are on the
 /// homeserver. A 429 waits as long as `M_LIMIT_EXCEEDED`'s `retry_after_ms` says.
-public struct MatrixTransport: ChatTransport {
+public struct MatrixTransport: HTTPChatTransport {
     /// The transport's name at the gateway, in metrics and in the outbox's journal.
     public static let name = "matrix"
     public var name: String { Self.name }

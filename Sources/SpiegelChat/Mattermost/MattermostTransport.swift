@@ -5,7 +5,7 @@ import HTTPTypes
 /// (``MattermostOutgoingWebhook``); replies go to an incoming webhook as `{"text", "channel",
 /// "username"}`, into the writer's direct chat (`@<user_name>`), with the entry's key as
 /// `Idempotency-Key`.
-public struct MattermostTransport: ChatTransport {
+public struct MattermostTransport: HTTPChatTransport {
     /// The transport's name at the gateway, in metrics and in the outbox's journal.
     public static let name = "mattermost"
     public var name: String { Self.name }

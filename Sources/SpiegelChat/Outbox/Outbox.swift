@@ -310,29 +310,15 @@ public final class Outbox: Service, Sendable {
     }
 
     private func send(_ entry: OutboxEntry) async -> Outcome {
-        let response: HTTPClientResponse
-        do {
-            response = try await self.client.execute(try await self.transport.request(for: entry))
-        } catch is CancellationError {
-            return .retry(after: nil)
-        } catch let error as HTTPClientError where error.code == .invalidRequest {
-            await self.finish(entry, delivered: false, reason: "invalid request")
-            return .dropped
-        } catch {
-            // Connection refused, DNS, timeout, TLS, transport: the receiver may come back.
-            return .retry(after: nil)
-        }
-        switch response.status.code {
-        case 200..<300:
+        switch await self.transport.deliver(entry, using: self.client) {
+        case .delivered:
             await self.finish(entry, delivered: true, reason: nil)
             return .delivered
-        case 429:
-            return .retry(after: self.transport.retryDelay(for: response).map { min(max($0, .zero), .seconds(3600)) })
-        case 500..<600, 408:
-            return .retry(after: nil)
-        default:
-            await self.finish(entry, delivered: false, reason: "HTTP \(response.status.code)")
+        case .dropped(let reason):
+            await self.finish(entry, delivered: false, reason: reason)
             return .dropped
+        case .retry(let after):
+            return .retry(after: after.map { min(max($0, .zero), .seconds(3600)) })
         }
     }
 

@@ -4,7 +4,7 @@ import HTTPTypes
 /// The plain webhook protocol (`docs/plain-protocol.md`) as a ``ChatTransport``: a bridge posts
 /// signed messages to Spiegel (``PlainInboundMessage``, checked with ``PlainSignature``), and
 /// Spiegel posts its replies, signed the same way, to the bridge's URL.
-public struct PlainTransport: ChatTransport {
+public struct PlainTransport: HTTPChatTransport {
     /// The transport's name at the gateway, in metrics and in the outbox's journal.
     public static let name = "plain"
     public var name: String { Self.name }

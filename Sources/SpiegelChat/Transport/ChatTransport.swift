@@ -26,19 +26,70 @@ public struct ChatMessage: Sendable, Equatable {
 }
 
 /// A chat system Spiegel talks to: its name (for metrics, the outbox and the vault) and how one
-/// outgoing message becomes an HTTP request. Inbound, each transport's route turns what its chat
-/// sends into ``ChatMessage``s for the gateway.
+/// outgoing message is delivered. Inbound, each transport's route (or connection) turns what its
+/// chat sends into ``ChatMessage``s for the gateway.
 public protocol ChatTransport: Sendable {
-    /// Short and stable: `plain`, `mattermost`, `matrix`.
+    /// Short and stable: `plain`, `mattermost`, `matrix`, `irc`.
     var name: String { get }
+    /// Whether a turn's replies go out as one message (see ``combinedReplies(_:)``) rather than
+    /// one message each: chats that notify per message and render lists.
+    var combinesReplies: Bool { get }
+    /// Delivers `entry` (the outbox calls it for one entry of a room at a time, in order) and
+    /// says what became of it.
+    func deliver(_ entry: OutboxEntry, using client: any HTTPClient) async -> DeliveryOutcome
+}
+
+/// What became of one delivery.
+public enum DeliveryOutcome: Sendable, Equatable {
+    /// The chat took it.
+    case delivered
+    /// It can never be delivered (the chat refused it for good): logged, counted, dropped.
+    case dropped(reason: String)
+    /// Not now (the chat is down, busy or unreachable): tried again after `after`, or after the
+    /// outbox's backoff when `nil`.
+    case retry(after: Duration?)
+}
+
+/// A chat reached over HTTP (plain webhooks, Mattermost, Matrix): each entry becomes one request.
+/// 2xx is delivered; 429 (with `Retry-After`), 408, 5xx and connection errors are tried again;
+/// any other status drops the entry.
+public protocol HTTPChatTransport: ChatTransport {
     /// The request that delivers `entry`; a thrown error is retried like a failed delivery (an
     /// encrypting transport may have to ask the chat server first).
     func request(for entry: OutboxEntry) async throws -> HTTPClientRequest
     /// How long a 429 asks the outbox to wait; `nil` leaves it to the backoff.
     func retryDelay(for response: HTTPClientResponse) -> Duration?
-    /// Whether a turn's replies go out as one message (see ``combinedReplies(_:)``) rather than
-    /// one message each: chats that notify per message and render lists.
-    var combinesReplies: Bool { get }
+}
+
+extension HTTPChatTransport {
+    public func deliver(_ entry: OutboxEntry, using client: any HTTPClient) async -> DeliveryOutcome {
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(try await self.request(for: entry))
+        } catch is CancellationError {
+            return .retry(after: nil)
+        } catch let error as HTTPClientError where error.code == .invalidRequest {
+            return .dropped(reason: "invalid request")
+        } catch {
+            // Connection refused, DNS, timeout, TLS, transport: the receiver may come back.
+            return .retry(after: nil)
+        }
+        switch response.status.code {
+        case 200..<300:
+            return .delivered
+        case 429:
+            return .retry(after: self.retryDelay(for: response))
+        case 500..<600, 408:
+            return .retry(after: nil)
+        default:
+            return .dropped(reason: "HTTP \(response.status.code)")
+        }
+    }
+
+    /// The `Retry-After` header in seconds.
+    public func retryDelay(for response: HTTPClientResponse) -> Duration? {
+        retryAfterHeader(of: response)
+    }
 }
 
 /// A turn's replies as one message: paragraphs apart, but list lines (`– `, `- `, `• `, `1. `)
@@ -60,11 +111,6 @@ public func combinedReplies(_ texts: [String]) -> String {
 }
 
 extension ChatTransport {
-    /// The `Retry-After` header in seconds.
-    public func retryDelay(for response: HTTPClientResponse) -> Duration? {
-        retryAfterHeader(of: response)
-    }
-
     /// One message per reply.
     public var combinesReplies: Bool { false }
 }
