@@ -134,6 +134,43 @@ import Testing
         await irc.stop()
     }
 
+    @Test(.timeLimit(.minutes(2)))
+    func overTLSTheServersCertificateIsCheckedAndABotWhoseNickIsTakenTakesAnother() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-irc-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let irc = try await IRCTestServer.ngircd(tls: true)
+        var configuration = Self.configuration(directory: directory, server: irc)
+        configuration.irc.port = try #require(irc.tlsPort)
+        configuration.irc.tls = true
+        let golden = try Self.golden()
+
+        // Not trusted (the system's CAs): no connection, nothing goes out in the clear.
+        try await SpiegelServerTests.run(configuration, now: { TeamRemindersTests.start }) { server in
+            let bot = try Self.ircClient(server)
+            #expect(try await bot.waitForSession(timeout: .seconds(3)) == nil)
+        }
+
+        // The school's own CA given: the conversation goes over TLS. Someone holds the nick
+        // "spiegel": the bot takes "spiegel_".
+        configuration.httpClient.caBundlePath = irc.certificate.path
+        let squatter = try await IRCTestClient.start(script: Self.script, name: "squatter")
+        try await squatter.connect(to: irc, nick: "spiegel")
+        let an = try await IRCTestClient.start(script: Self.script, name: "an")
+        try await SpiegelServerTests.run(configuration, now: { TeamRemindersTests.start }) { server in
+            let bot = try Self.ircClient(server)
+            try await Self.waitForRegistration(bot, count: 1)
+            #expect(await bot.current?.nick == "spiegel_")
+            try await an.connect(to: irc, nick: "an")
+            try await an.send("hallo", to: "spiegel_")
+            #expect(try await an.waitForMessages(from: "spiegel_", to: "an", count: golden.opening.count, timeout: .seconds(30)).map(\.text) == golden.opening)
+            #expect(try await squatter.received().isEmpty, "nothing for the one who holds the nick")
+        }
+        await an.stop()
+        await squatter.stop()
+        await irc.stop()
+    }
+
     @Test(.timeLimit(.minutes(3)))
     func withAccountsATeacherIsTheirAccountLongRepliesAreSplitAndPacedAndStrangersAreAskedToLogIn() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-irc-\(UUID().uuidString)")

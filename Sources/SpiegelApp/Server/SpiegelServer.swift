@@ -202,7 +202,8 @@ public struct SpiegelServer: Sendable {
                 }
                 let client = IRCClient(
                     configuration: IRCClientConfiguration(
-                        host: server, port: irc.port, useTLS: irc.tls, serverPassword: irc.serverPassword, nick: irc.nick,
+                        host: server, port: irc.port, useTLS: irc.tls, caBundle: configuration.httpClient.caBundlePath,
+                        serverPassword: irc.serverPassword, nick: irc.nick,
                         saslAccount: irc.saslAccount, saslPassword: irc.saslPassword, channels: channels
                     ),
                     logger: logger

@@ -13,6 +13,8 @@ public struct IRCClientConfiguration: Sendable {
     public var port: Int
     /// TLS (the default); plain only for loopback tests and servers on the same machine.
     public var useTLS: Bool
+    /// CA certificates (PEM) to trust instead of the system's, for a school's own CA.
+    public var caBundle: String?
     /// The server's password (`PASS`), when it has one.
     public var serverPassword: String?
     /// The nick Spiegel asks for; when it is taken, `nick_`, `nick__`, then `nick1`…`nick9`.
@@ -31,13 +33,14 @@ public struct IRCClientConfiguration: Sendable {
     public var floodInterval: Duration
 
     public init(
-        host: String, port: Int, useTLS: Bool = true, serverPassword: String? = nil, nick: String, username: String? = nil,
+        host: String, port: Int, useTLS: Bool = true, caBundle: String? = nil, serverPassword: String? = nil, nick: String, username: String? = nil,
         realName: String = "Spiegel", saslAccount: String? = nil, saslPassword: String? = nil, channels: [String] = [],
         floodBurst: Int = 4, floodInterval: Duration = .milliseconds(2000)
     ) {
         self.host = host
         self.port = port
         self.useTLS = useTLS
+        self.caBundle = caBundle
         self.serverPassword = serverPassword
         self.nick = nick
         self.username = username ?? nick
@@ -173,14 +176,18 @@ public actor IRCClient {
     /// Returns whether the connection got as far as registering.
     private func connectOnce(onMessage: @escaping @Sendable (IRCMessage, Session) async -> Void) async throws -> Bool {
         let configuration = self.configuration
-        let tls = try configuration.useTLS ? NIOSSLContext(configuration: .makeClientConfiguration()) : nil
+        var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
+        if let bundle = configuration.caBundle { tlsConfiguration.trustRoots = .file(bundle) }
+        let tls = try configuration.useTLS ? NIOSSLContext(configuration: tlsConfiguration) : nil
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(15))
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .connect(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls {
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: configuration.host))
+                        // An IP address is no name to send (SNI): the certificate is checked against it instead.
+                        let isAddress = (try? SocketAddress(ipAddress: configuration.host, port: 0)) != nil
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: isAddress ? nil : configuration.host))
                     }
                     // Tags may take 8 KiB of a line; a server sending more is cut off.
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineBasedFrameDecoder(), maximumBufferSize: 16_384))

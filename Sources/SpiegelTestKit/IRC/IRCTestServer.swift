@@ -104,14 +104,44 @@ public final class IRCTestServer: Sendable {
     /// only, no DNS, ident or PAM, and no limit of connections per address.
     /// - Parameter name: the server's name (it must contain a dot).
     /// - Throws: ``IRCHarnessError`` when ngIRCd is not installed or does not start.
-    public static func ngircd(name: String = "irc.test") async throws -> IRCTestServer {
+    /// - Parameter tls: also listen with TLS on ``tlsPort``, with a self-signed certificate for
+    ///   127.0.0.1 made for this server (``certificate``, valid two days), made with `openssl`.
+    public static func ngircd(name: String = "irc.test", tls: Bool = false) async throws -> IRCTestServer {
         try Self.requireBinary(Self.ngircdPath, package: "ngircd")
+        if tls { try Self.requireBinary(Self.opensslPath, package: "openssl") }
         return try await Self.launch {
-            let ports = try Self.freeLoopbackPorts(1)
-            let server = try IRCTestServer(software: .ngircd, name: name, accounts: [:], port: ports[0], linkPort: 0)
+            let ports = try Self.freeLoopbackPorts(tls ? 2 : 1)
+            let server = try IRCTestServer(software: .ngircd, name: name, accounts: [:], port: ports[0], linkPort: tls ? ports[1] : 0)
+            if tls { try server.makeCertificate() }
             try server.writeNgircdConfiguration()
             return server
         }
+    }
+
+    /// The TLS port of an ngIRCd started with `tls: true`.
+    public var tlsPort: Int? { self.software == .ngircd && self.linkPort != 0 ? self.linkPort : nil }
+
+    /// The self-signed certificate (PEM) of an ngIRCd started with `tls: true`: the one CA a client
+    /// must trust.
+    public var certificate: URL { self.file("cert.pem") }
+
+    static let opensslPath = "/usr/bin/openssl"
+
+    /// A key and a self-signed certificate for 127.0.0.1, readable by the server after it drops root.
+    private func makeCertificate() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.opensslPath)
+        process.arguments = [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", self.file("key.pem").path, "-out", self.file("cert.pem").path,
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw IRCHarnessError("openssl could not make a test certificate") }
+        chmod(self.file("key.pem").path, 0o644)
+        chmod(self.file("cert.pem").path, 0o644)
     }
 
     /// Starts InspIRCd 3.15 with the IRCv3 capabilities `cap-notify`, `server-time`,
@@ -193,7 +223,7 @@ public final class IRCTestServer: Sendable {
                 Self.ngircdPath, ["-n", "-f", self.file("ngircd.conf").path],
                 output: self.file("ngircd.log"), directory: self.directory)
             self.ircd.withLock { $0 = process }
-            try await self.waitUntilListening(process, ports: [self.port])
+            try await self.waitUntilListening(process, ports: self.linkPort == 0 ? [self.port] : [self.port, self.linkPort])
         case .inspircd:
             var arguments = ["--nofork", "--config", self.file("inspircd.conf").path]
             if geteuid() == 0 { arguments.insert("--runasroot", at: 1) }  // it refuses root otherwise
@@ -415,7 +445,13 @@ public final class IRCTestServer: Sendable {
             \t# An empty directory: keeps /etc/ngircd/ngircd.conf.d out.
             \tIncludeDir = \(includes.path)
 
-            """, to: "ngircd.conf")
+            """ + (self.linkPort == 0 ? "" : """
+            [SSL]
+            \tCertFile = \(self.file("cert.pem").path)
+            \tKeyFile = \(self.file("key.pem").path)
+            \tPorts = \(self.linkPort)
+
+            """), to: "ngircd.conf")
     }
 
     /// The research's inspircd.conf and services.conf on this server's ports and directory.
