@@ -69,23 +69,13 @@ public final class IRCTestClient: Sendable {
     public let logFile: URL
 
     private let removesLogFile: Bool
-    private let process: Process
-    private let input: Pipe
-    private let output: Pipe
-    private let channel: IRCScriptChannel
+    private let script: ScriptProcess
 
-    private init(name: String, logFile: URL, removesLogFile: Bool, process: Process, input: Pipe, output: Pipe, channel: IRCScriptChannel) {
+    private init(name: String, logFile: URL, removesLogFile: Bool, script: ScriptProcess) {
         self.name = name
         self.logFile = logFile
         self.removesLogFile = removesLogFile
-        self.process = process
-        self.input = input
-        self.output = output
-        self.channel = channel
-    }
-
-    deinit {
-        if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
+        self.script = script
     }
 
     /// The `python3` on `PATH` (else `/usr/bin/python3`).
@@ -110,36 +100,11 @@ public final class IRCTestClient: Sendable {
             throw IRCHarnessError("no irc_teacher.py at \(script.path)")
         }
         let log = logFile ?? FileManager.default.temporaryDirectory.appendingPathComponent("irc_teacher-\(name)-\(UUID().uuidString).log")
-        try FileManager.default.createDirectory(at: log.deletingLastPathComponent(), withIntermediateDirectories: true)
-        if !FileManager.default.fileExists(atPath: log.path) {
-            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        }
-        let handle = try FileHandle(forWritingTo: log)
-        defer { try? handle.close() }
-        try handle.seekToEnd()
-
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script.path, "--name", name]
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = handle
-        // A write to a script that died must fail with EPIPE, not kill the test process.
-        signal(SIGPIPE, SIG_IGN)
-        try process.run()
-
-        let channel = IRCScriptChannel(logFile: log)
-        let descriptor = output.fileHandleForReading.fileDescriptor
-        let reader = Thread { channel.readLines(from: descriptor) }
-        reader.name = "irc_teacher \(name)"
-        reader.start()
-
-        let client = IRCTestClient(
-            name: name, logFile: log, removesLogFile: logFile == nil,
-            process: process, input: input, output: output, channel: channel
+        let script = try ScriptProcess(
+            name: "irc_teacher \(name)", executable: python, arguments: [script.path, "--name", name], logFile: log,
+            makeError: { IRCHarnessError($0) }
         )
+        let client = IRCTestClient(name: name, logFile: log, removesLogFile: logFile == nil, script: script)
         do {
             _ = try await client.call(["cmd": "ping"], timeout: .seconds(20))
         } catch {
@@ -251,17 +216,7 @@ public final class IRCTestClient: Sendable {
     /// Ends the script (its connection closed without QUIT) and waits for it (at most 10 s, then
     /// kills it). Removes the log when it was a temporary file.
     public func stop() async {
-        if self.process.isRunning {
-            _ = try? await self.call(["cmd": "exit"], timeout: .zero, grace: .seconds(5))
-        }
-        try? self.input.fileHandleForWriting.close()
-        let deadline = ContinuousClock.now + .seconds(10)
-        while self.process.isRunning, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        if self.process.isRunning {
-            kill(self.process.processIdentifier, SIGKILL)
-        }
+        await self.script.stop(with: "exit")
         if self.removesLogFile {
             try? FileManager.default.removeItem(at: self.logFile)
         }
@@ -273,61 +228,7 @@ public final class IRCTestClient: Sendable {
     /// - Throws: ``IRCHarnessError`` when the reply is `ok` false, the script exits, or no reply
     ///   came within `timeout` + `grace`.
     private func call(_ command: [String: Any], timeout: Duration, grace: Duration = .seconds(10)) async throws -> [String: Any] {
-        await self.channel.acquire()
-        defer { self.channel.release() }
-        let name = command["cmd"] as? String ?? "?"
-        let id = self.channel.nextID()
-        var message = command
-        message["id"] = id
-        var line = try JSONSerialization.data(withJSONObject: message)
-        line.append(0x0A)
-
-        let channel = self.channel
-        let limit = timeout + grace
-        let client = self.name
-        let timer = Task {
-            try await Task.sleep(for: limit)
-            channel.fail(id, IRCHarnessError("irc_teacher \(client) \(name): no reply within \(limit)\n\(channel.logTail())"))
-        }
-        defer { timer.cancel() }
-        let text = try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<String, any Error>) in
-                guard channel.wait(id, continuation) else { return }
-                if let error = Self.write(line, to: self.input.fileHandleForWriting.fileDescriptor) {
-                    channel.fail(id, IRCHarnessError("irc_teacher \(client) \(name): writing the command failed: \(error)\n\(channel.logTail())"))
-                }
-            }
-        } onCancel: {
-            channel.fail(id, CancellationError())
-        }
-        guard let reply = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
-            throw IRCHarnessError("irc_teacher \(client) \(name): unreadable reply \(text)")
-        }
-        guard reply["ok"] as? Bool == true else {
-            throw IRCHarnessError("irc_teacher \(client) \(name) failed: \(reply["error"] as? String ?? text)")
-        }
-        return reply
-    }
-
-    /// Writes all of `data` to `descriptor`; the errno text on failure. A command is a few
-    /// hundred bytes (or one raw flood) and the script reads its input continuously.
-    private static func write(_ data: Data, to descriptor: Int32) -> String? {
-        data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) -> String? in
-            var offset = 0
-            while offset < buffer.count {
-                #if canImport(Glibc)
-                let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                #else
-                let written = Darwin.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                #endif
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return String(cString: strerror(errno))
-                }
-                offset += written
-            }
-            return nil
-        }
+        try await self.script.call(command, timeout: timeout, grace: grace)
     }
 
     /// A line as the script reports it.
@@ -351,116 +252,5 @@ public final class IRCTestClient: Sendable {
 
     private static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-}
-
-/// The reply side of the protocol: the reader thread hands each line to the command waiting for
-/// its id; and a FIFO lock so that commands run one at a time.
-private final class IRCScriptChannel: Sendable {
-    private struct State {
-        var lastID = 0
-        var waiting: (id: Int, continuation: CheckedContinuation<String, any Error>)?
-        var closed = false
-        var busy = false
-        var queue: [CheckedContinuation<Void, Never>] = []
-    }
-
-    let logFile: URL
-    private let state = Mutex(State())
-
-    init(logFile: URL) {
-        self.logFile = logFile
-    }
-
-    func acquire() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let granted = self.state.withLock { state in
-                if state.busy {
-                    state.queue.append(continuation)
-                    return false
-                }
-                state.busy = true
-                return true
-            }
-            if granted { continuation.resume() }
-        }
-    }
-
-    func release() {
-        let next = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if state.queue.isEmpty {
-                state.busy = false
-                return nil
-            }
-            return state.queue.removeFirst()
-        }
-        next?.resume()
-    }
-
-    func nextID() -> Int {
-        self.state.withLock { state in
-            state.lastID += 1
-            return state.lastID
-        }
-    }
-
-    /// Registers the continuation for the reply to `id`; false (and resumed with an error) when
-    /// the script has exited.
-    func wait(_ id: Int, _ continuation: CheckedContinuation<String, any Error>) -> Bool {
-        let closed = self.state.withLock { state in
-            if !state.closed { state.waiting = (id, continuation) }
-            return state.closed
-        }
-        if closed {
-            continuation.resume(throwing: IRCHarnessError("irc_teacher has exited\n\(self.logTail())"))
-        }
-        return !closed
-    }
-
-    /// Resumes the command waiting for `id`, if it still is, with `error`.
-    func fail(_ id: Int, _ error: any Error) {
-        self.take(id)?.resume(throwing: error)
-    }
-
-    private func take(_ id: Int) -> CheckedContinuation<String, any Error>? {
-        self.state.withLock { state in
-            guard let waiting = state.waiting, waiting.id == id else { return nil }
-            state.waiting = nil
-            return waiting.continuation
-        }
-    }
-
-    /// The reader thread: splits the script's output into lines until it closes, and delivers
-    /// each to the command whose id it carries (a late reply to a timed-out command is dropped).
-    func readLines(from descriptor: Int32) {
-        var pending: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count > 0 else { break }
-            pending.append(contentsOf: chunk[0..<count])
-            while let newline = pending.firstIndex(of: 0x0A) {
-                let line = String(decoding: pending[..<newline], as: UTF8.self)
-                pending.removeSubrange(...newline)
-                let reply = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
-                if let id = reply?["id"] as? Int {
-                    self.take(id)?.resume(returning: line)
-                }
-            }
-        }
-        let waiting = self.state.withLock { state in
-            state.closed = true
-            defer { state.waiting = nil }
-            return state.waiting?.continuation
-        }
-        waiting?.resume(throwing: IRCHarnessError("irc_teacher exited\n\(self.logTail())"))
-    }
-
-    /// The last 30 lines of the script's log.
-    func logTail() -> String {
-        let text = (try? String(contentsOf: self.logFile, encoding: .utf8)) ?? ""
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).suffix(31)
-        return "--- \(self.logFile.path) (last 30 lines)\n" + lines.joined(separator: "\n")
     }
 }

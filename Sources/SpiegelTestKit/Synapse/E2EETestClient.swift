@@ -54,23 +54,13 @@ public final class E2EETestClient: Sendable {
     /// The script's log (nio's included).
     public let logFile: URL
 
-    private let process: Process
-    private let input: Pipe
-    private let output: Pipe
-    private let channel: Channel
+    private let script: ScriptProcess
 
-    private init(userID: String, deviceID: String, logFile: URL, process: Process, input: Pipe, output: Pipe, channel: Channel) {
+    private init(userID: String, deviceID: String, logFile: URL, script: ScriptProcess) {
         self.userID = userID
         self.deviceID = deviceID
         self.logFile = logFile
-        self.process = process
-        self.input = input
-        self.output = output
-        self.channel = channel
-    }
-
-    deinit {
-        if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
+        self.script = script
     }
 
     /// The script, found from this source file: the package root is four levels up.
@@ -97,38 +87,15 @@ public final class E2EETestClient: Sendable {
         }
         try FileManager.default.createDirectory(at: store, withIntermediateDirectories: true)
         let logFile = store.appendingPathComponent("e2ee_teacher.log")
-        if !FileManager.default.fileExists(atPath: logFile.path) {
-            _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        }
-        let log = try FileHandle(forWritingTo: logFile)
-        defer { try? log.close() }
-        try log.seekToEnd()
-
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [
-            Self.script.path, "--homeserver", homeserver, "--user-id", client.userID,
-            "--access-token", client.accessToken, "--device-id", deviceID, "--store", store.path,
-        ]
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = log
-        // A write to a script that died must fail with EPIPE, not kill the test process.
-        signal(SIGPIPE, SIG_IGN)
-        try process.run()
-
-        let channel = Channel(logFile: logFile)
-        let descriptor = output.fileHandleForReading.fileDescriptor
-        let reader = Thread { channel.readLines(from: descriptor) }
-        reader.name = "e2ee_teacher \(client.userID)"
-        reader.start()
-
-        let teacher = E2EETestClient(
-            userID: client.userID, deviceID: deviceID, logFile: logFile,
-            process: process, input: input, output: output, channel: channel
+        let script = try ScriptProcess(
+            name: "e2ee_teacher \(client.userID)", executable: python,
+            arguments: [
+                Self.script.path, "--homeserver", homeserver, "--user-id", client.userID,
+                "--access-token", client.accessToken, "--device-id", deviceID, "--store", store.path,
+            ],
+            logFile: logFile, makeError: { SynapseHarnessError($0) }
         )
+        let teacher = E2EETestClient(userID: client.userID, deviceID: deviceID, logFile: logFile, script: script)
         do {
             _ = try await teacher.call(["cmd": "ping"], timeout: .seconds(60))
         } catch {
@@ -229,17 +196,7 @@ public final class E2EETestClient: Sendable {
 
     /// Asks the script to quit and waits for it (at most 10 s, then kills it). Its store stays.
     public func stop() async {
-        if self.process.isRunning {
-            _ = try? await self.call(["cmd": "quit"], timeout: .zero, grace: .seconds(5))
-        }
-        try? self.input.fileHandleForWriting.close()
-        let deadline = ContinuousClock.now + .seconds(10)
-        while self.process.isRunning, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        if self.process.isRunning {
-            kill(self.process.processIdentifier, SIGKILL)
-        }
+        await self.script.stop(with: "quit")
     }
 
     // MARK: - The protocol
@@ -248,60 +205,7 @@ public final class E2EETestClient: Sendable {
     /// - Throws: ``SynapseHarnessError`` when the reply is `ok` false, the script exits, or no
     ///   reply came within `timeout` + `grace`.
     private func call(_ command: [String: Any], timeout: Duration, grace: Duration = .seconds(30)) async throws -> [String: Any] {
-        await self.channel.acquire()
-        defer { self.channel.release() }
-        let name = command["cmd"] as? String ?? "?"
-        let id = self.channel.nextID()
-        var message = command
-        message["id"] = id
-        var line = try JSONSerialization.data(withJSONObject: message)
-        line.append(0x0A)
-
-        let channel = self.channel
-        let limit = timeout + grace
-        let timer = Task {
-            try await Task.sleep(for: limit)
-            channel.fail(id, SynapseHarnessError("e2ee_teacher \(name): no reply within \(limit)\n\(channel.logTail())"))
-        }
-        defer { timer.cancel() }
-        let text = try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<String, any Error>) in
-                guard channel.wait(id, continuation) else { return }
-                if let error = Self.write(line, to: self.input.fileHandleForWriting.fileDescriptor) {
-                    channel.fail(id, SynapseHarnessError("e2ee_teacher \(name): writing the command failed: \(error)\n\(channel.logTail())"))
-                }
-            }
-        } onCancel: {
-            channel.fail(id, CancellationError())
-        }
-        guard let reply = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
-            throw SynapseHarnessError("e2ee_teacher \(name): unreadable reply \(text)")
-        }
-        guard reply["ok"] as? Bool == true else {
-            throw SynapseHarnessError("e2ee_teacher \(name) failed: \(reply["error"] as? String ?? text)")
-        }
-        return reply
-    }
-
-    /// Writes all of `data` to `descriptor`; the errno text on failure. A command is a few
-    /// hundred bytes and the script reads its input continuously: this does not block for long.
-    private static func write(_ data: Data, to descriptor: Int32) -> String? {
-        data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) -> String? in
-            var offset = 0
-            while offset < buffer.count {
-                #if canImport(Glibc)
-                let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                #else
-                let written = Darwin.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                #endif
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return String(cString: strerror(errno))
-                }
-                offset += written
-            }
-            return nil
-        }
+        try await self.script.call(command, timeout: timeout, grace: grace)
     }
 
     private static func string(_ key: String, in reply: [String: Any]) throws -> String {
@@ -313,116 +217,5 @@ public final class E2EETestClient: Sendable {
 
     private static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-}
-
-/// The reply side of the protocol: the reader thread hands each line to the command waiting for
-/// its id; and a FIFO lock so that commands run one at a time.
-private final class Channel: Sendable {
-    private struct State {
-        var lastID = 0
-        var waiting: (id: Int, continuation: CheckedContinuation<String, any Error>)?
-        var closed = false
-        var busy = false
-        var queue: [CheckedContinuation<Void, Never>] = []
-    }
-
-    let logFile: URL
-    private let state = Mutex(State())
-
-    init(logFile: URL) {
-        self.logFile = logFile
-    }
-
-    func acquire() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let granted = self.state.withLock { state in
-                if state.busy {
-                    state.queue.append(continuation)
-                    return false
-                }
-                state.busy = true
-                return true
-            }
-            if granted { continuation.resume() }
-        }
-    }
-
-    func release() {
-        let next = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if state.queue.isEmpty {
-                state.busy = false
-                return nil
-            }
-            return state.queue.removeFirst()
-        }
-        next?.resume()
-    }
-
-    func nextID() -> Int {
-        self.state.withLock { state in
-            state.lastID += 1
-            return state.lastID
-        }
-    }
-
-    /// Registers the continuation for the reply to `id`; false (and resumed with an error) when
-    /// the script has exited.
-    func wait(_ id: Int, _ continuation: CheckedContinuation<String, any Error>) -> Bool {
-        let closed = self.state.withLock { state in
-            if !state.closed { state.waiting = (id, continuation) }
-            return state.closed
-        }
-        if closed {
-            continuation.resume(throwing: SynapseHarnessError("e2ee_teacher has exited\n\(self.logTail())"))
-        }
-        return !closed
-    }
-
-    /// Resumes the command waiting for `id`, if it still is, with `error`.
-    func fail(_ id: Int, _ error: any Error) {
-        self.take(id)?.resume(throwing: error)
-    }
-
-    private func take(_ id: Int) -> CheckedContinuation<String, any Error>? {
-        self.state.withLock { state in
-            guard let waiting = state.waiting, waiting.id == id else { return nil }
-            state.waiting = nil
-            return waiting.continuation
-        }
-    }
-
-    /// The reader thread: splits the script's output into lines until it closes, and delivers
-    /// each to the command whose id it carries (a late reply to a timed-out command is dropped).
-    func readLines(from descriptor: Int32) {
-        var pending: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count > 0 else { break }
-            pending.append(contentsOf: chunk[0..<count])
-            while let newline = pending.firstIndex(of: 0x0A) {
-                let line = String(decoding: pending[..<newline], as: UTF8.self)
-                pending.removeSubrange(...newline)
-                let reply = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
-                if let id = reply?["id"] as? Int {
-                    self.take(id)?.resume(returning: line)
-                }
-            }
-        }
-        let waiting = self.state.withLock { state in
-            state.closed = true
-            defer { state.waiting = nil }
-            return state.waiting?.continuation
-        }
-        waiting?.resume(throwing: SynapseHarnessError("e2ee_teacher exited\n\(self.logTail())"))
-    }
-
-    /// The last 30 lines of the script's log.
-    func logTail() -> String {
-        let text = (try? String(contentsOf: self.logFile, encoding: .utf8)) ?? ""
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).suffix(31)
-        return "--- \(self.logFile.path) (last 30 lines)\n" + lines.joined(separator: "\n")
     }
 }

@@ -1,4 +1,5 @@
 import SpiegelChat
+import SpiegelTestKit
 import Testing
 
 /// Cutting replies into PRIVMSG texts that fit a relayed 512-byte line.
@@ -121,7 +122,7 @@ import Testing
 
     /// The 512-byte promise, and no lost, added or cut characters, over many generated texts.
     @Test func everyPieceFitsOverGeneratedTexts() {
-        var random = SplitMix64(seed: 0x1BC_512)
+        var random = SeededGenerator(seed: 0x1BC_512)
         let words = [
             "de", "les", "klas", "één", "coördinatie", "reële", "ideeën", "privé", "café", "Curaçao", "naïef",
             "👍🏽", "👩🏾‍🏫", "👨‍👩‍👧‍👦", "🇳🇱🇧🇪", "e\u{0301}", "ä\u{0323}", "—", "“citaat”", "日本語", "\t", "a\u{0}b",
@@ -164,18 +165,5 @@ extension String {
 
     fileprivate var trimmingSpaces: String {
         String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
-    }
-}
-
-/// A seeded generator, so that a failure reproduces.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

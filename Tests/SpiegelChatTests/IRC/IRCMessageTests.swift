@@ -1,4 +1,5 @@
 import SpiegelChat
+import SpiegelTestKit
 import Foundation
 import Testing
 
@@ -184,7 +185,7 @@ import Testing
     }
 
     @Test func randomBytesNeverCrashAndParsedLinesRoundTrip() throws {
-        var random = SplitMix64(seed: 0x5EED_1BC)
+        var random = SeededGenerator(seed: 0x5EED_1BC)
         let alphabet = Array("@:; =\\!#&+-./*~abcXYZ019 \r\n\t".utf8) + [0, 0x01, 0x7F, 0xC3, 0xA9, 0xE2, 0x80, 0x93, 0xF0, 0x9F, 0xFF]
         var parsedCount = 0
         for _ in 0..<20_000 {
@@ -199,18 +200,5 @@ import Testing
             #expect(IRCMessage(parsing: serialized) == message, "\(bytes)")
         }
         #expect(parsedCount > 100)
-    }
-}
-
-/// A seeded generator, so that a failure reproduces.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
