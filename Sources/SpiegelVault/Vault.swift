@@ -35,8 +35,8 @@ public final class Vault: Sendable {
     /// The coachees known to have a journal (made on their first append).
     private let created = Mutex<Set<Pseudonym>>([])
     /// Pseudonyms already worked out: an HMAC per append cost a twentieth of the vault's time with
-    /// many writers. Bounded; a forgotten coachee's entry goes with them.
-    private let pseudonyms = Mutex<[CoacheeID: Pseudonym]>([:])
+    /// many writers. Bounded; an erased coachee's entry goes with them (hence both directions).
+    private let pseudonyms = Mutex<(byCoachee: [CoacheeID: Pseudonym], byPseudonym: [Pseudonym: CoacheeID])>(([:], [:]))
     private static let pseudonymCacheLimit = 65_536
     /// Told the pseudonym of every coachee erased (see ``onErasure(_:)``).
     private let erasureObservers = Mutex<[@Sendable (Pseudonym) async -> Void]>([])
@@ -126,11 +126,15 @@ public final class Vault: Sendable {
 
     /// The name the vault gives `coachee` on disk and in logs.
     public func pseudonym(of coachee: CoacheeID) -> Pseudonym {
-        if let known = self.pseudonyms.withLock({ $0[coachee] }) { return known }
+        if let known = self.pseudonyms.withLock({ $0.byCoachee[coachee] }) { return known }
         let pseudonym = Pseudonym(coachee, namingKey: self.namingKey)
-        self.pseudonyms.withLock { pseudonyms in
-            if pseudonyms.count >= Self.pseudonymCacheLimit { pseudonyms.removeAll(keepingCapacity: true) }
-            pseudonyms[coachee] = pseudonym
+        self.pseudonyms.withLock { cache in
+            if cache.byCoachee.count >= Self.pseudonymCacheLimit {
+                cache.byCoachee.removeAll(keepingCapacity: true)
+                cache.byPseudonym.removeAll(keepingCapacity: true)
+            }
+            cache.byCoachee[coachee] = pseudonym
+            cache.byPseudonym[pseudonym] = coachee
         }
         return pseudonym
     }
@@ -311,9 +315,7 @@ public final class Vault: Sendable {
     /// - Parameter logLevel: how the erasure is logged: `notice` for a coachee's erasure, lower
     ///   for the bot's own short-lived journals (an emptied outbox).
     public func forget(_ coachee: CoacheeID, logLevel: Logger.Level = .notice) async throws {
-        let pseudonym = self.pseudonym(of: coachee)
-        self.pseudonyms.withLock { _ = $0.removeValue(forKey: coachee) }
-        try await self.erase(pseudonym, logLevel: logLevel)
+        try await self.erase(self.pseudonym(of: coachee), logLevel: logLevel)
     }
 
     /// Erases a system journal the same way (an emptied outbox, a document's older journal).
@@ -328,6 +330,11 @@ public final class Vault: Sendable {
 
     private func erase(_ pseudonym: Pseudonym, logLevel: Logger.Level) async throws {
         self.created.withLock { _ = $0.remove(pseudonym) }
+        // Nothing of the coachee stays, not even their chat id in this cache (retention erases by
+        // pseudonym).
+        self.pseudonyms.withLock { cache in
+            if let coachee = cache.byPseudonym.removeValue(forKey: pseudonym) { cache.byCoachee[coachee] = nil }
+        }
         try await self.store.perform { store throws(VaultError) in try store.erase(pseudonym) }
         if pseudonym.namespace == .coachee {
             try await self.eraseCompanion(of: pseudonym)

@@ -211,8 +211,8 @@ public actor IRCClient {
                 for try await buffer in inbound {
                     self.lastReceived = .now
                     guard let message = IRCMessage(parsing: String(decoding: buffer.readableBytesView, as: UTF8.self)) else { continue }
-                    if let delivered = try await self.handle(message) {
-                        await onMessage(delivered, self.session!)
+                    if let delivered = try await self.handle(message), let session = self.session {
+                        await onMessage(delivered, session)
                     }
                 }
                 return self.session != nil
