@@ -16,7 +16,8 @@ public final class IRCTransport: ChatTransport {
     private let splitter = IRCLineSplitter()
     /// How many lines of an entry (by key) are written already.
     private let progress = Mutex<[String: Int]>([:])
-    /// How long a delivery waits for a connection before the outbox's backoff takes over.
+    /// How long a delivery waits for a connection before it hands the entry back to the outbox
+    /// (which asks again at once).
     private let connectionWait: Duration
 
     public init(client: IRCClient, connectionWait: Duration = .seconds(20)) {
@@ -25,7 +26,9 @@ public final class IRCTransport: ChatTransport {
     }
 
     public func deliver(_ entry: OutboxEntry, using _: any HTTPClient) async -> DeliveryOutcome {
-        guard let session = try? await self.client.waitForSession(timeout: self.connectionWait) else { return .retry(after: nil) }
+        // Not connected: tried again at once, which waits for the connection again. The outbox's
+        // backoff (up to minutes after a long outage) would hold replies back after a reconnect.
+        guard let session = try? await self.client.waitForSession(timeout: self.connectionWait) else { return .retry(after: .zero) }
         let messages: [IRCMessage]
         switch entry.action {
         case .join:
@@ -48,7 +51,7 @@ public final class IRCTransport: ChatTransport {
             do {
                 try await self.client.send([message])
             } catch {
-                return .retry(after: nil)
+                return .retry(after: .zero)
             }
             self.progress.withLock { $0[entry.key] = index + 1 }
         }

@@ -19,10 +19,11 @@ import Testing
         let port = try await Self.closedPort()
         let client = IRCClient(configuration: IRCClientConfiguration(host: "127.0.0.1", port: port, useTLS: false, nick: "spiegel"), logger: Logger(label: "test.irc"))
         let running = Task { await client.run { _, _ in } }
-        // Refused, again and again: no session, and a delivery waits in vain (the outbox retries).
+        // Refused, again and again: no session, and a delivery waits in vain (the outbox asks again
+        // at once, and waits for the connection again).
         #expect(try await client.waitForSession(timeout: .milliseconds(1500)) == nil)
         let transport = IRCTransport(client: client, connectionWait: .milliseconds(100))
-        #expect(await transport.deliver(OutboxEntry(key: "k", room: "an", text: "Hallo"), using: NeverClient()) == .retry(after: nil))
+        #expect(await transport.deliver(OutboxEntry(key: "k", room: "an", text: "Hallo"), using: NeverClient()) == .retry(after: .zero))
         // stop() ends a backoff wait (up to minutes) at once.
         let clock = ContinuousClock()
         let stopped = clock.now
