@@ -326,7 +326,9 @@ public final class IRCTestServer: Sendable {
         let deadline = started + .seconds(15)
         let pid = process.pid
         while true {
-            let states = await Self.detached { ports.map { Self.listener(on: $0, of: pid) } }
+            // Inline: a /proc read and a loopback connect take well under a millisecond, and a
+            // thread per probe would crowd the test process's threads.
+            let states = ports.map { Self.listener(on: $0, of: pid) }
             if !process.isRunning {
                 let text = self.logTail()
                 let message = "\(self.software.rawValue) \(process.exitDescription) while starting on port \(self.port)\n\(text)"
