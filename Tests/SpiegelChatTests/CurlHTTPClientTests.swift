@@ -236,8 +236,9 @@ import Testing
         let inFlight = Task { try await client.execute(HTTPClientRequest(url: server.url("/gate"))) }
         try await Poll.until("the request in flight", timeout: .seconds(60)) { server.heldAtGate == 1 }
         let shutdown = Task { await client.shutdown() }
-        // While the request in flight is still held, a new one is refused.
-        try await Poll.until("a new request refused") {
+        // While the request in flight is still held, a new one is refused. (As long as the hold
+        // above may take: on a loaded machine the shutdown task can start late.)
+        try await Poll.until("a new request refused", timeout: .seconds(60)) {
             do {
                 _ = try await client.execute(HTTPClientRequest(url: server.url("/sink")))
                 return false
