@@ -3,9 +3,9 @@
 
 SWIFT ?= swift
 APT_PACKAGES := libcurl4-openssl-dev libolm-dev pkg-config curl python3 python3-venv systemd python3-seccomp faketime \
-	ngircd inspircd atheme-services
+	ngircd inspircd atheme-services chromium chromium-driver
 
-.PHONY: all deps synapse build run chat test test-quick test-dates bench bench-compare soak leakcheck docs clean
+.PHONY: all deps synapse browser build run chat test test-quick test-dates bench bench-compare soak leakcheck docs clean
 
 # Synapse, the Matrix homeserver the Matrix tests and the Matrix benchmark run against: from PyPI
 # into a venv under .build-synapse/ (ignored by git), made once and reused.
@@ -24,7 +24,8 @@ all: build
 # (the unit in deploy/ is verified) and python3-seccomp (the unit's syscall filter is applied to a
 # real `spiegel serve` in a test), faketime (the `spiegel` processes a test starts run at the
 # test's date: `make test-dates`, and the upgrade test), and the IRC servers the IRC tests start on
-# loopback (ngIRCd; InspIRCd with atheme's services for SASL). Installed with apt-get when root;
+# loopback (ngIRCd; InspIRCd with atheme's services for SASL), and Chromium with its WebDriver (the
+# try-out page is tested in a real browser). Installed with apt-get when root;
 # otherwise the exact command.
 deps:
 	@missing=""; \
@@ -39,6 +40,8 @@ deps:
 	test -x /usr/sbin/ngircd || missing="$$missing ngircd"; \
 	test -x /usr/sbin/inspircd || missing="$$missing inspircd"; \
 	test -x /usr/bin/atheme-services || missing="$$missing atheme-services"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	test -x /usr/bin/chromedriver || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "Installing:$$missing"; \
@@ -61,11 +64,24 @@ synapse: deps
 		$(SYNAPSE_VENV)/bin/pip install -q --disable-pip-version-check "matrix-nio[e2e]==$(NIO_VERSION)" "vodozemac==$(VODOZEMAC_VERSION)"; \
 	fi
 
+# Selenium, which drives Chromium in the try-out page's tests: from PyPI into a venv under
+# .build-browser/ (ignored by git), made once and reused. It is told where Debian's chromedriver
+# is, so it fetches nothing.
+SELENIUM_VERSION := 4.51.0
+BROWSER_VENV := .build-browser/venv
+browser: deps
+	@if ! $(BROWSER_VENV)/bin/python -c "import sys, selenium; sys.exit(selenium.__version__ != '$(SELENIUM_VERSION)')" 2>/dev/null; then \
+		echo "Installing Selenium $(SELENIUM_VERSION) into $(BROWSER_VENV)"; \
+		rm -rf $(BROWSER_VENV) && python3 -m venv $(BROWSER_VENV) && \
+		$(BROWSER_VENV)/bin/pip install -q --disable-pip-version-check "selenium==$(SELENIUM_VERSION)"; \
+	fi
+
 build: deps
 	$(SWIFT) build --product spiegel
 
 run: build
 	@echo "Starting Spiegel on its built-in defaults (data in ./.spiegel-data); Ctrl-C stops it."
+	@echo "Open the address it prints in a browser to try it out."
 	$$($(SWIFT) build --show-bin-path)/spiegel serve
 
 # A whole conversation in the terminal, on the built-in defaults (data in ./.spiegel-data).
@@ -74,7 +90,7 @@ chat: build
 
 # Every test: the Swift suites (the conversation scripts of the fixtures among them), then the
 # linter and the conversation scripts of the coaching content in Prompts/.
-test: deps synapse
+test: deps synapse browser
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$$($(SWIFT) build --show-bin-path)/spiegel prompts lint Prompts
@@ -88,18 +104,18 @@ test: deps synapse
 # date as their clock, the `spiegel` processes run under libfaketime (SpiegelTestKit's TestTime).
 # The Matrix suites stay on the real clock: Synapse cannot be moved in time.
 TEST_DATES := 2027-01-09T11:00:00+01:00 2027-03-28T02:30:00+01:00 2026-12-31T23:59:30+01:00
-test-dates: deps
+test-dates: deps browser
 	$(SWIFT) build --build-tests
 	@for when in $(TEST_DATES) $$(date -u -d '+400 days' +%Y-%m-%dT%H:%M:%SZ); do \
 		echo "make test-dates: now is $$when, TZ=Europe/Brussels"; \
 		SPIEGEL_TEST_NOW=$$when TZ=Europe/Brussels SPIEGEL_SKIP_TAGS=synapse $(SWIFT) test --skip-build || exit 1; \
 	done
 
-# Every test but those needing Synapse, systemd, the container steps or IRC servers (tagged so in the tests):
+# Every test but those needing Synapse, systemd, the container steps, IRC servers or a browser (tagged so in the tests):
 # quick to run while developing; `make test` runs them all.
 test-quick: deps
 	$(SWIFT) build --build-tests
-	SPIEGEL_SKIP_TAGS=synapse,systemd,container,irc $(SWIFT) test --skip-build
+	SPIEGEL_SKIP_TAGS=synapse,systemd,container,irc,browser $(SWIFT) test --skip-build
 
 bench: deps synapse
 	$(SWIFT) build -c release --product spiegel-bench

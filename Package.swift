@@ -151,6 +151,12 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
             ],
+            // The try-out page, compiled into the binary: nothing to install beside it.
+            resources: [
+                .embedInCode("Tryout/Page/index.html"),
+                .embedInCode("Tryout/Page/app.js"),
+                .embedInCode("Tryout/Page/app.css"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

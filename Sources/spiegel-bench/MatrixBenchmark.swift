@@ -91,6 +91,7 @@ struct MatrixBenchmark: AsyncParsableCommand {
             configuration.vaultMasterKey = MasterKey.generate().base64Encoded
             configuration.coach.rateLimitBurst = 10_000
             configuration.logLevel = .warning
+            configuration.tryout.enabled = false
             configuration.matrix.homeserverURL = synapse.baseURL
             configuration.matrix.registrationFile = spiegelFile
             configuration.matrix.userID = synapse.userID("spiegel")
@@ -115,7 +116,7 @@ struct MatrixBenchmark: AsyncParsableCommand {
         logger.logLevel = .warning
         let server = SpiegelServer(configuration: configuration, registry: PrometheusCollectorRegistry(), logger: logger)
         let (spiegelPorts, spiegelContinuation) = AsyncStream.makeStream(of: Int.self)
-        let services = try server.makeServices { _, port in spiegelContinuation.yield(port) }.all
+        let services = try server.makeServices { spiegelContinuation.yield($0.port) }.all
         let (echoStarts, echoContinuation) = AsyncStream.makeStream(of: Void.self)
         let echoClient = CurlHTTPClient(logger: logger)
         let echoApplication = echo.application(port: echoPort, client: echoClient, logger: logger) { echoContinuation.yield() }

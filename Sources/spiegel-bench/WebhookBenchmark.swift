@@ -114,11 +114,12 @@ struct WebhookBenchmark: AsyncParsableCommand {
         configuration.coach.maxActiveSessions = teachers
         configuration.httpClient.maxConnectionsPerHost = 64
         configuration.logLevel = .warning
+        configuration.tryout.enabled = false
         var logger = Logger(label: "bench")
         logger.logLevel = .warning
         let server = SpiegelServer(configuration: configuration, registry: .init(), logger: logger)
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let services = try server.makeServices { _, port in portContinuation.yield(port) }.all
+        let services = try server.makeServices { portContinuation.yield($0.port) }.all
         let group = ServiceGroup(services: services, logger: logger)
         let result = try await withThrowingTaskGroup(of: Result?.self) { tasks in
             tasks.addTask { try await group.run(); return nil }

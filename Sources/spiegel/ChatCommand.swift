@@ -38,6 +38,10 @@ struct ChatCommand: AsyncParsableCommand {
             vault = try VaultKeys.openVault(configuration, create: true, logger: logger)
         } catch {
             printToStandardError("spiegel: \(error.message)")
+            if error.code == .closed, configuration.offersTryout {
+                // `make run` holds the vault: its try-out page is the same conversation service.
+                printToStandardError("spiegel: while `spiegel serve` runs, talk with Spiegel in the browser at http://\(configuration.server.host):\(configuration.server.port)/")
+            }
             throw ExitCode.failure
         }
         let service = CoachingService(library: library, vault: vault, configuration: configuration.coach, logger: logger)

@@ -31,8 +31,11 @@ struct ServeCommand: AsyncParsableCommand {
             try ConfigurationLoader.load(file: file, dataDirectory: dataDirectory, environment: ProcessInfo.processInfo.environment).configuration
         })
         do {
-            try await server.run { host, port in
-                printNow("Spiegel is listening on http://\(host):\(port) (health: /healthz, readiness: /readyz, metrics: /metrics)")
+            try await server.run { listening in
+                printNow("Spiegel is listening on \(listening.url) (health: /healthz, readiness: /readyz, metrics: /metrics)")
+                if listening.offersTryout {
+                    printNow("Try it out: open \(listening.url)/ in a browser. The conversation is kept in the vault like any chat's.")
+                }
             }
         } catch let error as DataDirectoryError {
             printToStandardError("spiegel: \(error)")

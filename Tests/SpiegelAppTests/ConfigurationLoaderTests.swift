@@ -105,6 +105,9 @@ import Testing
               sasl_password: sasl-secret
               team_channels: ["#team-a", "&team-b"]
               identity: account
+            tryout:
+              enabled: true
+              allow_remote: true
             """
         )
         let loaded = try ConfigurationLoader.load(file: path, environment: [:])
@@ -155,6 +158,7 @@ import Testing
         #expect(configuration.irc.nick == "spiegel" && configuration.irc.serverPassword == "pass-secret")
         #expect(configuration.irc.saslAccount == "spiegel" && configuration.irc.saslPassword == "sasl-secret")
         #expect(configuration.irc.teamChannels == ["#team-a", "&team-b"] && configuration.irc.identity == .account)
+        #expect(configuration.tryout.enabled && configuration.tryout.allowRemote)
         #expect(configuration.teams.file == "/etc/spiegel/teams.yaml")
         #expect(configuration.teams.grace == .seconds(6 * 3600) && configuration.teams.tick == .seconds(10))
         #expect(loaded.origins["server.port"] == .file(path: path, line: 6))

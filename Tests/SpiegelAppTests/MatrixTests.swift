@@ -29,7 +29,7 @@ import Testing
             let logger = Logger(label: "test.matrix")
             let server = SpiegelServer(configuration: self.configuration, registry: SpiegelServerTests.registry, logger: logger)
             let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
-            let built = try server.makeServices { _, port in portContinuation.yield(port) }
+            let built = try server.makeServices { portContinuation.yield($0.port) }
             let (services, client) = (built.all, built.httpClient)
             let group = ServiceGroup(services: services, logger: logger)
             try await withThrowingTaskGroup(of: Void.self) { tasks in

@@ -300,6 +300,14 @@ public struct ConfigurationKey: Sendable {
             parse: { SpiegelConfiguration.Matrix.Encryption(rawValue: $0.lowercased()) }, format: { $0.rawValue }
         ),
         .init(
+            "tryout.enabled", \.tryout.enabled, expected: "true or false: the try-out chat in a browser at / (on in the built-in defaults, off once a configuration file is read unless it says true)",
+            parse: { ["true": true, "false": false][$0.lowercased()] }, format: { String($0) }
+        ),
+        .init(
+            "tryout.allow_remote", \.tryout.allowRemote, expected: "true or false: offer the try-out chat when server.host is not a loopback address",
+            parse: { ["true": true, "false": false][$0.lowercased()] }, format: { String($0) }
+        ),
+        .init(
             "teams.file", \.teams.file, expected: "the path of the teams file (YAML)",
             parse: { $0.isEmpty ? String??.none : .some($0) }, format: { $0 }
         ),

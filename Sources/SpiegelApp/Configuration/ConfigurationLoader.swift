@@ -55,6 +55,10 @@ public enum ConfigurationLoader {
         var loaded = LoadedConfiguration(configuration: SpiegelConfiguration(), file: nil, origins: [:])
         if let path = file ?? (FileManager.default.fileExists(atPath: defaultFile) ? defaultFile : nil) {
             try self.read(file: path, into: &loaded)
+            // A configuration file is a deployment: the try-out chat only where it says so.
+            if loaded.origins["tryout.enabled"] == nil {
+                loaded.configuration.tryout.enabled = false
+            }
         }
         for key in ConfigurationKey.all {
             guard let text = environment[key.environmentVariable] else { continue }

@@ -169,8 +169,34 @@ public struct SpiegelConfiguration: Sendable {
     /// Teams.
     public var teams = Teams()
 
+    /// The try-out chat in a browser at `/`: one page, for trying Spiegel out and for a coach
+    /// previewing their Prompts.
+    public struct Tryout: Sendable {
+        /// Whether `serve` offers it. On in the built-in defaults; once a configuration file is
+        /// read, off unless the file (or `SPIEGEL_TRYOUT_ENABLED`) says `true`.
+        public var enabled = true
+        /// Whether it may be offered when `server.host` is not a loopback address: anyone who
+        /// reaches the port could then hold a conversation that is kept in the vault.
+        public var allowRemote = false
+
+        public init() {}
+    }
+
+    public var tryout = Tryout()
+
     /// Coachees with nothing newer than this are erased whole; `nil` keeps everything.
     public var vaultRetention: Duration?
+
+    /// Whether `serve` offers the try-out chat: enabled, and on a loopback address unless
+    /// `tryout.allow_remote` says otherwise.
+    public var offersTryout: Bool {
+        self.tryout.enabled && (self.tryout.allowRemote || Self.isLoopback(self.server.host))
+    }
+
+    /// Whether `host` reaches this machine only: `127.0.0.0/8`, `::1` or `localhost`.
+    public static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
 
     /// The vault's directory inside the data directory.
     public var vaultDirectory: String { self.dataDirectory + "/vault" }

@@ -52,6 +52,7 @@ public enum Doctor {
         self.examineHTTPClient(configuration.httpClient, into: &report)
         self.examineMatrix(configuration.matrix, into: &report)
         self.examineIRC(configuration.irc, into: &report)
+        self.examineTryout(configuration, into: &report)
         if let file = configuration.teams.file {
             do {
                 let teams = try TeamsFile.load(path: file).teams
@@ -61,6 +62,18 @@ public enum Doctor {
             }
         }
         return report
+    }
+
+    private static func examineTryout(_ configuration: SpiegelConfiguration, into report: inout DoctorReport) {
+        guard configuration.tryout.enabled else { return }
+        if configuration.offersTryout {
+            report.lines.append("Try-out chat: at / on \(configuration.server.host):\(configuration.server.port)")
+            if !SpiegelConfiguration.isLoopback(configuration.server.host) {
+                report.warnings.append("tryout.allow_remote is true on \(configuration.server.host): anyone who reaches the port can hold a conversation that is kept in the vault")
+            }
+        } else {
+            report.warnings.append("tryout.enabled is true but server.host \(configuration.server.host) is not a loopback address: the try-out chat is not offered unless tryout.allow_remote is true")
+        }
     }
 
     private static func examineIRC(_ irc: SpiegelConfiguration.IRC, into report: inout DoctorReport) {

@@ -42,9 +42,9 @@ public struct SpiegelServer: Sendable {
 
     /// Prepares the data directory, then serves until SIGTERM or SIGINT, and returns once every
     /// request in flight is answered and every service is stopped.
-    /// - Parameter onListening: called with the bound host and port once the server accepts
+    /// - Parameter onListening: called with where the server listens once it accepts
     ///   connections (the port differs from the configured one when that was 0).
-    public func run(onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }) async throws {
+    public func run(onListening: @escaping @Sendable (Listening) async -> Void = { _ in }) async throws {
         OpenFileLimit.raiseToHardLimit(logger: self.logger)
         OpenFileLimit.armTimers()
         let services = try self.makeServices(onListening: onListening)
@@ -72,7 +72,7 @@ public struct SpiegelServer: Sendable {
 
     /// Builds every service: the vault, retention, the HTTP client, then per connected chat its
     /// outbox and routes behind the one ``ChatGateway``, the reminders, and the HTTP server last.
-    public func makeServices(onListening: @escaping @Sendable (String, Int) async -> Void) throws -> Services {
+    public func makeServices(onListening: @escaping @Sendable (Listening) async -> Void) throws -> Services {
         let dataDirectory = DataDirectory(path: self.configuration.dataDirectory)
         let state = try dataDirectory.prepare()
         if state.isOpenToOthers {
@@ -93,9 +93,16 @@ public struct SpiegelServer: Sendable {
         services.append(httpClient)
         let serverRunning = AsyncEvent()
         var routes: [(Router<BasicRequestContext>) -> Void] = []
-        let chats = try Chats(configuration: self.configuration, vault: vault, client: httpClient, logger: self.logger, now: self.now)
-        if !chats.isEmpty {
-            let library = try self.loadLibrary()
+        var chats = try Chats(configuration: self.configuration, vault: vault, client: httpClient, logger: self.logger, now: self.now)
+        var library: DialogueLibrary?
+        do {
+            library = chats.isEmpty ? nil : try self.loadLibrary()
+        } catch let error as SpiegelServerError where chats.hasOnlyTryout {
+            // The built-in defaults away from a checkout (no ./Prompts): serve the rest.
+            self.logger.error("spiegel.tryout.not_offered", metadata: ["spiegel.reason": "\(error.message)"])
+            chats.tryout = nil
+        }
+        if let library {
             let coaching = CoachingService(library: library, vault: vault, configuration: self.configuration.coach, logger: self.logger, now: self.now)
             let rooms = RoomPolicy(configured: chats.teamRooms, teams: chats.teams)
             let outboxes = chats.transports.map { transport in
@@ -108,7 +115,9 @@ public struct SpiegelServer: Sendable {
             let desk = chats.teams.isEmpty ? nil : TeamDesk(teams: teamsInEffect, book: teamBook, library: library, language: language, now: self.now)
             let gateway = ChatGateway(coaching: coaching, rooms: rooms, teamDesk: desk, outboxes: outboxes, logger: self.logger)
             if let reloadConfiguration = self.reloadConfiguration {
-                services.append(ReloadService(reloadConfiguration: reloadConfiguration, coaching: coaching, teams: teamsInEffect, logger: self.logger))
+                services.append(ReloadService(
+                    reloadConfiguration: reloadConfiguration, coaching: coaching, teams: teamsInEffect, tryout: chats.tryout?.mailboxes, logger: self.logger
+                ))
             }
             if !chats.teams.isEmpty {
                 services.append(TeamReminderService(
@@ -140,6 +149,10 @@ public struct SpiegelServer: Sendable {
                     services.append(MatrixSyncService(bot: bot, client: httpClient, configuredUserID: self.configuration.matrix.userID, logger: self.logger))
                 }
             }
+            if let tryout = chats.tryout {
+                if let problem = ReloadService.lintProblem(library) { tryout.mailboxes.reloaded(problem: problem) }
+                routes.append(TryoutRoutes(gateway: gateway, mailboxes: tryout.mailboxes, logger: self.logger).add(to:))
+            }
             if let irc = chats.irc {
                 services.append(IRCService(
                     client: irc.client, gateway: gateway, identity: self.configuration.irc.identity, teamChannels: chats.teamRooms[IRCTransport.name] ?? [],
@@ -153,9 +166,10 @@ public struct SpiegelServer: Sendable {
                 services.append(ReminderService(coaching: coaching, gateway: gateway, logger: self.logger))
             }
         }
+        let offersTryout = chats.tryout != nil
         let application = self.makeApplication(dataDirectory: dataDirectory, vault: vault, routes: routes) { host, port in
             serverRunning.set()
-            await onListening(host, port)
+            await onListening(Listening(host: host, port: port, offersTryout: offersTryout))
         }
         return Services(all: services + [application], httpClient: httpClient)
     }
@@ -166,6 +180,7 @@ public struct SpiegelServer: Sendable {
         var mattermost: MattermostTransport?
         var matrix: (transport: MatrixTransport, settings: MatrixSettings)?
         var irc: IRCTransport?
+        var tryout: TryoutTransport?
         /// The team rooms configured per transport (the teams file adds its own).
         var teamRooms: [String: [String]] = [:]
         var teams: [TeamsFile.Team] = []
@@ -192,6 +207,14 @@ public struct SpiegelServer: Sendable {
                 self.matrix = (MatrixTransport(api: api, encryption: encryption), settings)
                 self.teamRooms[MatrixTransport.name] = configuration.matrix.teamRooms
             }
+            if configuration.offersTryout {
+                self.tryout = TryoutTransport(mailboxes: TryoutMailboxes(vault: vault))
+            } else if configuration.tryout.enabled {
+                logger.warning(
+                    "spiegel.tryout.not_offered",
+                    metadata: ["spiegel.hint": "the try-out chat is offered on a loopback server.host only; set tryout.allow_remote: true to offer it to anyone who reaches the port"]
+                )
+            }
             self.teams = try configuration.teams.file.map { try TeamsFile.load(path: $0).teams } ?? []
             if let server = configuration.irc.server {
                 let irc = configuration.irc
@@ -217,10 +240,12 @@ public struct SpiegelServer: Sendable {
             }
         }
 
-        var isEmpty: Bool { self.plain == nil && self.mattermost == nil && self.matrix == nil && self.irc == nil }
+        var hasOnlyTryout: Bool { self.tryout != nil && self.plain == nil && self.mattermost == nil && self.matrix == nil && self.irc == nil }
+
+        var isEmpty: Bool { self.plain == nil && self.mattermost == nil && self.matrix == nil && self.irc == nil && self.tryout == nil }
 
         var transports: [any ChatTransport] {
-            let all: [(any ChatTransport)?] = [self.plain, self.mattermost, self.matrix?.transport, self.irc]
+            let all: [(any ChatTransport)?] = [self.plain, self.mattermost, self.matrix?.transport, self.irc, self.tryout]
             return all.compactMap { $0 }
         }
     }
@@ -259,6 +284,21 @@ public struct SpiegelServer: Sendable {
             },
             logger: logger
         )
+    }
+}
+
+/// Where a started server listens, and what it offers there.
+public struct Listening: Sendable {
+    /// The host bound, as configured.
+    public let host: String
+    /// The port bound (the kernel's pick when 0 was configured).
+    public let port: Int
+    /// Whether the try-out chat is at `/`.
+    public let offersTryout: Bool
+
+    /// The server's address, `http://host:port`.
+    public var url: String {
+        "http://\(self.host.contains(":") ? "[\(self.host)]" : self.host):\(self.port)"
     }
 }
 
