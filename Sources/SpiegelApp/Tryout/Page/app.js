@@ -60,7 +60,7 @@
   let language = (navigator.language || 'nl').toLowerCase().startsWith('en') ? 'en' : 'nl';
 
   /** What the server said: its epoch, the last line read, the lines as shown. */
-  const state = { epoch: null, reloads: null, next: 0, lines: [], pending: new Map(), typingTimer: null, stopTypingTimer: null };
+  const state = { epoch: null, reloads: null, next: 0, lines: [], shownIDs: new Set(), pending: new Map(), typingTimer: null, stopTypingTimer: null };
 
   function t(key) { return texts[language][key]; }
 
@@ -113,10 +113,14 @@
     if (page.reset) {
       for (const element of log.querySelectorAll('.message, .choices')) element.remove();
       state.lines = [];
+      state.shownIDs.clear();
       // A message on its way is shown again: where the server has it, else after the rest.
       for (const entry of state.pending.values()) entry.element = null;
     }
     for (const line of page.messages) {
+      // A message sent again (after "too many at once") is the one already shown.
+      if (line.id && state.shownIDs.has(line.id)) continue;
+      if (line.id) state.shownIDs.add(line.id);
       const entry = line.id ? state.pending.get(line.id) : undefined;
       let element;
       if (entry && entry.element) {
