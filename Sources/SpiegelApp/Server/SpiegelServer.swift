@@ -240,9 +240,10 @@ public struct SpiegelServer: Sendable {
             }
         }
 
-        var hasOnlyTryout: Bool { self.tryout != nil && self.plain == nil && self.mattermost == nil && self.matrix == nil && self.irc == nil }
+        var isEmpty: Bool { self.transports.isEmpty }
 
-        var isEmpty: Bool { self.plain == nil && self.mattermost == nil && self.matrix == nil && self.irc == nil && self.tryout == nil }
+        /// Whether the try-out chat is the one chat: the built-in defaults.
+        var hasOnlyTryout: Bool { self.tryout != nil && self.transports.count == 1 }
 
         var transports: [any ChatTransport] {
             let all: [(any ChatTransport)?] = [self.plain, self.mattermost, self.matrix?.transport, self.irc, self.tryout]
