@@ -193,7 +193,8 @@ public struct SpiegelConfiguration: Sendable {
         self.tryout.enabled && (self.tryout.allowRemote || Self.isLoopback(self.server.host))
     }
 
-    /// Whether `host` reaches this machine only: `127.0.0.0/8`, `::1` or `localhost`.
+    /// Whether `host` reaches this machine only: `127.0.0.0/8`, `::1` or `localhost` (the try-out
+    /// chat is offered there; IRC without TLS is accepted there).
     public static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
     }

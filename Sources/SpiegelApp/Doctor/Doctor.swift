@@ -79,7 +79,7 @@ public enum Doctor {
     private static func examineIRC(_ irc: SpiegelConfiguration.IRC, into report: inout DoctorReport) {
         guard let server = irc.server else { return }
         report.lines.append("IRC: \(server):\(irc.port), \(irc.tls ? "TLS" : "no TLS"), nick \(irc.nick), identity \(irc.identity.rawValue)")
-        if !irc.tls && !["localhost", "127.0.0.1", "::1"].contains(server) {
+        if !irc.tls && !SpiegelConfiguration.isLoopback(server) {
             report.problems.append("irc.tls is false for \(server): teachers' words would cross the network in the clear; use TLS (port 6697), or a server on this machine")
         }
         if irc.tls && irc.port == 6667 {

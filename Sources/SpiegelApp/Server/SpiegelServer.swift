@@ -231,7 +231,7 @@ public struct SpiegelServer: Sendable {
                     ),
                     logger: logger
                 )
-                if !irc.tls && !["localhost", "127.0.0.1", "::1"].contains(server) {
+                if !irc.tls && !SpiegelConfiguration.isLoopback(server) {
                     logger.warning("spiegel.irc.no_tls", metadata: ["spiegel.hint": "irc.tls is false for a server elsewhere: teachers' words cross the network in the clear"])
                 }
                 self.irc = IRCTransport(client: client)

@@ -15,8 +15,8 @@ import SpiegelChat
 /// carries it.
 struct TryoutRoutes<Context: RequestContext> {
     static var cookieName: String { "spiegel_tryout" }
-    /// The longest wait of a reading page: under the server's idle timeout of a connection
-    /// matters not (a request is in flight), but proxies often cut at 30 s.
+    /// The longest a reading page waits for news: under the 30 s at which proxies often cut a
+    /// request (the server's idle timeout does not apply while a request is in flight).
     static var longestWait: Duration { .seconds(25) }
     /// A message body's limit: a long message is the coaching service's to refuse, kindly.
     static var maxBodySize: Int { 64 * 1024 }
