@@ -32,8 +32,11 @@ import Testing
         try await receiver.stop()
     }
 
+    /// Waits for what the outbox does on its own: these tests are about order and keeping, not
+    /// speed, and `make test` starts every suite at once on two cores (a browser among them), so a
+    /// delivery may wait its turn for the CPU.
     static func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
-        try await Poll.until(what) { condition() }
+        try await Poll.until(what, timeout: .seconds(60)) { condition() }
     }
 
     @Test func deliveredInOrderThenTheJournalIsErased() async throws {
