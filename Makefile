@@ -128,7 +128,7 @@ bench: deps synapse
 		--teachers 1,2,4,8,16,32,64,128,256,512,1000,2000 --plot docs/images/webhook-scaling.svg
 	$$($(SWIFT) build -c release --show-bin-path)/spiegel-bench matrix --directory .build
 
-# Today's webhook and coaching benchmarks against a reference commit, interleaved on this
+# Today's webhook, coaching and vault benchmarks against a reference commit, interleaved on this
 # machine, with the ratios: `make bench-compare REF=80cd18f`. Run it before merging a change to
 # the message path, and when `make bench` shows a figure worse than the README's. The reference
 # is built once in a worktree under .build-ref/.

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""`make bench-compare REF=<commit>`: today's webhook and coaching benchmarks against a reference.
+"""`make bench-compare REF=<commit>`: today's webhook, coaching and vault benchmarks against a reference.
 
 Builds `spiegel-bench` at REF in a git worktree under .build-ref/ (ignored by git; kept, so a
 second comparison with the same REF does not build again), builds today's, then runs the two
 side by side: reference, today, reference, today, ... (ROUNDS rounds), each with its own Prompts,
 so the noise of the machine hits both alike. Prints each run and the ratios of the medians
-(today / reference): above 1 is faster for messages/s, below 1 is faster for p50.
+(today / reference): above 1 is faster for messages/s, below 1 is faster for p50. The vault's
+figure is its appends per second as a multiple of the disk's raw fsync rate measured in the same
+run, which takes out most of the disk's own drift.
 """
 
 import argparse
@@ -64,6 +66,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--teachers", default="16,1000", help="webhook runs: teachers at once, comma-separated")
     parser.add_argument("--coachees", default="16", help="coaching runs: coachees at once, comma-separated")
+    parser.add_argument("--writers", default="16,256", help="vault runs: the writer counts to compare (the bench runs 1, 16 and 256); empty for none")
     args = parser.parse_args()
 
     sha = run(["git", "rev-parse", "--short=10", args.ref], capture=True).strip()
@@ -103,13 +106,22 @@ def main():
                     results.setdefault(("coach", load, name), []).append((number(row["messages/s"]), number(row["p50"])))
                     print(f"round {round_ + 1} coach {load} coachees {name}: {row['messages/s']} messages/s, p50 {row['p50']}", flush=True)
 
+        if args.writers:
+            for name, (binary, cwd) in builds.items():
+                output = run([binary, "vault", "--directory", data], cwd=cwd, capture=True)
+                for row in rows(output):
+                    load = row.get("writers")
+                    if load in args.writers.split(","):
+                        results.setdefault(("vault", load, name), []).append((number(row["× raw fsync rate"]), number(row["p99"])))
+                        print(f"round {round_ + 1} vault {load} writers {name}: {row['appends/s']} appends/s, {row['× raw fsync rate']}× raw, p99 {row['p99']}", flush=True)
+
     print()
     print(f"Medians of {args.rounds} interleaved rounds; ratio = today / ref {sha}")
     print()
     print("| benchmark | at once | ref messages/s | today messages/s | ratio | ref p50 ms | today p50 ms | ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     names = list(builds)
-    for (benchmark, load) in sorted({(b, l) for (b, l, _) in results}, key=lambda k: (k[0], int(k[1]))):
+    for (benchmark, load) in sorted({(b, l) for (b, l, _) in results if b != "vault"}, key=lambda k: (k[0], int(k[1]))):
         ref = results.get((benchmark, load, names[0]), [])
         today = results.get((benchmark, load, names[1]), [])
         if not ref or not today:
@@ -117,6 +129,19 @@ def main():
         rate = (statistics.median(r for r, _ in ref), statistics.median(r for r, _ in today))
         p50 = (statistics.median(p for _, p in ref), statistics.median(p for _, p in today))
         print(f"| {benchmark} | {load} | {rate[0]:.0f} | {rate[1]:.0f} | {rate[1] / rate[0]:.2f} | {p50[0]:.1f} | {p50[1]:.1f} | {p50[1] / p50[0]:.2f} |")
+    vault = sorted({l for (b, l, _) in results if b == "vault"}, key=int)
+    if vault:
+        print()
+        print("| vault writers | ref × raw fsync | today × raw fsync | ratio | ref p99 ms | today p99 ms | ratio |")
+        print("|---:|---:|---:|---:|---:|---:|---:|")
+        for load in vault:
+            ref = results.get(("vault", load, names[0]), [])
+            today = results.get(("vault", load, names[1]), [])
+            if not ref or not today:
+                continue
+            times = (statistics.median(r for r, _ in ref), statistics.median(r for r, _ in today))
+            p99 = (statistics.median(p for _, p in ref), statistics.median(p for _, p in today))
+            print(f"| {load} | {times[0]:.1f} | {times[1]:.1f} | {times[1] / times[0]:.2f} | {p99[0]:.2f} | {p99[1]:.2f} | {p99[1] / p99[0]:.2f} |")
 
 
 if __name__ == "__main__":

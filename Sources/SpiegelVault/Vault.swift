@@ -34,6 +34,8 @@ public final class Vault: Sendable {
     private let lockDescriptor: Mutex<Int32>
     /// The coachees known to have a journal (made on their first append).
     private let created = Mutex<Set<Pseudonym>>([])
+    /// Creations under way, so two first appends of one coachee make one set of files.
+    private let creations = Mutex<[Pseudonym: Task<Void, any Error>]>([:])
     /// Pseudonyms already worked out: an HMAC per append cost a twentieth of the vault's time with
     /// many writers. Bounded; an erased coachee's entry goes with them (hence both directions).
     private let pseudonyms = Mutex<(byCoachee: [CoacheeID: Pseudonym], byPseudonym: [Pseudonym: CoacheeID])>(([:], [:]))
@@ -227,10 +229,28 @@ public final class Vault: Sendable {
     }
 
     private func createIfNeeded(_ pseudonym: Pseudonym) async throws {
-        if !self.created.withLock({ $0.contains(pseudonym) }) {
-            _ = try await self.store.perform { store throws(VaultError) in try store.load(pseudonym, create: true)! }
-            self.created.withLock { _ = $0.insert(pseudonym) }
+        guard !self.created.withLock({ $0.contains(pseudonym) }) else { return }
+        let creation = self.creations.withLock { creations in
+            if let running = creations[pseudonym] { return running }
+            let task = Task {
+                defer { self.creations.withLock { $0[pseudonym] = nil } }
+                try await self.create(pseudonym)
+            }
+            creations[pseudonym] = task
+            return task
         }
+        try await creation.value
+    }
+
+    /// Opens a journal known on disk; makes a new one's files off the store's queue (a handful of
+    /// syncs that would hold every other append), and the first append opens it.
+    private func create(_ pseudonym: Pseudonym) async throws {
+        if FileIO.exists(self.store.layout.keyFile(of: pseudonym)) {
+            _ = try await self.store.perform { store throws(VaultError) in try store.load(pseudonym, create: true)! }
+        } else {
+            try await self.store.makeFiles(of: pseudonym)
+        }
+        self.created.withLock { _ = $0.insert(pseudonym) }
     }
 
     private func append(_ records: [NewRecord], to pseudonym: Pseudonym) async throws -> [UInt64] {

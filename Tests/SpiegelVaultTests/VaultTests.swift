@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SpiegelVault
+import Synchronization
 import Testing
 
 @Suite struct VaultTests {
@@ -279,6 +280,94 @@ import Testing
             let records = try await vault.records(for: coachee)
             #expect(records.map(\.sequence) == Array(0..<25))
             #expect(records.map { String(decoding: $0.payload, as: UTF8.self) } == (0..<25).map { "\(coachee.rawValue) \($0)" })
+        }
+        try await vault.close()
+    }
+
+    /// Writers to one coachee at once: batches are sealed while the log syncs the one before,
+    /// and checkpoints (every few KiB here) fall between them; every record keeps its own number,
+    /// with none missing or doubled, before and after a reopen.
+    @Test func writersToOneCoacheeGetEveryNumberOnceThroughCheckpoints() async throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.open(checkpointBytes: 4 << 10)
+        let payloads = try await withThrowingTaskGroup(of: [(UInt64, String)].self) { group in
+            for writer in 0..<24 {
+                group.addTask {
+                    var written: [(UInt64, String)] = []
+                    for index in 0..<20 {
+                        let text = "writer \(writer) record \(index)"
+                        let numbers = try await vault.append([VaultFixture.text(text), VaultFixture.text(text + " b")], for: self.alice)
+                        written.append((numbers[0], text))
+                        #expect(numbers.count == 2 && numbers[1] == numbers[0] + 1)
+                    }
+                    return written
+                }
+            }
+            return try await group.reduce(into: [UInt64: String]()) { all, written in
+                for (number, text) in written { all[number] = text }
+            }
+        }
+        #expect(payloads.count == 24 * 20)
+        for reader in [vault, nil] {
+            let current: Vault
+            if let reader { current = reader } else { current = try fixture.open(checkpointBytes: 4 << 10) }
+            let records = try await current.records(for: self.alice)
+            #expect(records.map(\.sequence) == Array(0..<UInt64(24 * 20 * 2)))
+            for record in records where payloads[record.sequence] != nil {
+                #expect(String(decoding: record.payload, as: UTF8.self) == payloads[record.sequence])
+            }
+            try await current.close()
+        }
+    }
+
+    /// A new coachee's files are made off the store's queue; first appends of one new coachee
+    /// at once make one data key, so every record opens after a reopen.
+    @Test func firstAppendsOfOneNewCoacheeAtOnceMakeOneKey() async throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.open()
+        let coachees = (0..<8).map { CoacheeID("@new\($0):school.example") }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for coachee in coachees {
+                for writer in 0..<6 {
+                    group.addTask { try await vault.append([VaultFixture.text("first \(writer)")], for: coachee) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        try await vault.close()
+        let reopened = try fixture.open()
+        for coachee in coachees {
+            let texts = try await reopened.records(for: coachee).map { String(decoding: $0.payload, as: UTF8.self) }
+            #expect(texts.sorted() == (0..<6).map { "first \($0)" })
+        }
+        try await reopened.close()
+    }
+
+    /// A steady stream of appends does not hold back reads and erasures: the flush makes way for
+    /// them between batches.
+    @Test(.timeLimit(.minutes(1))) func operationsGoOnWhileWritersNeverStop() async throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.open(checkpointBytes: 64 << 10)
+        final class Flag: Sendable { let isSet = Atomic(false) }
+        let stop = Flag()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<32 {
+                group.addTask {
+                    let coachee = CoacheeID("@writer\(writer):school.example")
+                    while !stop.isSet.load(ordering: .relaxed) {
+                        try await vault.append([VaultFixture.text("a line")], for: coachee)
+                    }
+                }
+            }
+            for round in 0..<20 {
+                let coachee = CoacheeID("@reader\(round):school.example")
+                try await vault.append([VaultFixture.text("round \(round)")], for: coachee)
+                #expect(try await vault.records(for: coachee).count == 1)
+                try await vault.forget(coachee)
+                #expect(try await vault.records(for: coachee).isEmpty)
+            }
+            stop.isSet.store(true, ordering: .relaxed)
+            try await group.waitForAll()
         }
         try await vault.close()
     }

@@ -73,13 +73,39 @@ final class JournalStore: @unchecked Sendable {
         let completion: @Sendable (Result<[UInt64], VaultError>) -> Void
     }
 
+    /// Appends numbered, sealed and encoded for the log, not written yet.
+    private struct SealedBatch {
+        /// The log entries of every accepted append, in order.
+        var entries: [UInt8] = []
+        var accepted: [(append: PendingAppend, frames: [[UInt8]], first: UInt64)] = []
+        /// Each journal's record count once this batch is in.
+        var counts: [Pseudonym: UInt64] = [:]
+        var isEmpty: Bool { self.accepted.isEmpty }
+    }
+
+    /// What writers and the flusher share, under `pending`'s lock.
+    private struct Pending {
+        var appends: [PendingAppend] = []
+        /// A flush runs or is queued: a new append needs no other.
+        var isFlushing = false
+        /// Operations queued behind the flush (``perform(_:)``): the flush makes way for them.
+        var operationsWaiting = 0
+        /// The log's sync under way has ended (set by the sync queue).
+        var isSyncDone = false
+        /// The flusher sleeps on `wake` until an append comes or the sync ends.
+        var isFlusherWaiting = false
+    }
+
     let layout: Layout
     let keys: [MasterKey]
     let health = HealthMonitor()
     private let logger: Logger
     private let checkpointBytes: Int
     private let queue = DispatchQueue(label: "spiegel.vault")
-    private let pending = Mutex<(appends: [PendingAppend], isFlushScheduled: Bool)>(([], false))
+    /// Where the log's `fdatasync` runs, so the flusher can seal the next batch meanwhile.
+    private let syncQueue = DispatchQueue(label: "spiegel.vault.sync")
+    private let pending = Mutex(Pending())
+    private let wake = DispatchSemaphore(value: 0)
 
     // Queue only.
     private var walDescriptor: Int32 = -1
@@ -109,38 +135,44 @@ final class JournalStore: @unchecked Sendable {
         _ records: [NewRecord], for pseudonym: Pseudonym,
         completion: @escaping @Sendable (Result<[UInt64], VaultError>) -> Void
     ) {
-        let append = PendingAppend(pseudonym: pseudonym, records: records, completion: completion)
-        let mustSchedule = self.pending.withLock { pending in
-            pending.appends.append(append)
-            defer { pending.isFlushScheduled = true }
-            return !pending.isFlushScheduled
-        }
-        if mustSchedule { self.queue.async { self.flush() } }
+        self.enqueue([PendingAppend(pseudonym: pseudonym, records: records, completion: completion)])
     }
 
     /// Queues appends to several journals for the same flush (one sync of the log).
     func enqueue(_ appends: [(records: [NewRecord], pseudonym: Pseudonym, completion: @Sendable (Result<[UInt64], VaultError>) -> Void)]) {
+        self.enqueue(appends.map { PendingAppend(pseudonym: $0.pseudonym, records: $0.records, completion: $0.completion) })
+    }
+
+    private func enqueue(_ appends: [PendingAppend]) {
         guard !appends.isEmpty else { return }
-        let mustSchedule = self.pending.withLock { pending in
-            for append in appends {
-                pending.appends.append(PendingAppend(pseudonym: append.pseudonym, records: append.records, completion: append.completion))
+        let mustWake = self.pending.withLock { pending in
+            pending.appends += appends
+            if !pending.isFlushing {
+                pending.isFlushing = true
+                self.queue.async { self.flush() }
             }
-            defer { pending.isFlushScheduled = true }
-            return !pending.isFlushScheduled
+            defer { pending.isFlusherWaiting = false }
+            return pending.isFlusherWaiting
         }
-        if mustSchedule { self.queue.async { self.flush() } }
+        if mustWake { self.wake.signal() }
     }
 
     /// Runs `body` on the queue, after every append and operation submitted before it. An I/O
     /// error it throws leaves the store degraded.
     func perform<Result: Sendable>(_ body: @escaping @Sendable (JournalStore) throws(VaultError) -> Result) async throws -> Result {
         try await withCheckedThrowingContinuation { continuation in
-            self.queue.async {
-                do throws(VaultError) {
-                    continuation.resume(returning: try body(self))
-                } catch {
-                    self.noteFailure(error, during: "an operation")
-                    continuation.resume(throwing: error)
+            // Counted and queued under the lock, so a flush that sees the count has taken every
+            // append submitted before, and any flush it queues after comes after this.
+            self.pending.withLock { pending in
+                pending.operationsWaiting += 1
+                self.queue.async {
+                    self.pending.withLock { $0.operationsWaiting -= 1 }
+                    do throws(VaultError) {
+                        continuation.resume(returning: try body(self))
+                    } catch {
+                        self.noteFailure(error, during: "an operation")
+                        continuation.resume(throwing: error)
+                    }
                 }
             }
         }
@@ -162,84 +194,186 @@ final class JournalStore: @unchecked Sendable {
 
     // MARK: - Queue only
 
+    /// Writes and syncs what waits, batch after batch, until nothing waits or an operation does.
+    ///
+    /// While the log syncs a batch of several appends (on `syncQueue`), the appends that come
+    /// meanwhile are numbered and sealed: the CPU's part of the next batch overlaps the disk's part
+    /// of this one. A batch of one (a writer alone) is synced here, without the hand-off.
+    /// A batch is written only once the one before is synced, so the log holds them in order; a
+    /// failed sync stops the store, and the batch sealed meanwhile fails with it.
     private func flush() {
-        let batch = self.pending.withLock { pending in
-            defer {
-                pending.appends = []
-                pending.isFlushScheduled = false
+        var current = SealedBatch()
+        var makesWay = false
+        while true {
+            if current.isEmpty {
+                guard let batch = self.take(makingWay: &makesWay) else { return }
+                current = self.seal(batch, after: SealedBatch(), into: SealedBatch())
+                continue
             }
+            guard self.write(current) else {
+                current = SealedBatch()
+                continue
+            }
+            guard current.accepted.count > 1 else {
+                // One writer alone: nothing to seal meanwhile, and the hand-off to the sync
+                // queue would only add to its wait.
+                do throws(VaultError) {
+                    try FileIO.sync(self.walDescriptor, path: self.layout.writeAheadLog)
+                } catch {
+                    self.stop(after: error, during: "syncing the write-ahead log")
+                    for item in current.accepted { item.append.completion(.failure(error)) }
+                    current = SealedBatch()
+                    continue
+                }
+                self.apply(current, keepingOpen: SealedBatch())
+                current = SealedBatch()
+                continue
+            }
+            self.pending.withLock { $0.isSyncDone = false }
+            let (descriptor, path) = (self.walDescriptor, self.layout.writeAheadLog)
+            let syncFailure = Mutex<VaultError?>(nil)
+            self.syncQueue.async {
+                do throws(VaultError) {
+                    try FileIO.sync(descriptor, path: path)
+                } catch {
+                    syncFailure.withLock { $0 = error }
+                }
+                let mustWake = self.pending.withLock { pending in
+                    pending.isSyncDone = true
+                    defer { pending.isFlusherWaiting = false }
+                    return pending.isFlusherWaiting
+                }
+                if mustWake { self.wake.signal() }
+            }
+            var next = SealedBatch()
+            while let batch = self.takeWhileSyncing(makingWay: &makesWay) {
+                next = self.seal(batch, after: current, into: next)
+            }
+            if let error = syncFailure.withLock({ $0 }) {
+                self.stop(after: error, during: "syncing the write-ahead log")
+                for item in current.accepted { item.append.completion(.failure(error)) }
+                for item in next.accepted { item.append.completion(.failure(self.stopped ?? error)) }
+                current = SealedBatch()
+                continue
+            }
+            self.apply(current, keepingOpen: next)
+            current = next
+        }
+    }
+
+    /// The appends waiting, or `nil` when the flush ends: nothing waits (the next append starts
+    /// another), or the flush has made way for an operation (and queued another behind it).
+    private func take(makingWay makesWay: inout Bool) -> [PendingAppend]? {
+        self.pending.withLock { pending -> [PendingAppend]? in
+            if pending.appends.isEmpty {
+                pending.isFlushing = false
+                return nil
+            }
+            if makesWay {
+                // Every append submitted before the operation is in; the rest come after it.
+                self.queue.async { self.flush() }
+                return nil
+            }
+            makesWay = pending.operationsWaiting > 0
+            defer { pending.appends = [] }
             return pending.appends
         }
-        guard !batch.isEmpty else { return }
+    }
+
+    /// The appends that came while the log syncs, as they come; `nil` once the sync has ended.
+    private func takeWhileSyncing(makingWay makesWay: inout Bool) -> [PendingAppend]? {
+        while true {
+            let batch = self.pending.withLock { pending -> [PendingAppend]?? in
+                if pending.isSyncDone { return .some(nil) }
+                if !makesWay && !pending.appends.isEmpty {
+                    makesWay = pending.operationsWaiting > 0
+                    defer { pending.appends = [] }
+                    return .some(pending.appends)
+                }
+                pending.isFlusherWaiting = true
+                return nil
+            }
+            guard let batch else {
+                self.wake.wait()
+                continue
+            }
+            return batch
+        }
+    }
+
+    /// Numbers and seals `batch` after the records of `previous` (sealed, not yet written) and of
+    /// `sealed`. An append that cannot be (its coachee erased meanwhile, its journal not opening)
+    /// fails alone.
+    private func seal(_ batch: [PendingAppend], after previous: SealedBatch, into sealed: SealedBatch) -> SealedBatch {
+        var sealed = sealed
         if let stopped = self.stopped {
             for append in batch { append.completion(.failure(stopped)) }
-            return
+            return sealed
         }
-        do throws(VaultError) {
-            try self.cutBackWriteAheadLogIfNeeded()
-        } catch {
-            self.noteFailure(error, during: "cutting back the write-ahead log")
-            for append in batch { append.completion(.failure(error)) }
-            return
-        }
-        // Number and seal each append after the records before it; one that cannot be (its
-        // coachee erased meanwhile, its journal not opening) fails alone.
         var nonces: NonceBatch
         do throws(VaultError) {
             nonces = try NonceBatch(count: batch.reduce(0) { $0 + $1.records.count })
         } catch {
             self.noteFailure(error, during: "drawing nonces")
             for append in batch { append.completion(.failure(error)) }
-            return
+            return sealed
         }
-        var buffer: [UInt8] = []
-        var accepted: [(append: PendingAppend, frames: [[UInt8]], first: UInt64)] = []
-        var counts: [Pseudonym: UInt64] = [:]
         for append in batch {
             do throws(VaultError) {
+                let pseudonym = append.pseudonym
                 let first: UInt64
-                if let known = counts[append.pseudonym] { first = known } else { first = try self.count(of: append.pseudonym) }
+                if let known = sealed.counts[pseudonym] ?? previous.counts[pseudonym] { first = known } else { first = try self.count(of: pseudonym) }
                 // The key of the journal as it is now: a coachee erased and made again since the
                 // append was queued has a new one.
-                let dataKey = self.journals[append.pseudonym]!.dataKey
+                let dataKey = self.journals[pseudonym]!.dataKey
                 var frames: [[UInt8]] = []
-                var entries: [UInt8] = []
                 for (offset, record) in append.records.enumerated() {
                     let sequence = first + UInt64(offset)
-                    let frame = try JournalFormat.seal(record, sequence: sequence, pseudonym: append.pseudonym, key: dataKey, nonce: nonces.next())
-                    WriteAheadLog.encode(.init(pseudonym: append.pseudonym, sequence: sequence, frame: frame), into: &entries)
+                    let frame = try JournalFormat.seal(record, sequence: sequence, pseudonym: pseudonym, key: dataKey, nonce: nonces.next())
+                    WriteAheadLog.encode(.init(pseudonym: pseudonym, sequence: sequence, frame: frame), into: &sealed.entries)
                     frames.append(frame)
                 }
-                counts[append.pseudonym] = first + UInt64(frames.count)
-                buffer += entries
-                accepted.append((append, frames, first))
+                sealed.counts[pseudonym] = first + UInt64(frames.count)
+                sealed.accepted.append((append, frames, first))
             } catch {
                 if error.code == .io { self.noteFailure(error, during: "opening a journal") }
                 append.completion(.failure(error))
             }
         }
-        guard !accepted.isEmpty else { return }
+        return sealed
+    }
+
+    /// Writes a sealed batch to the log (not synced); on failure its appends fail and the log is
+    /// cut back to its last synced entry.
+    private func write(_ batch: SealedBatch) -> Bool {
         do throws(VaultError) {
-            try FileIO.write(self.walDescriptor, buffer, path: self.layout.writeAheadLog)
+            if let stopped = self.stopped { throw stopped }
+            try self.cutBackWriteAheadLogIfNeeded()
+        } catch {
+            self.noteFailure(error, during: "cutting back the write-ahead log")
+            for item in batch.accepted { item.append.completion(.failure(error)) }
+            return false
+        }
+        do throws(VaultError) {
+            try FileIO.write(self.walDescriptor, batch.entries, path: self.layout.writeAheadLog)
         } catch {
             self.cutBackWriteAheadLog()
             self.noteFailure(error, during: "writing the write-ahead log")
-            for item in accepted { item.append.completion(.failure(error)) }
-            return
+            for item in batch.accepted { item.append.completion(.failure(error)) }
+            return false
         }
-        do throws(VaultError) {
-            try FileIO.sync(self.walDescriptor, path: self.layout.writeAheadLog)
-        } catch {
-            self.stop(after: error, during: "syncing the write-ahead log")
-            for item in accepted { item.append.completion(.failure(error)) }
-            return
-        }
-        self.walOffset += buffer.count
-        for item in accepted { self.journals[item.append.pseudonym]!.add(item.frames) }
+        return true
+    }
+
+    /// Takes a synced batch into its journals (in memory; on disk at the next checkpoint) and
+    /// tells its writers. The journals of `next`, sealed meanwhile, stay open through a checkpoint.
+    private func apply(_ batch: SealedBatch, keepingOpen next: SealedBatch) {
+        self.walOffset += batch.entries.count
+        for item in batch.accepted { self.journals[item.append.pseudonym]!.add(item.frames) }
         // The health first, so a writer that is told its records are safe sees it up to date.
         if self.walOffset >= self.checkpointBytes {
             do throws(VaultError) {
-                try self.checkpoint()
+                try self.checkpoint(keepingOpen: Set(next.counts.keys))
                 self.noteHealthy()
             } catch {
                 // The log still holds every record: nothing is lost, the next flush tries again.
@@ -248,7 +382,7 @@ final class JournalStore: @unchecked Sendable {
         } else if !self.walMustCutBack {
             self.noteHealthy()
         }
-        for item in accepted {
+        for item in batch.accepted {
             item.append.completion(.success((0..<UInt64(item.frames.count)).map { item.first + $0 }))
         }
     }
@@ -312,10 +446,10 @@ final class JournalStore: @unchecked Sendable {
         self.journals[pseudonym]?.isDirty = true
     }
 
-    /// Writes and syncs every journal changed since the last checkpoint, then empties the log.
-    /// A failed write leaves the log as it was (it still holds every record); a failed sync stops
-    /// the store.
-    func checkpoint() throws(VaultError) {
+    /// Writes and syncs every journal changed since the last checkpoint, then empties the log and
+    /// closes the journals but those in `open`. A failed write leaves the log as it was (it still
+    /// holds every record); a failed sync stops the store.
+    func checkpoint(keepingOpen open: Set<Pseudonym> = []) throws(VaultError) {
         if let stopped = self.stopped { throw stopped }
         for pseudonym in Array(self.journals.keys) {
             try self.writeBuffered(pseudonym)
@@ -339,8 +473,8 @@ final class JournalStore: @unchecked Sendable {
         }
         // Every journal is written and synced: close them, so thousands of coachees over months
         // do not hold thousands of files open. The next record opens its journal again.
-        for journal in self.journals.values { Glibc.close(journal.descriptor) }
-        self.journals = [:]
+        for (pseudonym, journal) in self.journals where !open.contains(pseudonym) { Glibc.close(journal.descriptor) }
+        self.journals = open.isEmpty ? [:] : self.journals.filter { open.contains($0.key) }
     }
 
     // MARK: - Health
@@ -402,8 +536,38 @@ final class JournalStore: @unchecked Sendable {
         Array("spiegel data key v1".utf8) + pseudonym.bytes
     }
 
-    /// A new coachee: its directory, a wrapped random data key, an empty journal, all synced.
+    /// A new coachee, on the queue: its files, then its journal open.
     private func create(_ pseudonym: Pseudonym) throws(VaultError) -> Loaded {
+        let (descriptor, dataKey) = try self.writeNewFiles(of: pseudonym)
+        let path = self.layout.journal(of: pseudonym)
+        self.journals[pseudonym] = OpenJournal(descriptor: descriptor, dataKey: dataKey, path: path, count: 0, length: JournalFormat.header.count)
+        return Loaded(dataKey: dataKey, count: 0)
+    }
+
+    /// A new coachee's files, made off the queue (on a thread of its own: they take several
+    /// syncs), so appends of others go on meanwhile; the first append opens the journal. The
+    /// caller makes sure only one creation of a coachee runs at a time and that it does not exist.
+    func makeFiles(of pseudonym: Pseudonym) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            DispatchQueue.global().async {
+                do throws(VaultError) {
+                    let (descriptor, _) = try self.writeNewFiles(of: pseudonym)
+                    Glibc.close(descriptor)
+                    continuation.resume()
+                } catch {
+                    // Noted on the queue, as a failed operation is, before the caller hears.
+                    self.queue.async {
+                        self.noteFailure(error, during: "creating a coachee")
+                        continuation.resume(throwing: error)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes a new coachee's directory, a wrapped random data key and an empty journal, all
+    /// synced; returns the journal open. Touches nothing else of the store.
+    private func writeNewFiles(of pseudonym: Pseudonym) throws(VaultError) -> (descriptor: Int32, dataKey: SymmetricKey) {
         let directory = self.layout.directory(of: pseudonym)
         try FileIO.makeDirectory(directory)
         let dataKey = SymmetricKey(size: .bits256)
@@ -420,8 +584,7 @@ final class JournalStore: @unchecked Sendable {
             Glibc.close(descriptor)
             throw error
         }
-        self.journals[pseudonym] = OpenJournal(descriptor: descriptor, dataKey: dataKey, path: path, count: 0, length: JournalFormat.header.count)
-        return Loaded(dataKey: dataKey, count: 0)
+        return (descriptor, dataKey)
     }
 
     /// Cuts off a torn last record (cut short, or zero-filled by a crash); returns the count of
