@@ -161,19 +161,26 @@ final class JournalStore: @unchecked Sendable {
     /// error it throws leaves the store degraded.
     func perform<Result: Sendable>(_ body: @escaping @Sendable (JournalStore) throws(VaultError) -> Result) async throws -> Result {
         try await withCheckedThrowingContinuation { continuation in
-            // Counted and queued under the lock, so a flush that sees the count has taken every
-            // append submitted before, and any flush it queues after comes after this.
-            self.pending.withLock { pending in
-                pending.operationsWaiting += 1
-                self.queue.async {
-                    self.pending.withLock { $0.operationsWaiting -= 1 }
-                    do throws(VaultError) {
-                        continuation.resume(returning: try body(self))
-                    } catch {
-                        self.noteFailure(error, during: "an operation")
-                        continuation.resume(throwing: error)
-                    }
+            self.submit {
+                do throws(VaultError) {
+                    continuation.resume(returning: try body(self))
+                } catch {
+                    self.noteFailure(error, during: "an operation")
+                    continuation.resume(throwing: error)
                 }
+            }
+        }
+    }
+
+    /// Runs `work` on the queue; a flush under way makes way for it. Counted and queued under the
+    /// lock, so a flush that sees the count has taken every append submitted before, and any
+    /// flush it queues after comes after `work`.
+    private func submit(_ work: @escaping @Sendable () -> Void) {
+        self.pending.withLock { pending in
+            pending.operationsWaiting += 1
+            self.queue.async {
+                self.pending.withLock { $0.operationsWaiting -= 1 }
+                work()
             }
         }
     }
@@ -556,7 +563,7 @@ final class JournalStore: @unchecked Sendable {
                     continuation.resume()
                 } catch {
                     // Noted on the queue, as a failed operation is, before the caller hears.
-                    self.queue.async {
+                    self.submit {
                         self.noteFailure(error, during: "creating a coachee")
                         continuation.resume(throwing: error)
                     }
