@@ -5,7 +5,7 @@ Builds `spiegel-bench` at REF in a git worktree under .build-ref/ (ignored by gi
 second comparison with the same REF does not build again), builds today's, then runs the two
 side by side: reference, today, reference, today, ... (ROUNDS rounds), each with its own Prompts,
 so the noise of the machine hits both alike. Prints each run and the ratios of the medians
-(today / reference): above 1 is faster for messages/s, below 1 is faster for p50. The vault's
+(today / reference): above 1 is faster for messages/s, below 1 is faster for p50 and p99. The vault's
 figure is its appends per second as a multiple of the disk's raw fsync rate measured in the same
 run, which takes out most of the disk's own drift.
 """
@@ -95,16 +95,17 @@ def main():
         for teachers in args.teachers.split(","):
             for name, (binary, cwd) in builds.items():
                 output = run([binary, "webhook", "--directory", data, "--teachers", teachers, "--prompts", "Prompts"] + flags("webhook", name), cwd=cwd, capture=True)
-                row = rows(output)[-1]
-                results.setdefault(("webhook", teachers, name), []).append((number(row["messages/s"]), number(row["p50"])))
-                print(f"round {round_ + 1} webhook {teachers} teachers {name}: {row['messages/s']} messages/s, p50 {row['p50']}", flush=True)
+                # Newer builds also print a row "Spiegel, to the 200": the first reply is compared.
+                row = next(row for row in rows(output) if row["route"] == "Spiegel, to the first reply")
+                results.setdefault(("webhook", teachers, name), []).append((number(row["messages/s"]), number(row["p50"]), number(row["p99"])))
+                print(f"round {round_ + 1} webhook {teachers} teachers {name}: {row['messages/s']} messages/s, p50 {row['p50']}, p99 {row['p99']}", flush=True)
         for name, (binary, cwd) in builds.items():
             output = run([binary, "coach", "--directory", data, "--coachees", args.coachees, "--prompts", "Prompts"] + flags("coach", name), cwd=cwd, capture=True)
             for row in rows(output):
                 load = row.get("coachees at once")
                 if load in args.coachees.split(","):
-                    results.setdefault(("coach", load, name), []).append((number(row["messages/s"]), number(row["p50"])))
-                    print(f"round {round_ + 1} coach {load} coachees {name}: {row['messages/s']} messages/s, p50 {row['p50']}", flush=True)
+                    results.setdefault(("coach", load, name), []).append((number(row["messages/s"]), number(row["p50"]), number(row["p99"])))
+                    print(f"round {round_ + 1} coach {load} coachees {name}: {row['messages/s']} messages/s, p50 {row['p50']}, p99 {row['p99']}", flush=True)
 
         if args.writers:
             for name, (binary, cwd) in builds.items():
@@ -118,17 +119,19 @@ def main():
     print()
     print(f"Medians of {args.rounds} interleaved rounds; ratio = today / ref {sha}")
     print()
-    print("| benchmark | at once | ref messages/s | today messages/s | ratio | ref p50 ms | today p50 ms | ratio |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| benchmark | at once | ref messages/s | today messages/s | ratio | ref p50 ms | today p50 ms | ratio | ref p99 ms | today p99 ms | ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     names = list(builds)
     for (benchmark, load) in sorted({(b, l) for (b, l, _) in results if b != "vault"}, key=lambda k: (k[0], int(k[1]))):
         ref = results.get((benchmark, load, names[0]), [])
         today = results.get((benchmark, load, names[1]), [])
         if not ref or not today:
             continue
-        rate = (statistics.median(r for r, _ in ref), statistics.median(r for r, _ in today))
-        p50 = (statistics.median(p for _, p in ref), statistics.median(p for _, p in today))
-        print(f"| {benchmark} | {load} | {rate[0]:.0f} | {rate[1]:.0f} | {rate[1] / rate[0]:.2f} | {p50[0]:.1f} | {p50[1]:.1f} | {p50[1] / p50[0]:.2f} |")
+        rate = (statistics.median(r[0] for r in ref), statistics.median(r[0] for r in today))
+        p50 = (statistics.median(r[1] for r in ref), statistics.median(r[1] for r in today))
+        p99 = (statistics.median(r[2] for r in ref), statistics.median(r[2] for r in today))
+        print(f"| {benchmark} | {load} | {rate[0]:.0f} | {rate[1]:.0f} | {rate[1] / rate[0]:.2f} | {p50[0]:.1f} | {p50[1]:.1f} | {p50[1] / p50[0]:.2f} "
+              f"| {p99[0]:.1f} | {p99[1]:.1f} | {p99[1] / p99[0]:.2f} |")
     vault = sorted({l for (b, l, _) in results if b == "vault"}, key=int)
     if vault:
         print()

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Logging
+import ServiceLifecycle
 import SpiegelChat
 import SpiegelTestKit
 import SpiegelVault
@@ -58,6 +59,48 @@ import Testing
         }
     }
 
+    /// A room's next entry goes out without waiting for the previous one's mark to be on disk;
+    /// the marks of all that was sent are written before the outbox stops, so a restart sends
+    /// nothing again, and the emptied journal is erased.
+    @Test func whatWasSentIsMarkedBeforeTheOutboxStops() async throws {
+        let receiver = try await LoopbackHTTPServer.start()
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-outbox-\(UUID().uuidString)").path
+        let vault = try Vault(configuration: VaultConfiguration(directory: root + "/vault"), masterKey: .generate(), logger: Logger(label: "test"))
+        let client = CurlHTTPClient(configuration: .init(), logger: Logger(label: "test"))
+        let outbox = Outbox(vault: vault, client: client, transport: Inbox(url: receiver.url("/inbox")), isTeamRoom: { _ in false }, logger: Logger(label: "test"))
+        let group = ServiceGroup(services: [outbox], logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await outbox.enqueue((0..<40).map { OutboxEntry(key: "m\($0)", room: "!dm\($0 % 4)", text: "bericht \($0)") })
+            // From here each sync takes a second: the marks are still on their way when the last
+            // entry has arrived and the outbox is told to stop.
+            FileFaults.arm(under: root) { call, _ in
+                if call == .sync { usleep(1_000_000) }
+                return nil
+            }
+            try await Self.waitUntil("forty received") { receiver.received.count == 40 }
+            // Had each room waited for a mark before its next entry, its first nine would be
+            // marked before its tenth went out.
+            #expect(outbox.counts.delivered < 36, "the rooms went on before their marks were on disk")
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            FileFaults.disarm(under: root)
+        }
+        #expect(outbox.counts.delivered == 40 && outbox.depth == 0, "every mark written before the outbox stopped")
+        for room in 0..<4 {
+            let sent = receiver.received.map { String(decoding: $0.body, as: UTF8.self) }.filter { Int($0.split(separator: " ").last!)! % 4 == room }
+            #expect(sent == stride(from: room, to: 40, by: 4).map { "bericht \($0)" }, "in order in room \(room)")
+        }
+        let reread = Outbox(vault: vault, client: client, transport: Inbox(url: receiver.url("/inbox")), isTeamRoom: { _ in false }, logger: Logger(label: "test"))
+        try await reread.load()
+        #expect(reread.depth == 0, "nothing is sent again after the restart")
+        #expect(!vault.contains(SystemJournalID("outbox.test")))
+        await client.shutdown()
+        try await vault.close()
+        try await receiver.stop()
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
     /// Held rooms' entries are refused by their chat (503) and stay; the other rooms drain, and
     /// with every drain the outbox tries to erase its journal, while writes run side by side.
     struct Holding: HTTPChatTransport {
@@ -108,7 +151,7 @@ import Testing
             try await outbox.load()
             #expect(outbox.depth == 1)
             receiver.inboxStatus = 200
-            try await Self.waitUntil("delivered") { outbox.depth == 0 }
+            try await Self.waitUntil("delivered and marked") { outbox.depth == 0 && outbox.counts.delivered == 1 }
             #expect(receiver.received.count == 1)
             #expect(outbox.counts.delivered == 1)
         }

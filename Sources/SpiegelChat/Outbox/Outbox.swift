@@ -76,8 +76,13 @@ public final class Outbox: Service, Sendable {
         var isStopping = false
         var delivered = 0
         var dropped = 0
-        /// Appends to the journal under way: it is not erased while one is.
+        /// Appends to the journal under way, and marks waiting for theirs: the journal is not
+        /// erased while there is one.
         var writesInFlight = 0
+        /// Entries sent (or dropped) whose mark is not yet written, in the order they were done.
+        var unmarked: [(key: String, delivered: Bool)] = []
+        /// Writes the marks of ``unmarked``, all that wait in one append, while the rooms go on.
+        var markWriter: Task<Void, Never>?
     }
 
     private let vault: Vault
@@ -88,6 +93,7 @@ public final class Outbox: Service, Sendable {
     private let isTeamRoom: @Sendable (String) -> Bool
     private let configuration: Configuration
     private let logger: Logger
+    private let metrics: Metrics
     private let state = Mutex(State())
     /// Held to erase the outbox journal (and to load it); a write only passes through it, so
     /// writes run side by side (the vault commits them together) and never meet an erasure.
@@ -104,6 +110,7 @@ public final class Outbox: Service, Sendable {
         self.isTeamRoom = isTeamRoom
         self.configuration = configuration
         self.logger = logger
+        self.metrics = Metrics(transport: transport.name)
     }
 
     /// How many entries wait.
@@ -111,7 +118,7 @@ public final class Outbox: Service, Sendable {
         self.state.withLock { $0.queues.values.reduce(0) { $0 + $1.count } }
     }
 
-    /// Delivered and dropped so far, since start.
+    /// Delivered and dropped so far, since start: counted once their mark is written (or failed).
     public var counts: (delivered: Int, dropped: Int) {
         self.state.withLock { ($0.delivered, $0.dropped) }
     }
@@ -224,20 +231,6 @@ public final class Outbox: Service, Sendable {
         }
     }
 
-    /// Appends `records` to the journal, then applies `change` to the state, before the write
-    /// counts as done: an erasure waits for writes under way and never sees a written entry
-    /// missing from the queues.
-    private func write<Result: Sendable>(_ records: [NewRecord], then change: (inout State) -> Result) async throws -> Result {
-        try await self.beginWrite()
-        do {
-            _ = try await self.vault.append(records, to: self.journal)
-        } catch {
-            self.endWrite { _ in }
-            throw error
-        }
-        return self.endWrite(change)
-    }
-
     /// Erases the journal (its key first) when nothing waits and no write is under way, so no
     /// copy of a conversation outlives its delivery, and a coachee's erasure is not undone by
     /// the outbox.
@@ -263,6 +256,9 @@ public final class Outbox: Service, Sendable {
         }
         for worker in workers { worker.cancel() }
         for worker in workers { await worker.value }
+        // The marks of what was sent are written before the outbox stops, so a restart does
+        // not send it again.
+        await self.state.withLock { $0.markWriter }?.value
     }
 
     private func remember(_ key: String, in state: inout State) {
@@ -312,47 +308,65 @@ public final class Outbox: Service, Sendable {
     private func send(_ entry: OutboxEntry) async -> Outcome {
         switch await self.transport.deliver(entry, using: self.client) {
         case .delivered:
-            await self.finish(entry, delivered: true, reason: nil)
+            self.finish(entry, delivered: true, reason: nil)
             return .delivered
         case .dropped(let reason):
-            await self.finish(entry, delivered: false, reason: reason)
+            self.finish(entry, delivered: false, reason: reason)
             return .dropped
         case .retry(let after):
             return .retry(after: after.map { min(max($0, .zero), .seconds(3600)) })
         }
     }
 
-    /// Marks an entry done in the vault and takes it off its queue.
-    private func finish(_ entry: OutboxEntry, delivered: Bool, reason: String?) async {
-        func takeOff(_ state: inout State) -> Bool {
+    /// Takes an entry off its queue, so the room's next one goes out at once, and has its mark
+    /// written: an entry sent but not yet marked when the process dies is sent again after the
+    /// restart, under the same key, as it always could be (between the send and the mark).
+    private func finish(_ entry: OutboxEntry, delivered: Bool, reason: String?) {
+        self.state.withLock { state in
             if state.queues[entry.room]?.first?.key == entry.key { state.queues[entry.room]?.removeFirst() }
-            if delivered { state.delivered += 1 } else { state.dropped += 1 }
-            return state.queues.values.allSatisfy(\.isEmpty)
+            state.unmarked.append((entry.key, delivered))
+            state.writesInFlight += 1
+            if state.markWriter == nil {
+                state.markWriter = Task { await self.writeMarks() }
+            }
         }
-        let isEmpty: Bool
-        do {
-            isEmpty = try await self.write([NewRecord(.outboxDelivered, Array(entry.key.utf8))], then: takeOff)
-        } catch is CancellationError {
-            // Cancelled while waiting (the outbox stops): not marked, so it is sent again after
-            // the restart, under the same key.
-            return
-        } catch {
-            // Not marked: after a restart it is sent again, with the same key.
-            self.logger.error("spiegel.outbox.mark_failed", metadata: ["spiegel.error": "\(error)"])
-            isEmpty = self.state.withLock { takeOff(&$0) }
-        }
-        if isEmpty {
-            await self.eraseJournalIfIdle()
-        }
-        let transport = self.transport.name
-        Counter(label: "spiegel_messages_out_total", dimensions: [("transport", transport), ("outcome", delivered ? "delivered" : "dropped")]).increment()
         if delivered, let queuedAt = entry.queuedAt {
-            Timer(label: "spiegel_outbox_delivery_seconds", dimensions: [("transport", transport)], preferredDisplayUnit: .seconds)
-                .recordNanoseconds(Int64(max(0, Date().timeIntervalSince(queuedAt)) * 1e9))
+            self.metrics.delivery.recordNanoseconds(Int64(max(0, Date().timeIntervalSince(queuedAt)) * 1e9))
         }
         self.updateGauges()
         if let reason {
             self.logger.warning("spiegel.outbox.dropped", metadata: ["spiegel.reason": "\(reason)"])
+        }
+    }
+
+    /// Writes the waiting marks, all of them in one append, until none wait; then erases the
+    /// journal if nothing else does.
+    private func writeMarks() async {
+        while true {
+            let marks: [(key: String, delivered: Bool)] = self.state.withLock { state in
+                defer { state.unmarked = [] }
+                if state.unmarked.isEmpty { state.markWriter = nil }
+                return state.unmarked
+            }
+            guard !marks.isEmpty else { return }
+            do {
+                _ = try await self.vault.append(marks.map { NewRecord(.outboxDelivered, Array($0.key.utf8)) }, to: self.journal)
+            } catch {
+                // Not marked: after a restart they are sent again, with the same keys.
+                self.logger.error("spiegel.outbox.mark_failed", metadata: ["spiegel.error": "\(error)"])
+            }
+            let delivered = marks.count(where: \.delivered)
+            let isIdle = self.state.withLock { state in
+                state.writesInFlight -= marks.count
+                state.delivered += delivered
+                state.dropped += marks.count - delivered
+                return state.writesInFlight == 0 && state.queues.values.allSatisfy(\.isEmpty)
+            }
+            self.metrics.delivered.increment(by: delivered)
+            self.metrics.dropped.increment(by: marks.count - delivered)
+            if isIdle {
+                await self.eraseJournalIfIdle()
+            }
         }
     }
 
@@ -361,9 +375,8 @@ public final class Outbox: Service, Sendable {
         let (depth, oldest) = self.state.withLock { state in
             (state.queues.values.reduce(0) { $0 + $1.count }, state.queues.values.compactMap { $0.first?.queuedAt }.min())
         }
-        let transport = self.transport.name
-        Gauge(label: "spiegel_outbox_depth", dimensions: [("transport", transport)]).record(depth)
-        Gauge(label: "spiegel_outbox_oldest_age_seconds", dimensions: [("transport", transport)]).record(oldest.map { Date().timeIntervalSince($0) } ?? 0)
+        self.metrics.depth.record(depth)
+        self.metrics.oldestAge.record(oldest.map { Date().timeIntervalSince($0) } ?? 0)
     }
 
     /// Full jitter: a random wait up to the exponential bound.
@@ -372,5 +385,23 @@ public final class Outbox: Service, Sendable {
         let cap = Double(self.configuration.maxDelay / .milliseconds(1))
         let bound = min(cap, base * pow(2, Double(min(attempt - 1, 30))))
         return .milliseconds(Int(Double.random(in: 0...bound)))
+    }
+
+    /// The outbox's metrics, made once: one transport each.
+    private struct Metrics: Sendable {
+        let delivered: Counter
+        let dropped: Counter
+        let delivery: Timer
+        let depth: Gauge
+        let oldestAge: Gauge
+
+        init(transport: String) {
+            let dimensions = [("transport", transport)]
+            self.delivered = Counter(label: "spiegel_messages_out_total", dimensions: dimensions + [("outcome", "delivered")])
+            self.dropped = Counter(label: "spiegel_messages_out_total", dimensions: dimensions + [("outcome", "dropped")])
+            self.delivery = Timer(label: "spiegel_outbox_delivery_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
+            self.depth = Gauge(label: "spiegel_outbox_depth", dimensions: dimensions)
+            self.oldestAge = Gauge(label: "spiegel_outbox_oldest_age_seconds", dimensions: dimensions)
+        }
     }
 }
