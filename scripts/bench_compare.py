@@ -95,8 +95,9 @@ def main():
         for teachers in args.teachers.split(","):
             for name, (binary, cwd) in builds.items():
                 output = run([binary, "webhook", "--directory", data, "--teachers", teachers, "--prompts", "Prompts"] + flags("webhook", name), cwd=cwd, capture=True)
-                # Newer builds also print a row "Spiegel, to the 200": the first reply is compared.
-                row = next(row for row in rows(output) if row["route"] == "Spiegel, to the first reply")
+                # Newer builds also print a row "Spiegel, to the 200": the first reply is compared
+                # (builds before the ceiling print no route column, and only that row).
+                row = next(row for row in rows(output) if row.get("route", "Spiegel, to the first reply") == "Spiegel, to the first reply")
                 results.setdefault(("webhook", teachers, name), []).append((number(row["messages/s"]), number(row["p50"]), number(row["p99"])))
                 print(f"round {round_ + 1} webhook {teachers} teachers {name}: {row['messages/s']} messages/s, p50 {row['p50']}, p99 {row['p99']}", flush=True)
         for name, (binary, cwd) in builds.items():
