@@ -93,7 +93,7 @@ public final class Outbox: Service, Sendable {
     private let isTeamRoom: @Sendable (String) -> Bool
     private let configuration: Configuration
     private let logger: Logger
-    private let metrics: Metrics
+    private let metrics: Instruments
     private let state = Mutex(State())
     /// Held to erase the outbox journal (and to load it); a write only passes through it, so
     /// writes run side by side (the vault commits them together) and never meet an erasure.
@@ -110,7 +110,7 @@ public final class Outbox: Service, Sendable {
         self.isTeamRoom = isTeamRoom
         self.configuration = configuration
         self.logger = logger
-        self.metrics = Metrics(transport: transport.name)
+        self.metrics = Instruments(transport: transport.name)
     }
 
     /// How many entries wait.
@@ -388,7 +388,7 @@ public final class Outbox: Service, Sendable {
     }
 
     /// The outbox's metrics, made once: one transport each.
-    private struct Metrics: Sendable {
+    private struct Instruments: Sendable {
         let delivered: Counter
         let dropped: Counter
         let delivery: Timer
