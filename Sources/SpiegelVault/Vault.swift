@@ -32,10 +32,6 @@ public final class Vault: Sendable {
     private let namingKey: SymmetricKey
     /// An exclusive `flock` on `<vault>/lock`, held while the vault is open: one process at a time.
     private let lockDescriptor: Mutex<Int32>
-    /// The coachees known to have a journal (made on their first append).
-    private let created = Mutex<Set<Pseudonym>>([])
-    /// Creations under way, so two first appends of one coachee make one set of files.
-    private let creations = Mutex<[Pseudonym: Task<Void, any Error>]>([:])
     /// Pseudonyms already worked out: an HMAC per append cost a twentieth of the vault's time with
     /// many writers. Bounded; an erased coachee's entry goes with them (hence both directions).
     private let pseudonyms = Mutex<(byCoachee: [CoacheeID: Pseudonym], byPseudonym: [Pseudonym: CoacheeID])>(([:], [:]))
@@ -122,8 +118,15 @@ public final class Vault: Sendable {
     }
 
     /// How many coachees the vault at `directory` holds (its directory listing, no key needed).
+    /// While a vault is open, its newest coachees are counted from the next checkpoint on (their
+    /// files are made then); ``coacheeCount()`` counts them all.
     public static func coacheeCount(directory: String) throws(VaultError) -> Int {
         try FileIO.list(directory + "/coachees").count
+    }
+
+    /// How many coachees this vault holds.
+    public func coacheeCount() throws(VaultError) -> Int {
+        try self.store.pseudonyms(in: .coachee).count
     }
 
     /// The name the vault gives `coachee` on disk and in logs.
@@ -206,7 +209,6 @@ public final class Vault: Sendable {
     public func append(_ writes: [Write]) async throws {
         let writes = writes.filter { !$0.records.isEmpty }
         guard !writes.isEmpty else { return }
-        for write in writes { try await self.createIfNeeded(write.pseudonym) }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             // Resumed once: at the first failure, or when the last write is on disk.
             let waiting = Mutex((count: writes.count, resumed: false))
@@ -228,34 +230,8 @@ public final class Vault: Sendable {
         }
     }
 
-    private func createIfNeeded(_ pseudonym: Pseudonym) async throws {
-        guard !self.created.withLock({ $0.contains(pseudonym) }) else { return }
-        let creation = self.creations.withLock { creations in
-            if let running = creations[pseudonym] { return running }
-            let task = Task {
-                defer { self.creations.withLock { $0[pseudonym] = nil } }
-                try await self.create(pseudonym)
-            }
-            creations[pseudonym] = task
-            return task
-        }
-        try await creation.value
-    }
-
-    /// Opens a journal known on disk; makes a new one's files off the store's queue (a handful of
-    /// syncs that would hold every other append), and the first append opens it.
-    private func create(_ pseudonym: Pseudonym) async throws {
-        if FileIO.exists(self.store.layout.keyFile(of: pseudonym)) {
-            _ = try await self.store.perform { store throws(VaultError) in try store.load(pseudonym, create: true)! }
-        } else {
-            try await self.store.makeFiles(of: pseudonym)
-        }
-        self.created.withLock { _ = $0.insert(pseudonym) }
-    }
-
     private func append(_ records: [NewRecord], to pseudonym: Pseudonym) async throws -> [UInt64] {
         guard !records.isEmpty else { return [] }
-        try await self.createIfNeeded(pseudonym)
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt64], any Error>) in
             self.store.enqueue(records, for: pseudonym) { result in
                 continuation.resume(with: result.mapError { $0 })
@@ -298,7 +274,7 @@ public final class Vault: Sendable {
     /// - Throws: ``VaultError`` naming the first record that does not open.
     public func verifyAll() async throws -> (journals: Int, records: Int) {
         var journals = 0, records = 0
-        for pseudonym in try self.store.layout.allPseudonyms() {
+        for pseudonym in try self.store.pseudonyms(in: .coachee) + self.store.pseudonyms(in: .system) {
             records += try await self.records(of: pseudonym, fromLatestSnapshot: false).count
             journals += 1
         }
@@ -306,11 +282,11 @@ public final class Vault: Sendable {
     }
 
     private func records(of pseudonym: Pseudonym, fromLatestSnapshot: Bool) async throws -> [JournalRecord] {
-        guard let loaded = try await self.store.perform({ store throws(VaultError) in try store.load(pseudonym, create: false) }) else {
+        guard let readable = try await self.store.perform({ store throws(VaultError) in try store.read(pseudonym) }) else {
             return []
         }
-        let path = self.store.layout.journal(of: pseudonym)
-        let bytes = try FileIO.read(path) ?? []
+        let loaded = readable.loaded
+        let bytes = try readable.bytes ?? FileIO.read(self.store.layout.journal(of: pseudonym)) ?? []
         let scan = try JournalFormat.scan(bytes, what: "the journal of coachee \(pseudonym)")
         let frames = scan.frames.prefix(Int(loaded.count))
         var start = 0
@@ -327,7 +303,7 @@ public final class Vault: Sendable {
 
     /// Whether the vault holds a journal for `coachee`.
     public func contains(_ coachee: CoacheeID) -> Bool {
-        FileIO.exists(self.store.layout.keyFile(of: self.pseudonym(of: coachee)))
+        self.store.exists(self.pseudonym(of: coachee))
     }
 
     /// Erases everything of `coachee`; the same after a crash at any point (a directory without a
@@ -345,11 +321,10 @@ public final class Vault: Sendable {
 
     /// Whether the vault holds the system journal.
     public func contains(_ system: SystemJournalID) -> Bool {
-        FileIO.exists(self.store.layout.keyFile(of: self.pseudonym(of: system)))
+        self.store.exists(self.pseudonym(of: system))
     }
 
     private func erase(_ pseudonym: Pseudonym, logLevel: Logger.Level) async throws {
-        self.created.withLock { _ = $0.remove(pseudonym) }
         // Nothing of the coachee stays, not even their chat id in this cache (retention erases by
         // pseudonym).
         self.pseudonyms.withLock { cache in
@@ -366,7 +341,6 @@ public final class Vault: Sendable {
     private func eraseCompanion(of pseudonym: Pseudonym) async throws {
         for journal in self.companionJournals(of: pseudonym) where self.contains(journal) {
             let companion = self.pseudonym(of: journal)
-            self.created.withLock { _ = $0.remove(companion) }
             try await self.store.perform { store throws(VaultError) in try store.erase(companion) }
         }
         for observer in self.erasureObservers.withLock({ $0 }) {
@@ -380,17 +354,18 @@ public final class Vault: Sendable {
     public func eraseInactive(before cutoff: Date) async throws -> Int {
         let layout = self.store.layout
         var erased = 0
-        for pseudonym in try layout.pseudonyms(in: .coachee) {
+        for pseudonym in try self.store.pseudonyms(in: .coachee) {
             let isInactive = try await self.store.perform { store throws(VaultError) -> Bool in
-                guard let loaded = try store.load(pseudonym, create: false), loaded.count > 0 else { return false }
-                let bytes = try FileIO.read(layout.journal(of: pseudonym)) ?? []
+                guard let readable = try store.read(pseudonym), readable.loaded.count > 0 else { return false }
+                let loaded = readable.loaded
+                let bytes: [UInt8]
+                if let inMemory = readable.bytes { bytes = inMemory } else { bytes = try FileIO.read(layout.journal(of: pseudonym)) ?? [] }
                 let frames = try JournalFormat.scan(bytes, what: "the journal of coachee \(pseudonym)").frames.prefix(Int(loaded.count))
                 guard let last = frames.last else { return false }
                 let record = try JournalFormat.open(bytes, frame: last, sequence: loaded.count - 1, pseudonym: pseudonym, key: loaded.dataKey)
                 return record.time < cutoff
             }
             guard isInactive else { continue }
-            self.created.withLock { _ = $0.remove(pseudonym) }
             try await self.store.perform { store throws(VaultError) in try store.erase(pseudonym) }
             try await self.eraseCompanion(of: pseudonym)
             erased += 1

@@ -3,8 +3,9 @@ import Glibc
 /// Copies of the vault, still encrypted, and their restore.
 ///
 /// A backup is a file copy that needs no key and no lock, so it runs beside `spiegel serve`: the
-/// naming key, the erased list, the write-ahead log, then each journal's wrapped key and journal
-/// (the coachees', then the system's).
+/// write-ahead log (which holds the keys of journals whose files are not made yet), the erased
+/// list (after the log, so it names every journal erased since the log was copied), the naming
+/// key, then each journal's wrapped key and journal (the coachees', then the system's).
 /// What it catches is what a power cut at that moment would leave, which the vault recovers from
 /// when it is opened (the log replayed, a torn tail cut); a record written during the copy may be
 /// missing from it.
@@ -31,7 +32,7 @@ public enum VaultBackup {
         try FileIO.makeDirectory(destination)
         try FileIO.makeDirectory(to.coachees)
         try FileIO.makeDirectory(to.system)
-        for name in ["naming.key", "erased", "wal"] {
+        for name in ["wal", "erased", "naming.key"] {
             try self.copyFile(source + "/" + name, to: destination + "/" + name)
         }
         var count = 0
@@ -68,6 +69,8 @@ public enum VaultBackup {
             summary.coachees -= 1
             summary.erasedAgain += 1
         }
+        // The log's copies of their keys (journals whose files were not made yet) go too.
+        try self.dropFromLog(erased.compactMap(Pseudonym.init(erasedListName:)), in: layout)
         // The restored vault's list holds both, so the next restore knows them too.
         let known = Set(try self.erasedList(of: target))
         for name in erased.subtracting(known).sorted() {
@@ -76,6 +79,18 @@ public enum VaultBackup {
         try FileIO.syncDirectory(layout.coachees)
         try FileIO.syncDirectory(layout.system)
         return summary
+    }
+
+    /// Rewrites the log of a restored copy without the entries of `erased`.
+    private static func dropFromLog(_ erased: [Pseudonym], in layout: JournalStore.Layout) throws(VaultError) {
+        guard let bytes = try FileIO.read(layout.writeAheadLog) else { return }
+        let entries = WriteAheadLog.decode(bytes)
+        let erased = Set(erased)
+        let kept = entries.filter { !erased.contains($0.entry.pseudonym) }
+        guard kept.count < entries.count else { return }
+        var log: [UInt8] = []
+        for (_, entry) in kept { WriteAheadLog.encode(entry, into: &log) }
+        try FileIO.replaceAtomically(layout.writeAheadLog, with: log, mode: 0o600)
     }
 
     /// The pseudonyms on a vault's erased list.

@@ -71,7 +71,7 @@ struct CoachBenchmark: AsyncParsableCommand {
             try await group.waitForAll()
         }
         print("Coaching service with \(library.graphs.count) graphs, in \(base)")
-        print("Coachees on disk: \(try Vault.coacheeCount(directory: base + "/vault")); in memory: \(service.activeSessionCount)")
+        print("Coachees in the vault: \(try vault.coacheeCount()); in memory: \(service.activeSessionCount)")
         print("Resident memory: \(String(format: "%.1f", before)) MiB with none in memory, \(String(format: "%.1f", Self.residentMegabytes())) MiB with \(service.activeSessionCount) active")
         service.evictIdle(olderThan: .zero)
         print("")

@@ -78,7 +78,7 @@ struct WebhookBenchmark: AsyncParsableCommand {
         print("")
         print("Latency: from the start of a message's POST to its first reply at the sink (Spiegel), or to the 200 (the ceiling, and Spiegel's")
         print("second row: the message journalled and its replies queued; the difference is the outbox's delivery).")
-        print("A teacher's first message waits for the teacher's files in the vault to be made; the rest do not.")
+        print("A teacher's first message makes the teacher's journal: its key goes into the vault's log with the records, its files come at a checkpoint.")
         if let plot = self.plot {
             var series = [(name: "Spiegel, to the first reply", points: spiegelPoints)]
             if !ceilingPoints.isEmpty { series.append((name: "ceiling: verify, one fsynced record", points: ceilingPoints)) }

@@ -206,7 +206,6 @@ import Testing
             let conversation = try await an.waitForMessages(from: "spiegel", to: "an", count: expected.count, timeout: .seconds(30))
             #expect(conversation.map(\.text) == expected)
             try await server.settled()
-            #expect(try Vault.coacheeCount(directory: configuration.vaultDirectory) == 1, "the stranger left nothing")
 
             // A long answer (a line of its own in the export, longer than IRC carries), then
             // "mijn gegevens": a long reply.
@@ -244,6 +243,8 @@ import Testing
             #expect(try await an.isConnected())
             #expect(registrations == 1, "nobody was thrown off for flooding")
         }
+        // The vault closed: every journal's files are made.
+        #expect(try Vault.coacheeCount(directory: configuration.vaultDirectory) == 1, "the stranger left nothing")
         await an.stop()
         await stranger.stop()
         await irc.stop()

@@ -5,7 +5,9 @@ import Synchronization
 import Testing
 
 /// A writer process killed with SIGKILL at random moments: every record it was told is on disk is
-/// there, intact, and the vault opens. 50 rounds; `SPIEGEL_CRASH_ROUNDS` asks for more.
+/// there, intact, every coachee it was told is erased stays erased, and the vault opens. New
+/// coachees come all the time (their files are made at checkpoints, their keys are in the log
+/// until then). 50 rounds; `SPIEGEL_CRASH_ROUNDS` asks for more.
 @Suite(.serialized) struct VaultCrashTests {
     static let writer = BuiltExecutable.find("spiegel-bench")
 
@@ -35,10 +37,11 @@ import Testing
         let fixture = VaultFixture()
         var random = SystemRandomNumberGenerator()
         var acknowledged: [Int: Int] = [:]  // coachee index -> highest acknowledged sequence
+        var erased: Set<Int> = []
         for round in 0..<rounds {
             let process = Process()
             process.executableURL = writer
-            process.arguments = ["vault-crash-writer", "--vault", fixture.root, "--coachees", "8"]
+            process.arguments = ["vault-crash-writer", "--vault", fixture.root, "--coachees", "8", "--fresh-writers", "4", "--round", "\(round)"]
             process.environment = ["SPIEGEL_VAULT_MASTER_KEY": fixture.key.base64Encoded]
             let pipe = Pipe()
             process.standardOutput = pipe
@@ -54,14 +57,31 @@ import Testing
             #expect(process.terminationReason == .uncaughtSignal, "round \(round): the writer stopped by itself")
             try await Task.sleep(for: .milliseconds(20))
             for line in reader.text.split(separator: "\n") {
-                let parts = line.split(separator: " ").compactMap { Int($0) }
-                guard parts.count == 2 else { continue }  // A line cut by the kill.
-                acknowledged[parts[0]] = max(acknowledged[parts[0]] ?? -1, parts[1])
+                let words = line.split(separator: " ")
+                let parts = words.compactMap { Int($0) }
+                // `X COACHEE`, `F COACHEE SEQUENCE` or `COACHEE SEQUENCE`; a line cut by the kill is none.
+                if words.first == "X", words.count == 2, parts.count == 1 {
+                    acknowledged[parts[0]] = nil
+                    erased.insert(parts[0])
+                } else if parts.count == 2, words.count == (words.first == "F" ? 3 : 2) {
+                    acknowledged[parts[0]] = max(acknowledged[parts[0]] ?? -1, parts[1])
+                }
             }
 
             let vault = try fixture.open()
+            for index in erased {
+                #expect(try await vault.records(for: CoacheeID("crash-\(index)")).isEmpty, "round \(round): coachee \(index) was erased")
+                #expect(!vault.contains(CoacheeID("crash-\(index)")), "round \(round): coachee \(index) was erased")
+            }
             for (index, highest) in acknowledged {
                 let records = try await vault.records(for: CoacheeID("crash-\(index)"))
+                if records.isEmpty, index >= 100_000, index % 2 == 1, highest == 4 {
+                    // Its erasure was under way when the writer was killed (it erases every second
+                    // new coachee once its 5 records are in): gone, or whole. Gone now, it stays gone.
+                    acknowledged[index] = nil
+                    erased.insert(index)
+                    continue
+                }
                 #expect(records.count > highest, "round \(round): coachee \(index) has \(records.count) records, \(highest + 1) were acknowledged")
                 for record in records.prefix(highest + 1) {
                     #expect(record.payload == Self.payload(coachee: index, sequence: Int(record.sequence)), "round \(round): record \(record.sequence) of coachee \(index)")
@@ -70,6 +90,7 @@ import Testing
             try await vault.close()
         }
         #expect(acknowledged.values.reduce(0) { $0 + $1 + 1 } > rounds, "the writer acknowledged too little to test anything: \(acknowledged)")
+        #expect(erased.count > rounds, "the writer erased too few coachees to test anything: \(erased.count)")
     }
 
     /// The same as `VaultCrashWriter.payload`.

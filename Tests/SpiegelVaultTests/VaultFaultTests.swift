@@ -171,7 +171,7 @@ import Testing
                 if call == .sync {
                     // Unknown outcome for the write whose sync failed: it may be there, in order.
                     #expect(stored.starts(with: acknowledged), "\(context): \(stored) against \(acknowledged)")
-                    #expect(stored.count <= acknowledged.count + (outcome.refused[coachee]?.count ?? 0), "\(context)")
+                    #expect(stored.count <= acknowledged.count + (outcome.refused[coachee]?.count ?? 0), "\(context): \(coachee) holds \(stored)")
                 } else {
                     #expect(stored == acknowledged, "\(context): \(stored) against \(acknowledged)")
                 }

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Logging
 import SpiegelVault
 import Synchronization
@@ -53,6 +54,8 @@ import Testing
         let fixture = VaultFixture()
         let vault = try fixture.open()
         try await vault.append([VaultFixture.text("x")], for: self.alice)
+        // A new journal's files are made at the next checkpoint (here, at closing).
+        try await vault.close()
         let names = try FileManager.default.contentsOfDirectory(atPath: fixture.root + "/coachees")
         #expect(names == [vault.pseudonym(of: self.alice).hex])
         #expect(names[0].count == 64)
@@ -66,7 +69,6 @@ import Testing
         for directory in [fixture.root, fixture.root + "/coachees", fixture.directory(of: vault.pseudonym(of: self.alice))] {
             #expect(try FileManager.default.attributesOfItem(atPath: directory)[.posixPermissions] as? Int == 0o700)
         }
-        try await vault.close()
     }
 
     @Test func oneProcessAtATime() async throws {
@@ -195,21 +197,114 @@ import Testing
 
     @Test func acknowledgedRecordsMissingFromAJournalComeBackFromTheLog() async throws {
         let fixture = VaultFixture()
+        let first = try fixture.open()
+        try await first.append([VaultFixture.text("nul")], for: self.alice)
+        try await first.close()
         let vault = try fixture.open()
-        try await vault.append(["een", "twee", "drie"].map(VaultFixture.text), for: self.alice)
         let journal = fixture.journal(of: vault.pseudonym(of: self.alice))
+        let synced = try fixture.bytes(journal)
+        try await vault.append(["een", "twee", "drie"].map(VaultFixture.text), for: self.alice)
+        _ = try await vault.records(for: self.alice)  // The journal's file is written (not synced).
+        #expect(try fixture.bytes(journal).count > synced.count)
         // As after a crash: the log was synced, the journal's last writes were not.
-        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-vault-copy-\(UUID().uuidString)/vault").path
-        try FileManager.default.createDirectory(atPath: FileIO_parent(copy), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: fixture.root, toPath: copy)
-        let header = Array(try fixture.bytes(journal).prefix(4))
-        try fixture.write(header, to: copy + "/coachees/\(vault.pseudonym(of: self.alice).hex)/journal")
+        let copy = try Self.copy(fixture.root)
+        try fixture.write(synced, to: copy + "/coachees/\(vault.pseudonym(of: self.alice).hex)/journal")
+        try await vault.close()
+
+        let recovered = try Vault(configuration: VaultConfiguration(directory: copy), masterKey: fixture.key, logger: fixture.logger)
+        #expect(try await recovered.records(for: self.alice).map { String(decoding: $0.payload, as: UTF8.self) } == ["nul", "een", "twee", "drie"])
+        #expect(try FileManager.default.attributesOfItem(atPath: copy + "/wal")[.size] as? Int == 0)
+        try await recovered.close()
+    }
+
+    @Test func aNewJournalWhoseFilesWereNotMadeYetComesBackFromTheLog() async throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.open()
+        try await vault.append(["een", "twee"].map(VaultFixture.text), for: self.alice)
+        try await vault.append([NewRecord(.outboxQueued, Array("antwoord".utf8))], to: SystemJournalID("outbox.test"))
+        try await vault.append([VaultFixture.text("drie")], for: self.alice)
+        let pseudonym = vault.pseudonym(of: self.alice)
+        // Before any checkpoint: the log holds the new journals' keys and records, nothing else does.
+        #expect(vault.contains(self.alice))
+        #expect(!FileManager.default.fileExists(atPath: fixture.directory(of: pseudonym)))
+        #expect(try await vault.records(for: self.alice).map { String(decoding: $0.payload, as: UTF8.self) } == ["een", "twee", "drie"])
+        // As after a crash now.
+        let copy = try Self.copy(fixture.root)
         try await vault.close()
 
         let recovered = try Vault(configuration: VaultConfiguration(directory: copy), masterKey: fixture.key, logger: fixture.logger)
         #expect(try await recovered.records(for: self.alice).map { String(decoding: $0.payload, as: UTF8.self) } == ["een", "twee", "drie"])
+        #expect(try await recovered.records(of: SystemJournalID("outbox.test")).map(\.payload) == [Array("antwoord".utf8)])
+        #expect(FileManager.default.fileExists(atPath: copy + "/coachees/\(pseudonym.hex)/key"))
         #expect(try FileManager.default.attributesOfItem(atPath: copy + "/wal")[.size] as? Int == 0)
+        #expect(try await recovered.append([VaultFixture.text("vier")], for: self.alice) == [3])
         try await recovered.close()
+    }
+
+    @Test func aNewJournalErasedBeforeItsFilesAreMadeStaysErasedAfterACrash() async throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.open()
+        try await vault.append([VaultFixture.text("geheim")], for: self.alice)
+        try await vault.append([VaultFixture.text("van Bob")], for: self.bob)
+        // The log is not emptied after the erasure (the disk refuses): it still holds Alice's key
+        // and record, and the erasure must make them unreadable there.
+        FileFaults.arm(under: fixture.root) { call, path in call == .truncate && path.hasSuffix("/wal") ? .fail(EIO) : nil }
+        try await vault.forget(self.alice)
+        FileFaults.disarm(under: fixture.root)
+        #expect(try fixture.bytes(fixture.root + "/wal").count > 0)
+        #expect(!vault.contains(self.alice))
+        #expect(try await vault.records(for: self.alice).isEmpty)
+        let erased = try Self.copy(fixture.root)
+        // Made again after the erasure, under a new key.
+        try await vault.append([VaultFixture.text("opnieuw")], for: self.alice)
+        let madeAgain = try Self.copy(fixture.root)
+        try await vault.close()
+
+        for (copy, expected) in [(erased, [String]()), (madeAgain, ["opnieuw"])] {
+            let recovered = try Vault(configuration: VaultConfiguration(directory: copy), masterKey: fixture.key, logger: fixture.logger)
+            #expect(try await recovered.records(for: self.alice).map { String(decoding: $0.payload, as: UTF8.self) } == expected)
+            #expect(recovered.contains(self.alice) == !expected.isEmpty)
+            #expect(try await recovered.records(for: self.bob).count == 1)
+            try await recovered.close()
+        }
+    }
+
+    @Test func aBackupHoldsNewJournalsAndARestoreForgetsThoseErasedSince() async throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.open()
+        try await vault.append([VaultFixture.text("van Alice")], for: self.alice)
+        try await vault.append([VaultFixture.text("van Bob")], for: self.bob)
+        // Taken while both journals are in the log only.
+        let backup = FileIO_parent(fixture.root) + "/backup"
+        #expect(try VaultBackup.copy(from: fixture.root, to: backup).coachees == 0)
+        try await vault.forget(self.alice)
+        try await vault.close()
+
+        // The backup alone: both, as they were when it was taken.
+        let asTaken = FileIO_parent(fixture.root) + "/as-taken"
+        _ = try VaultBackup.restore(from: backup, to: asTaken, erasedSince: [])
+        let first = try Vault(configuration: VaultConfiguration(directory: asTaken), masterKey: fixture.key, logger: fixture.logger)
+        #expect(try await first.records(for: self.alice).count == 1)
+        #expect(try await first.records(for: self.bob).count == 1)
+        try await first.close()
+
+        // In place of the vault that erased Alice since: she stays erased.
+        let restored = FileIO_parent(fixture.root) + "/restored"
+        _ = try VaultBackup.restore(from: backup, to: restored, erasedSince: try VaultBackup.erasedList(of: fixture.root))
+        let second = try Vault(configuration: VaultConfiguration(directory: restored), masterKey: fixture.key, logger: fixture.logger)
+        #expect(try await second.records(for: self.alice).isEmpty)
+        #expect(!second.contains(self.alice))
+        #expect(try await second.records(for: self.bob).count == 1)
+        try await second.close()
+    }
+
+    /// A copy of a vault's directory: what a crash at this moment leaves (every acknowledged
+    /// record is synced).
+    static func copy(_ root: String) throws -> String {
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-vault-copy-\(UUID().uuidString)/vault").path
+        try FileManager.default.createDirectory(atPath: FileIO_parent(copy), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: root, toPath: copy)
+        return copy
     }
 
     @Test func exportThenForgetThenExportGivesNothing() async throws {
@@ -387,7 +482,10 @@ import Testing
                 Array(Data(sentence.utf8).base64EncodedString().utf8.prefix(24)),
             ]
             let files = fixture.allFiles()
-            #expect(files.count >= 4)
+            // Open: the naming key, the lock and the log (which holds the new journal's key); closed,
+            // the journal and its key too.
+            #expect(files.count >= (phase == "open" ? 3 : 5))
+            #expect(files.contains(fixture.root + "/wal"))
             for file in files {
                 let bytes = try fixture.bytes(file)
                 for form in forms {

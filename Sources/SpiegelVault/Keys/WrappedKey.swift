@@ -4,6 +4,8 @@ import Crypto
 /// ChaChaPoly box, with what the key is for bound as associated data.
 enum WrappedKey {
     private static let magic = Array("SPK1".utf8)
+    /// The length of a wrapped key.
+    static let size = 4 + 8 + 12 + 32 + 16
 
     /// Seals `key` under `master`; `purpose` (such as the coachee's pseudonym) is bound to it.
     static func wrap(_ key: SymmetricKey, under master: MasterKey, purpose: [UInt8]) throws(VaultError) -> [UInt8] {
@@ -19,7 +21,7 @@ enum WrappedKey {
 
     /// The identifier of the master key that wrapped `bytes`, or `nil` when they are no wrapped key.
     static func masterIdentifier(of bytes: [UInt8]) -> [UInt8]? {
-        guard bytes.count == 4 + 8 + 12 + 32 + 16, Array(bytes.prefix(4)) == self.magic else { return nil }
+        guard bytes.count == self.size, Array(bytes.prefix(4)) == self.magic else { return nil }
         return Array(bytes[4..<12])
     }
 

@@ -48,18 +48,46 @@ enum FileIO {
         if let injected { throw self.error("cannot write", path, errno: injected) }
     }
 
-    /// Flushes a file's data (and the metadata needed to read it, its length too) to the disk.
-    static func sync(_ descriptor: Int32, path: String) throws(VaultError) {
+    /// Writes all of `bytes` at `offset`, over what is there (the descriptor must not be opened
+    /// with `O_APPEND`, which Linux honours over the offset).
+    static func write(_ descriptor: Int32, _ bytes: [UInt8], at offset: Int, path: String) throws(VaultError) {
+        var written = 0
+        var limit = bytes.count
+        var injected: Int32?
+        switch FileFaults.fault(.write, path) {
+        case .fail(let number)?: throw self.error("cannot write", path, errno: number)
+        case .short(let count, let number)?:
+            limit = min(count, bytes.count)
+            injected = number
+        case nil: break
+        }
+        while written < limit {
+            let result = bytes.withUnsafeBytes { buffer in
+                Glibc.pwrite(descriptor, buffer.baseAddress! + written, limit - written, off_t(offset + written))
+            }
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw self.error("cannot write", path)
+            }
+            written += result
+        }
+        if let injected { throw self.error("cannot write", path, errno: injected) }
+    }
+
+    /// Flushes a file's data (and the metadata needed to read it, its length too) to the disk;
+    /// with `full`, all of its metadata too (what a directory needs).
+    static func sync(_ descriptor: Int32, path: String, full: Bool = false) throws(VaultError) {
         if case .fail(let number)? = FileFaults.fault(.sync, path) { throw self.error("cannot sync", path, errno: number) }
-        guard fdatasync(descriptor) == 0 else { throw self.error("cannot sync", path) }
+        guard (full ? fsync(descriptor) : fdatasync(descriptor)) == 0 else { throw self.error("cannot sync", path) }
     }
 
     /// Syncs `files` side by side, `width` at a time: the disk merges their flushes. One after
     /// another, a checkpoint of thousands of journals held every append for seconds. Throws the
     /// first failure, after every sync has ended.
-    static func syncAll(_ files: [(descriptor: Int32, path: String)], width: Int = 16) throws(VaultError) {
+    /// With `full`, all their metadata too (directories).
+    static func syncAll(_ files: [(descriptor: Int32, path: String)], full: Bool = false, width: Int = 16) throws(VaultError) {
         guard files.count > 1 else {
-            for file in files { try self.sync(file.descriptor, path: file.path) }
+            for file in files { try self.sync(file.descriptor, path: file.path, full: full) }
             return
         }
         final class Progress: Sendable {
@@ -76,7 +104,7 @@ enum FileIO {
                     let index = progress.next.add(1, ordering: .relaxed).oldValue
                     guard index < files.count else { return }
                     do throws(VaultError) {
-                        try self.sync(files[index].descriptor, path: files[index].path)
+                        try self.sync(files[index].descriptor, path: files[index].path, full: full)
                     } catch {
                         progress.failure.withLock { if $0 == nil { $0 = error } }
                     }
@@ -136,16 +164,33 @@ enum FileIO {
             throw error
         }
         close(descriptor)
-        if case .fail(let number)? = FileFaults.fault(.rename, path) {
-            unlink(temporary)
-            throw self.error("cannot rename", temporary, errno: number)
-        }
-        guard rename(temporary, path) == 0 else {
-            let error = self.error("cannot rename", temporary)
+        do {
+            try self.rename(temporary, to: path)
+        } catch {
             unlink(temporary)
             throw error
         }
         try self.syncDirectory(self.directory(of: path))
+    }
+
+    /// Renames `source` to `destination`, replacing it (not synced: sync the directory).
+    static func rename(_ source: String, to destination: String) throws(VaultError) {
+        if case .fail(let number)? = FileFaults.fault(.rename, destination) { throw self.error("cannot rename", source, errno: number) }
+        guard Glibc.rename(source, destination) == 0 else { throw self.error("cannot rename", source) }
+    }
+
+    /// Opens directories for ``syncAll(_:full:width:)``; the caller closes them.
+    static func openDirectories(_ paths: [String]) throws(VaultError) -> [(descriptor: Int32, path: String)] {
+        var opened: [(descriptor: Int32, path: String)] = []
+        for path in paths {
+            do {
+                opened.append((try self.open(path, flags: O_RDONLY | O_DIRECTORY), path))
+            } catch {
+                for directory in opened { close(directory.descriptor) }
+                throw error
+            }
+        }
+        return opened
     }
 
     /// Creates a directory with `mode` (whatever the umask); true if it was created now.

@@ -48,6 +48,7 @@ final class JournalStore: @unchecked Sendable {
     /// Acknowledged frames wait in `buffered` (they are safe in the synced log) until the journal
     /// is read or checkpointed: one write per coachee then, instead of one per record.
     struct OpenJournal {
+        /// -1 while the files are not made (`wrappedKey` is set).
         var descriptor: Int32
         let dataKey: SymmetricKey
         var path: String
@@ -59,12 +60,22 @@ final class JournalStore: @unchecked Sendable {
         var isDirty = false
         /// A failed write left bytes past `length` that could not be cut off yet.
         var mustCutBack = false
+        /// A new journal's wrapped data key, while the key is in the log only: its files are made
+        /// at the next checkpoint (``makeFilesOfNewJournals()``).
+        var wrappedKey: [UInt8]?
     }
 
-    /// What `load` gives back: the data key and the number of records.
+    /// An open journal's data key and number of records.
     struct Loaded: Sendable {
         let dataKey: SymmetricKey
         let count: UInt64
+    }
+
+    /// What ``read(_:)`` gives back: the journal's bytes are in its file, or here while its files
+    /// are not made yet.
+    struct Readable: Sendable {
+        let loaded: Loaded
+        let bytes: [UInt8]?
     }
 
     private struct PendingAppend {
@@ -80,6 +91,9 @@ final class JournalStore: @unchecked Sendable {
         var accepted: [(append: PendingAppend, frames: [[UInt8]], first: UInt64)] = []
         /// Each journal's record count once this batch is in.
         var counts: [Pseudonym: UInt64] = [:]
+        /// The journals this batch makes, each with where its key entry's wrapped key starts in
+        /// `entries`.
+        var created: [Pseudonym: (journal: OpenJournal, keyOffset: Int)] = [:]
         var isEmpty: Bool { self.accepted.isEmpty }
     }
 
@@ -106,6 +120,8 @@ final class JournalStore: @unchecked Sendable {
     private let syncQueue = DispatchQueue(label: "spiegel.vault.sync")
     private let pending = Mutex(Pending())
     private let wake = DispatchSemaphore(value: 0)
+    /// The journals whose files are not made yet (their key is in the log): read from any thread.
+    private let inLogOnly = Mutex<Set<Pseudonym>>([])
 
     // Queue only.
     private var walDescriptor: Int32 = -1
@@ -114,6 +130,12 @@ final class JournalStore: @unchecked Sendable {
     /// A failed write left bytes past `walOffset` that could not be cut off yet.
     private var walMustCutBack = false
     private var journals: [Pseudonym: OpenJournal] = [:]
+    /// The journals whose key entry the log holds, with where its wrapped key starts in the log:
+    /// erasing one before the log is emptied overwrites it there.
+    private var keysInLog: [Pseudonym: Int] = [:]
+    /// Directories of new journals whose key was renamed in but not yet synced: synced before the
+    /// log (still holding the key) is emptied.
+    private var directoriesToSync: Set<String> = []
     /// Set when the store takes no more writes: closed, or a sync failed.
     private var stopped: VaultError?
 
@@ -228,6 +250,7 @@ final class JournalStore: @unchecked Sendable {
                     try FileIO.sync(self.walDescriptor, path: self.layout.writeAheadLog)
                 } catch {
                     self.stop(after: error, during: "syncing the write-ahead log")
+                    self.noteKeysMaybeInLog(current)
                     for item in current.accepted { item.append.completion(.failure(error)) }
                     current = SealedBatch()
                     continue
@@ -258,6 +281,7 @@ final class JournalStore: @unchecked Sendable {
             }
             if let error = syncFailure.withLock({ $0 }) {
                 self.stop(after: error, during: "syncing the write-ahead log")
+                self.noteKeysMaybeInLog(current)
                 for item in current.accepted { item.append.completion(.failure(error)) }
                 for item in next.accepted { item.append.completion(.failure(self.stopped ?? error)) }
                 current = SealedBatch()
@@ -329,10 +353,21 @@ final class JournalStore: @unchecked Sendable {
             do throws(VaultError) {
                 let pseudonym = append.pseudonym
                 let first: UInt64
-                if let known = sealed.counts[pseudonym] ?? previous.counts[pseudonym] { first = known } else { first = try self.count(of: pseudonym) }
                 // The key of the journal as it is now: a coachee erased and made again since the
                 // append was queued has a new one.
-                let dataKey = self.journals[pseudonym]!.dataKey
+                let dataKey: SymmetricKey
+                if let known = sealed.counts[pseudonym] ?? previous.counts[pseudonym] {
+                    first = known
+                    dataKey = (sealed.created[pseudonym]?.journal ?? previous.created[pseudonym]?.journal ?? self.journals[pseudonym])!.dataKey
+                } else if let open = try self.opened(pseudonym) {
+                    (first, dataKey) = (open.count, open.dataKey)
+                } else {
+                    // A new journal: its key goes into the log before its first records.
+                    let journal = try self.newJournal(pseudonym)
+                    sealed.created[pseudonym] = (journal, sealed.entries.count + WriteAheadLog.wrappedKeyOffset)
+                    WriteAheadLog.encode(.key(journal.wrappedKey!, of: pseudonym), into: &sealed.entries)
+                    (first, dataKey) = (0, journal.dataKey)
+                }
                 var frames: [[UInt8]] = []
                 for (offset, record) in append.records.enumerated() {
                     let sequence = first + UInt64(offset)
@@ -372,9 +407,20 @@ final class JournalStore: @unchecked Sendable {
         return true
     }
 
+    /// After a failed sync, the log may hold the keys of the batch's new journals, though none was
+    /// acknowledged: an erasure before the restart overwrites them too.
+    private func noteKeysMaybeInLog(_ batch: SealedBatch) {
+        for (pseudonym, created) in batch.created { self.keysInLog[pseudonym] = self.walOffset + created.keyOffset }
+    }
+
     /// Takes a synced batch into its journals (in memory; on disk at the next checkpoint) and
     /// tells its writers. The journals of `next`, sealed meanwhile, stay open through a checkpoint.
     private func apply(_ batch: SealedBatch, keepingOpen next: SealedBatch) {
+        for (pseudonym, created) in batch.created {
+            self.journals[pseudonym] = created.journal
+            self.keysInLog[pseudonym] = self.walOffset + created.keyOffset
+        }
+        if !batch.created.isEmpty { self.inLogOnly.withLock { $0.formUnion(batch.created.keys) } }
         self.walOffset += batch.entries.count
         for item in batch.accepted { self.journals[item.append.pseudonym]!.add(item.frames) }
         // The health first, so a writer that is told its records are safe sees it up to date.
@@ -394,13 +440,21 @@ final class JournalStore: @unchecked Sendable {
         }
     }
 
-    /// The number of records of a coachee, opening its journal if a checkpoint closed it.
-    private func count(of pseudonym: Pseudonym) throws(VaultError) -> UInt64 {
-        if let journal = self.journals[pseudonym] { return journal.count }
-        guard try self.load(pseudonym, create: false) != nil, let journal = self.journals[pseudonym] else {
-            throw VaultError(.unknownCoachee, "coachee \(pseudonym) was erased meanwhile")
-        }
-        return journal.count
+    /// A journal's key and number of records, opening it if a checkpoint closed it; `nil` when
+    /// the journal does not exist.
+    private func opened(_ pseudonym: Pseudonym) throws(VaultError) -> Loaded? {
+        if let journal = self.journals[pseudonym] { return Loaded(dataKey: journal.dataKey, count: journal.count) }
+        return try self.openFromDisk(pseudonym)
+    }
+
+    /// A new journal, in memory: a random data key, wrapped for the log.
+    private func newJournal(_ pseudonym: Pseudonym) throws(VaultError) -> OpenJournal {
+        let dataKey = SymmetricKey(size: .bits256)
+        let wrapped = try WrappedKey.wrap(dataKey, under: self.keys[0], purpose: self.purpose(of: pseudonym))
+        return OpenJournal(
+            descriptor: -1, dataKey: dataKey, path: self.layout.journal(of: pseudonym), count: 0,
+            length: JournalFormat.header.count, wrappedKey: wrapped
+        )
     }
 
     /// Cuts the log back to its last synced entry after a failed write, and syncs that, so a later
@@ -432,7 +486,7 @@ final class JournalStore: @unchecked Sendable {
     /// that fails is cut off the file before the error is thrown (or before the next write, when
     /// the cut fails too); what was buffered stays buffered.
     private func writeBuffered(_ pseudonym: Pseudonym) throws(VaultError) {
-        guard let journal = self.journals[pseudonym] else { return }
+        guard let journal = self.journals[pseudonym], journal.wrappedKey == nil else { return }
         if journal.mustCutBack {
             try FileIO.truncate(journal.descriptor, to: journal.length, path: journal.path)
             self.journals[pseudonym]?.mustCutBack = false
@@ -458,6 +512,7 @@ final class JournalStore: @unchecked Sendable {
     /// holds every record); a failed sync stops the store.
     func checkpoint(keepingOpen open: Set<Pseudonym> = []) throws(VaultError) {
         if let stopped = self.stopped { throw stopped }
+        try self.makeFilesOfNewJournals()
         for pseudonym in Array(self.journals.keys) {
             try self.writeBuffered(pseudonym)
         }
@@ -472,6 +527,7 @@ final class JournalStore: @unchecked Sendable {
         try FileIO.truncate(self.walDescriptor, to: 0, path: self.layout.writeAheadLog)
         self.walOffset = 0
         self.walMustCutBack = false
+        self.keysInLog = [:]
         do throws(VaultError) {
             try FileIO.sync(self.walDescriptor, path: self.layout.writeAheadLog)
         } catch {
@@ -514,19 +570,10 @@ final class JournalStore: @unchecked Sendable {
         return "\(step): \(String(cString: strerror(number)))"
     }
 
-    /// Opens (and repairs) a coachee's journal, creating the coachee when `create` is set.
-    /// - Returns: `nil` when the coachee does not exist and `create` is not set.
-    func load(_ pseudonym: Pseudonym, create: Bool) throws(VaultError) -> Loaded? {
-        let keyPath = self.layout.keyFile(of: pseudonym)
-        guard let wrapped = try FileIO.read(keyPath) else {
-            guard create else { return nil }
-            return try self.create(pseudonym)
-        }
+    /// Opens (and repairs) a journal whose files exist; `nil` when they do not.
+    private func openFromDisk(_ pseudonym: Pseudonym) throws(VaultError) -> Loaded? {
+        guard let wrapped = try FileIO.read(self.layout.keyFile(of: pseudonym)) else { return nil }
         let dataKey = try WrappedKey.unwrap(wrapped, with: self.keys, purpose: self.purpose(of: pseudonym), what: "the data key of coachee \(pseudonym)")
-        if let journal = self.journals[pseudonym] {
-            try self.writeBuffered(pseudonym)
-            return Loaded(dataKey: journal.dataKey, count: journal.count)
-        }
         let path = self.layout.journal(of: pseudonym)
         let descriptor = try FileIO.open(path, flags: O_RDWR | O_APPEND, create: 0o600)
         do {
@@ -539,59 +586,116 @@ final class JournalStore: @unchecked Sendable {
         }
     }
 
+    /// A journal to read: its file holds every acknowledged record (what waited is written), or,
+    /// while its files are not made, its bytes come from memory. `nil` when it does not exist.
+    func read(_ pseudonym: Pseudonym) throws(VaultError) -> Readable? {
+        guard let loaded = try self.opened(pseudonym) else { return nil }
+        if let journal = self.journals[pseudonym], journal.wrappedKey != nil {
+            return Readable(loaded: loaded, bytes: JournalFormat.header + journal.buffered)
+        }
+        try self.writeBuffered(pseudonym)
+        return Readable(loaded: loaded, bytes: nil)
+    }
+
+    /// Every journal of `namespace`: those with files, and those whose key is in the log only.
+    /// From any thread.
+    func pseudonyms(in namespace: Pseudonym.Namespace) throws(VaultError) -> [Pseudonym] {
+        // The log's first: a journal whose files are made meanwhile is on disk by then.
+        let inLog = self.inLogOnly.withLock { $0.filter { $0.namespace == namespace } }
+        let onDisk = try self.layout.pseudonyms(in: namespace)
+        return onDisk + inLog.subtracting(onDisk).sorted { $0.hex < $1.hex }
+    }
+
+    /// Whether a journal exists: its files, or its key in the log. From any thread.
+    func exists(_ pseudonym: Pseudonym) -> Bool {
+        self.inLogOnly.withLock { $0.contains(pseudonym) } || FileIO.exists(self.layout.keyFile(of: pseudonym))
+    }
+
     func purpose(of pseudonym: Pseudonym) -> [UInt8] {
         Array("spiegel data key v1".utf8) + pseudonym.bytes
     }
 
-    /// A new coachee, on the queue: its files, then its journal open.
-    private func create(_ pseudonym: Pseudonym) throws(VaultError) -> Loaded {
-        let (descriptor, dataKey) = try self.writeNewFiles(of: pseudonym)
-        let path = self.layout.journal(of: pseudonym)
-        self.journals[pseudonym] = OpenJournal(descriptor: descriptor, dataKey: dataKey, path: path, count: 0, length: JournalFormat.header.count)
-        return Loaded(dataKey: dataKey, count: 0)
-    }
-
-    /// A new coachee's files, made off the queue (on a thread of its own: they take several
-    /// syncs), so appends of others go on meanwhile; the first append opens the journal. The
-    /// caller makes sure only one creation of a coachee runs at a time and that it does not exist.
-    func makeFiles(of pseudonym: Pseudonym) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            DispatchQueue.global().async {
-                do throws(VaultError) {
-                    let (descriptor, _) = try self.writeNewFiles(of: pseudonym)
-                    Glibc.close(descriptor)
-                    continuation.resume()
-                } catch {
-                    // Noted on the queue, as a failed operation is, before the caller hears.
-                    self.submit {
-                        self.noteFailure(error, during: "creating a coachee")
-                        continuation.resume(throwing: error)
-                    }
-                }
+    /// Makes the files of the journals whose key is in the log only, before the log is emptied:
+    /// each journal written whole and its wrapped key beside it (a temporary file), all synced side
+    /// by side; the keys renamed in; then the directories synced, with those a failed step left.
+    ///
+    /// A crash at any point leaves a directory without a key (finished off at the next open) or a
+    /// journal made whole, and the log still holds the key and the records either way.
+    private func makeFilesOfNewJournals() throws(VaultError) {
+        let new = self.journals.filter { $0.value.wrappedKey != nil }
+        var written: [(pseudonym: Pseudonym, journal: Int32, key: Int32)] = []
+        func discard(_ files: [(pseudonym: Pseudonym, journal: Int32, key: Int32)]) {
+            for file in files {
+                Glibc.close(file.journal)
+                Glibc.close(file.key)
+                unlink(self.layout.keyFile(of: file.pseudonym) + ".tmp")
             }
         }
-    }
-
-    /// Writes a new coachee's directory, a wrapped random data key and an empty journal, all
-    /// synced; returns the journal open. Touches nothing else of the store.
-    private func writeNewFiles(of pseudonym: Pseudonym) throws(VaultError) -> (descriptor: Int32, dataKey: SymmetricKey) {
-        let directory = self.layout.directory(of: pseudonym)
-        try FileIO.makeDirectory(directory)
-        let dataKey = SymmetricKey(size: .bits256)
-        let wrapped = try WrappedKey.wrap(dataKey, under: self.keys[0], purpose: self.purpose(of: pseudonym))
-        let path = self.layout.journal(of: pseudonym)
-        let descriptor = try FileIO.open(path, flags: O_RDWR | O_APPEND | O_TRUNC, create: 0o600)
-        do {
-            try FileIO.write(descriptor, JournalFormat.header, path: path)
-            try FileIO.sync(descriptor, path: path)
-            // The key last: a directory with a key always has a journal.
-            try FileIO.replaceAtomically(self.layout.keyFile(of: pseudonym), with: wrapped, mode: 0o600)
-            try FileIO.syncDirectory(self.layout.parent(pseudonym.namespace))
+        do throws(VaultError) {
+            for (pseudonym, journal) in new.sorted(by: { $0.key.hex < $1.key.hex }) {
+                try FileIO.makeDirectory(self.layout.directory(of: pseudonym))
+                let descriptor = try FileIO.open(journal.path, flags: O_RDWR | O_APPEND | O_TRUNC, create: 0o600)
+                var keyDescriptor: Int32 = -1
+                do {
+                    try FileIO.write(descriptor, JournalFormat.header + journal.buffered, path: journal.path)
+                    let temporary = self.layout.keyFile(of: pseudonym) + ".tmp"
+                    keyDescriptor = try FileIO.open(temporary, flags: O_WRONLY | O_TRUNC, create: 0o600)
+                    try FileIO.write(keyDescriptor, journal.wrappedKey!, path: temporary)
+                } catch {
+                    Glibc.close(descriptor)
+                    if keyDescriptor >= 0 { Glibc.close(keyDescriptor) }
+                    throw error
+                }
+                written.append((pseudonym, descriptor, keyDescriptor))
+            }
         } catch {
-            Glibc.close(descriptor)
+            discard(written)
             throw error
         }
-        return (descriptor, dataKey)
+        if !written.isEmpty {
+            do throws(VaultError) {
+                try FileIO.syncAll(written.flatMap { [($0.journal, self.layout.journal(of: $0.pseudonym)), ($0.key, self.layout.keyFile(of: $0.pseudonym) + ".tmp")] })
+            } catch {
+                discard(written)
+                self.stop(after: error, during: "syncing a new journal")
+                throw error
+            }
+        }
+        var renameFailure: VaultError?
+        var made: [Pseudonym] = []
+        for file in written {
+            Glibc.close(file.key)
+            let keyFile = self.layout.keyFile(of: file.pseudonym)
+            do throws(VaultError) {
+                try FileIO.rename(keyFile + ".tmp", to: keyFile)
+            } catch {
+                Glibc.close(file.journal)
+                unlink(keyFile + ".tmp")
+                renameFailure = renameFailure ?? error
+                continue
+            }
+            let buffered = self.journals[file.pseudonym]!.buffered.count
+            self.journals[file.pseudonym]!.descriptor = file.journal
+            self.journals[file.pseudonym]!.length = JournalFormat.header.count + buffered
+            self.journals[file.pseudonym]!.buffered = []
+            self.journals[file.pseudonym]!.wrappedKey = nil
+            self.directoriesToSync.insert(self.layout.directory(of: file.pseudonym))
+            self.directoriesToSync.insert(self.layout.parent(file.pseudonym.namespace))
+            made.append(file.pseudonym)
+        }
+        if !made.isEmpty { self.inLogOnly.withLock { $0.subtract(made) } }
+        if !self.directoriesToSync.isEmpty {
+            let directories = try FileIO.openDirectories(self.directoriesToSync.sorted())
+            defer { for directory in directories { Glibc.close(directory.descriptor) } }
+            do throws(VaultError) {
+                try FileIO.syncAll(directories, full: true)
+            } catch {
+                self.stop(after: error, during: "syncing a new journal's directory")
+                throw error
+            }
+            self.directoriesToSync = []
+        }
+        if let renameFailure { throw renameFailure }
     }
 
     /// Cuts off a torn last record (cut short, or zero-filled by a crash); returns the count of
@@ -628,15 +732,24 @@ final class JournalStore: @unchecked Sendable {
 
     /// Erases a coachee: the wrapped data key first (after that, every copy of the journal, in a
     /// backup or in the log, is unreadable), then the journal and the directory, then the log.
+    ///
+    /// A journal made since the log was last emptied has its key there too: that copy is
+    /// overwritten in place, synced, before the files go.
     func erase(_ pseudonym: Pseudonym) throws(VaultError) {
-        if let journal = self.journals.removeValue(forKey: pseudonym) { Glibc.close(journal.descriptor) }
+        if let journal = self.journals.removeValue(forKey: pseudonym), journal.descriptor >= 0 { Glibc.close(journal.descriptor) }
+        self.inLogOnly.withLock { _ = $0.remove(pseudonym) }
+        if let offset = self.keysInLog.removeValue(forKey: pseudonym) {
+            try self.shredKeyInLog(at: offset)
+        }
         let directory = self.layout.directory(of: pseudonym)
-        try FileIO.remove(self.layout.keyFile(of: pseudonym))
-        if FileIO.exists(directory) { try FileIO.syncDirectory(directory) }
-        try FileIO.remove(self.layout.journal(of: pseudonym))
-        for name in try FileIO.list(directory) { try FileIO.remove(directory + "/" + name) }
-        if rmdir(directory) != 0 && errno != ENOENT { throw VaultError(.io, "cannot remove \(directory)") }
-        try FileIO.syncDirectory(self.layout.parent(pseudonym.namespace))
+        if FileIO.exists(directory) {
+            try FileIO.remove(self.layout.keyFile(of: pseudonym))
+            try FileIO.syncDirectory(directory)
+            try FileIO.remove(self.layout.journal(of: pseudonym))
+            for name in try FileIO.list(directory) { try FileIO.remove(directory + "/" + name) }
+            if rmdir(directory) != 0 && errno != ENOENT { throw VaultError(.io, "cannot remove \(directory)") }
+            try FileIO.syncDirectory(self.layout.parent(pseudonym.namespace))
+        }
         try Self.noteErased(pseudonym, in: self.layout)
         // The log's copies are unreadable already (the key is gone); emptying it can wait for the
         // next checkpoint when the disk refuses now.
@@ -644,6 +757,23 @@ final class JournalStore: @unchecked Sendable {
             try self.checkpoint()
         } catch {
             self.noteFailure(error, during: "the checkpoint after an erasure")
+        }
+    }
+
+    /// Overwrites with zeros, synced, the wrapped key that starts at `offset` in the log. The entry
+    /// keeps its length, so the entries after it still read; at a replay, a key that is no wrapped
+    /// key is a journal erased.
+    private func shredKeyInLog(at offset: Int) throws(VaultError) {
+        let path = self.layout.writeAheadLog
+        // Not the log's own descriptor: with `O_APPEND`, Linux writes at the end whatever the offset.
+        let descriptor = try FileIO.open(path, flags: O_WRONLY)
+        defer { Glibc.close(descriptor) }
+        try FileIO.write(descriptor, [UInt8](repeating: 0, count: WrappedKey.size), at: offset, path: path)
+        do throws(VaultError) {
+            try FileIO.sync(descriptor, path: path)
+        } catch {
+            self.stop(after: error, during: "syncing the write-ahead log")
+            throw error
         }
     }
 
@@ -658,7 +788,7 @@ final class JournalStore: @unchecked Sendable {
     /// Syncs everything and closes every file; the store takes no more work.
     func close() throws(VaultError) {
         defer {
-            for journal in self.journals.values { Glibc.close(journal.descriptor) }
+            for journal in self.journals.values where journal.descriptor >= 0 { Glibc.close(journal.descriptor) }
             self.journals = [:]
             Glibc.close(self.walDescriptor)
             self.stopped = VaultError(.closed, "the vault is closed")
@@ -683,10 +813,14 @@ final class JournalStore: @unchecked Sendable {
         self.walDescriptor = try FileIO.open(self.layout.writeAheadLog, flags: O_RDWR | O_APPEND, create: 0o600)
         let entries = WriteAheadLog.decode(try FileIO.read(self.layout.writeAheadLog) ?? [])
         var replayed = 0
-        for entry in entries {
+        for (offset, entry) in entries {
+            if entry.kind == .key {
+                self.replayKey(entry, at: offset)
+                continue
+            }
             let loaded: Loaded?
             do {
-                loaded = try self.load(entry.pseudonym, create: false)
+                loaded = try self.opened(entry.pseudonym)
             } catch {
                 self.logger.error("spiegel.vault.replay_failed", metadata: ["spiegel.coachee": "\(entry.pseudonym)", "spiegel.error": "\(error.code)"])
                 continue
@@ -710,6 +844,34 @@ final class JournalStore: @unchecked Sendable {
             self.logger.notice("spiegel.vault.replayed", metadata: ["spiegel.records": "\(replayed)"])
         }
         try self.checkpoint()
+    }
+
+    /// A new journal's key, found in the log: the journal again in memory (its records follow),
+    /// unless its files were made before the crash, or an erasure overwrote the key.
+    private func replayKey(_ entry: WriteAheadLog.Entry, at offset: Int) {
+        let pseudonym = entry.pseudonym
+        guard !FileIO.exists(self.layout.keyFile(of: pseudonym)) else { return }
+        // A journal made from an earlier key, erased since: its successor replaces it.
+        self.journals[pseudonym] = nil
+        self.inLogOnly.withLock { _ = $0.remove(pseudonym) }
+        self.keysInLog[pseudonym] = nil
+        guard WrappedKey.masterIdentifier(of: entry.wrappedKey) != nil else {
+            self.logger.notice("spiegel.vault.replay_skipped_erased", metadata: ["spiegel.coachee": "\(pseudonym)"])
+            return
+        }
+        let dataKey: SymmetricKey
+        do throws(VaultError) {
+            dataKey = try WrappedKey.unwrap(entry.wrappedKey, with: self.keys, purpose: self.purpose(of: pseudonym), what: "the data key of coachee \(pseudonym) in the write-ahead log")
+        } catch {
+            self.logger.error("spiegel.vault.replay_failed", metadata: ["spiegel.coachee": "\(pseudonym)", "spiegel.error": "\(error.code)"])
+            return
+        }
+        self.journals[pseudonym] = OpenJournal(
+            descriptor: -1, dataKey: dataKey, path: self.layout.journal(of: pseudonym), count: 0,
+            length: JournalFormat.header.count, wrappedKey: entry.wrappedKey
+        )
+        self.keysInLog[pseudonym] = offset + WriteAheadLog.wrappedKeyOffset
+        self.inLogOnly.withLock { _ = $0.insert(pseudonym) }
     }
 
     private func erase(_ pseudonym: Pseudonym, withoutCheckpoint: Bool) throws(VaultError) {
