@@ -21,8 +21,10 @@ final class CoachFixture: Sendable {
     let logger = Logger(label: "test.coach")
     let clock = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
 
-    func openVault() throws -> Vault {
-        try Vault(configuration: VaultConfiguration(directory: self.root), masterKey: self.key, logger: self.logger)
+    /// - Parameter checkpointBytes: 1 makes every new coachee's files at once (a checkpoint after
+    ///   every write), for tests of what is on disk.
+    func openVault(checkpointBytes: Int = 16 << 20) throws -> Vault {
+        try Vault(configuration: VaultConfiguration(directory: self.root, checkpointBytes: checkpointBytes), masterKey: self.key, logger: self.logger)
     }
 
     /// The defaults, but a rate limit no scripted test runs into.

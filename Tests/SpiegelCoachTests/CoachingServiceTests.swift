@@ -84,7 +84,7 @@ import Testing
 
     @Test func forgetMeAsksFirstThenLeavesNoFileOfTheCoachee() async throws {
         let fixture = CoachFixture()
-        let vault = try fixture.openVault()
+        let vault = try fixture.openVault(checkpointBytes: 1)
         let service = fixture.service(vault)
         try await service.sayAll(["hallo", "1"], as: "an")
         let pseudonym = vault.pseudonym(of: CoacheeID("an")).description
