@@ -25,32 +25,12 @@ enum FileIO {
     /// Writes all of `bytes` at the current offset.
     /// - Throws: when the disk refuses; part of `bytes` may be written then (the caller cuts it off).
     static func write(_ descriptor: Int32, _ bytes: [UInt8], path: String) throws(VaultError) {
-        var written = 0
-        var limit = bytes.count
-        var injected: Int32?
-        switch FileFaults.fault(.write, path) {
-        case .fail(let number)?: throw self.error("cannot write", path, errno: number)
-        case .short(let count, let number)?:
-            limit = min(count, bytes.count)
-            injected = number
-        case nil: break
-        }
-        while written < limit {
-            let result = bytes.withUnsafeBytes { buffer in
-                Glibc.write(descriptor, buffer.baseAddress! + written, limit - written)
-            }
-            if result < 0 {
-                if errno == EINTR { continue }
-                throw self.error("cannot write", path)
-            }
-            written += result
-        }
-        if let injected { throw self.error("cannot write", path, errno: injected) }
+        try self.write(descriptor, bytes, at: nil, path: path)
     }
 
     /// Writes all of `bytes` at `offset`, over what is there (the descriptor must not be opened
-    /// with `O_APPEND`, which Linux honours over the offset).
-    static func write(_ descriptor: Int32, _ bytes: [UInt8], at offset: Int, path: String) throws(VaultError) {
+    /// with `O_APPEND`, which Linux honours over the offset), or at the current offset when `nil`.
+    static func write(_ descriptor: Int32, _ bytes: [UInt8], at offset: Int?, path: String) throws(VaultError) {
         var written = 0
         var limit = bytes.count
         var injected: Int32?
@@ -63,7 +43,8 @@ enum FileIO {
         }
         while written < limit {
             let result = bytes.withUnsafeBytes { buffer in
-                Glibc.pwrite(descriptor, buffer.baseAddress! + written, limit - written, off_t(offset + written))
+                let start = buffer.baseAddress! + written
+                return offset.map { Glibc.pwrite(descriptor, start, limit - written, off_t($0 + written)) } ?? Glibc.write(descriptor, start, limit - written)
             }
             if result < 0 {
                 if errno == EINTR { continue }
