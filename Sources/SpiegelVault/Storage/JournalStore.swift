@@ -603,7 +603,7 @@ final class JournalStore: @unchecked Sendable {
         // The log's first: a journal whose files are made meanwhile is on disk by then.
         let inLog = self.inLogOnly.withLock { $0.filter { $0.namespace == namespace } }
         let onDisk = try self.layout.pseudonyms(in: namespace)
-        return onDisk + inLog.subtracting(onDisk).sorted { $0.hex < $1.hex }
+        return onDisk + inLog.subtracting(onDisk).sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
     }
 
     /// Whether a journal exists: its files, or its key in the log. From any thread.
@@ -632,7 +632,7 @@ final class JournalStore: @unchecked Sendable {
             }
         }
         do throws(VaultError) {
-            for (pseudonym, journal) in new.sorted(by: { $0.key.hex < $1.key.hex }) {
+            for (pseudonym, journal) in new.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }) {
                 try FileIO.makeDirectory(self.layout.directory(of: pseudonym))
                 let descriptor = try FileIO.open(journal.path, flags: O_RDWR | O_APPEND | O_TRUNC, create: 0o600)
                 var keyDescriptor: Int32 = -1
