@@ -22,7 +22,9 @@ public struct VaultConfiguration: Sendable {
 /// its own, wrapped by the master key.
 ///
 /// - `append` returns only when the records are on disk: in the write-ahead log, synced, shared by
-///   every writer of the moment (group commit), and in the coachee's journal.
+///   every writer of the moment (group commit). They reach the coachee's journal at the next
+///   checkpoint; a new coachee's wrapped data key goes into the log with their first records, and
+///   their files are made at that checkpoint too.
 /// - A directory listing shows pseudonyms only (HMAC-SHA256 of the chat user id under the vault's
 ///   naming key, which is wrapped by the master key like every data key).
 /// - Erasure destroys the wrapped data key first: copies of the journal in backups become unreadable.
