@@ -805,8 +805,9 @@ final class JournalStore: @unchecked Sendable {
     private func recover() throws(VaultError) {
         for pseudonym in try self.layout.allPseudonyms() {
             if !FileIO.exists(self.layout.keyFile(of: pseudonym)) {
-                // No key: an erasure or a creation was cut short. Either way nothing readable is
-                // left, and nothing of it was acknowledged.
+                // No key: an erasure, or the making of a new journal's files, was cut short.
+                // Nothing readable is left here; a new journal's acknowledged records and key are
+                // still in the log, and the replay below makes it again.
                 try self.erase(pseudonym, withoutCheckpoint: true)
             }
         }
