@@ -241,6 +241,47 @@ import Testing
         try await recovered.close()
     }
 
+    @Test func aNewJournalWhoseFilesFailAtTheCheckpointLeavesNoKeyBehindAndTheRetryMakesThemAll() async throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.open()
+        let coachees = (0..<12).map { CoacheeID("@teacher\($0):school.example") }
+        for coachee in coachees {
+            try await vault.append([VaultFixture.text("van \(coachee.rawValue)")], for: coachee)
+        }
+        // The checkpoint makes the twelve journals' files side by side; the fifth key written fails.
+        final class Count: Sendable { let value = Mutex(0) }
+        let keyWrites = Count()
+        FileFaults.arm(under: fixture.root) { call, path in
+            guard call == .write, path.hasSuffix("/key.tmp") else { return nil }
+            return keyWrites.value.withLock { count in
+                count += 1
+                return count == 5 ? .fail(ENOSPC) : nil
+            }
+        }
+        await #expect(throws: VaultError.self) { _ = try await vault.eraseInactive(before: Date(timeIntervalSince1970: 0)) }
+        FileFaults.disarm(under: fixture.root)
+        #expect(keyWrites.value.withLock { $0 } >= 5)
+        // Nothing half made counts: no key, not even a temporary one; the log holds everything.
+        #expect(!fixture.allFiles().contains { $0.hasSuffix("/key") || $0.hasSuffix("/key.tmp") }, "\(fixture.allFiles())")
+        #expect(try fixture.bytes(fixture.root + "/wal").count > 0)
+        for coachee in coachees {
+            #expect(try await vault.records(for: coachee).map { String(decoding: $0.payload, as: UTF8.self) } == ["van \(coachee.rawValue)"])
+        }
+
+        // The next checkpoint makes them all, and they open again after a restart.
+        #expect(try await vault.eraseInactive(before: Date(timeIntervalSince1970: 0)) == 0)
+        #expect(try fixture.bytes(fixture.root + "/wal").isEmpty)
+        for coachee in coachees {
+            #expect(FileManager.default.fileExists(atPath: fixture.directory(of: vault.pseudonym(of: coachee)) + "/key"))
+        }
+        try await vault.close()
+        let reopened = try fixture.open()
+        for coachee in coachees {
+            #expect(try await reopened.records(for: coachee).map { String(decoding: $0.payload, as: UTF8.self) } == ["van \(coachee.rawValue)"])
+        }
+        try await reopened.close()
+    }
+
     @Test func aNewJournalErasedBeforeItsFilesAreMadeStaysErasedAfterACrash() async throws {
         let fixture = VaultFixture()
         let vault = try fixture.open()

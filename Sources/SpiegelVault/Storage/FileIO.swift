@@ -67,33 +67,39 @@ enum FileIO {
     /// first failure, after every sync has ended.
     /// With `full`, all their metadata too (directories).
     static func syncAll(_ files: [(descriptor: Int32, path: String)], full: Bool = false, width: Int = 16) throws(VaultError) {
-        guard files.count > 1 else {
-            for file in files { try self.sync(file.descriptor, path: file.path, full: full) }
-            return
+        let results = self.concurrently(files.count, width: width) { index throws(VaultError) in
+            try self.sync(files[index].descriptor, path: files[index].path, full: full)
         }
-        final class Progress: Sendable {
-            let next = Atomic<Int>(0)
-            let failure = Mutex<VaultError?>(nil)
+        for result in results {
+            if case .failure(let error) = result { throw error }
         }
-        let progress = Progress()
+    }
+
+    /// Calls `body` for every index below `count` on `width` threads side by side, and returns
+    /// once every call has ended, with their results in order.
+    static func concurrently<Value: Sendable>(
+        _ count: Int, width: Int, _ body: @escaping @Sendable (Int) throws(VaultError) -> Value
+    ) -> [Result<Value, VaultError>] {
+        @Sendable func call(_ index: Int) -> Result<Value, VaultError> {
+            do throws(VaultError) { return .success(try body(index)) } catch { return .failure(error) }
+        }
+        guard count > 1, width > 1 else { return (0..<count).map(call) }
+        let progress = ConcurrentProgress<Value>(count: count)
         let finished = DispatchGroup()
-        for _ in 0..<min(width, files.count) {
+        for _ in 0..<min(width, count) {
             finished.enter()
             Thread.detachNewThread {
                 defer { finished.leave() }
                 while true {
                     let index = progress.next.add(1, ordering: .relaxed).oldValue
-                    guard index < files.count else { return }
-                    do throws(VaultError) {
-                        try self.sync(files[index].descriptor, path: files[index].path, full: full)
-                    } catch {
-                        progress.failure.withLock { if $0 == nil { $0 = error } }
-                    }
+                    guard index < count else { return }
+                    let result = call(index)
+                    progress.results.withLock { $0[index] = result }
                 }
             }
         }
         finished.wait()
-        if let failure = progress.failure.withLock({ $0 }) { throw failure }
+        return progress.results.withLock { $0.map { $0! } }
     }
 
     /// Cuts a file back to `length` bytes (a write that failed half-way leaves nothing behind).
@@ -259,5 +265,15 @@ package enum FileFaults {
         guard self.armedCount.load(ordering: .relaxed) > 0 else { return nil }
         let plan = self.plans.withLock { plans in plans.first { path.hasPrefix($0.key + "/") }?.value }
         return plan?(call, path)
+    }
+}
+
+/// The shared state of ``FileIO/concurrently(_:width:_:)``: the next index, the results so far.
+private final class ConcurrentProgress<Value: Sendable>: Sendable {
+    let next = Atomic<Int>(0)
+    let results: Mutex<[Result<Value, VaultError>?]>
+
+    init(count: Int) {
+        self.results = Mutex(Array(repeating: nil, count: count))
     }
 }
