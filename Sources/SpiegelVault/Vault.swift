@@ -288,7 +288,7 @@ public final class Vault: Sendable {
             return []
         }
         let loaded = readable.loaded
-        let bytes = try readable.bytes ?? FileIO.read(self.store.layout.journal(of: pseudonym)) ?? []
+        let bytes = try readable.contents(at: self.store.layout.journal(of: pseudonym))
         let scan = try JournalFormat.scan(bytes, what: "the journal of coachee \(pseudonym)")
         let frames = scan.frames.prefix(Int(loaded.count))
         var start = 0
@@ -360,8 +360,7 @@ public final class Vault: Sendable {
             let isInactive = try await self.store.perform { store throws(VaultError) -> Bool in
                 guard let readable = try store.read(pseudonym), readable.loaded.count > 0 else { return false }
                 let loaded = readable.loaded
-                let bytes: [UInt8]
-                if let inMemory = readable.bytes { bytes = inMemory } else { bytes = try FileIO.read(layout.journal(of: pseudonym)) ?? [] }
+                let bytes = try readable.contents(at: layout.journal(of: pseudonym))
                 let frames = try JournalFormat.scan(bytes, what: "the journal of coachee \(pseudonym)").frames.prefix(Int(loaded.count))
                 guard let last = frames.last else { return false }
                 let record = try JournalFormat.open(bytes, frame: last, sequence: loaded.count - 1, pseudonym: pseudonym, key: loaded.dataKey)

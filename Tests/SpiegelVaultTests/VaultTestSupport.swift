@@ -25,8 +25,6 @@ struct VaultFixture {
 
     /// Every file under the vault, recursively.
     func allFiles() -> [String] {
-        let base = FileManager.default.temporaryDirectory.path
-        _ = base
         guard let enumerator = FileManager.default.enumerator(atPath: self.root) else { return [] }
         return enumerator.compactMap { $0 as? String }.map { "\(self.root)/\($0)" }.filter {
             var isDirectory: ObjCBool = false

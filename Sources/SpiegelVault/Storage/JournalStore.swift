@@ -76,6 +76,12 @@ final class JournalStore: @unchecked Sendable {
     struct Readable: Sendable {
         let loaded: Loaded
         let bytes: [UInt8]?
+
+        /// The journal's bytes: from memory, or read from its file at `path`.
+        func contents(at path: String) throws(VaultError) -> [UInt8] {
+            if let bytes = self.bytes { return bytes }
+            return try FileIO.read(path) ?? []
+        }
     }
 
     private struct PendingAppend {
@@ -622,41 +628,42 @@ final class JournalStore: @unchecked Sendable {
     /// A crash at any point leaves a directory without a key (finished off at the next open) or a
     /// journal made whole, and the log still holds the key and the records either way.
     private func makeFilesOfNewJournals() throws(VaultError) {
-        let new = self.journals.filter { $0.value.wrappedKey != nil }
-        var written: [(pseudonym: Pseudonym, journal: Int32, key: Int32)] = []
-        func discard(_ files: [(pseudonym: Pseudonym, journal: Int32, key: Int32)]) {
-            for file in files {
+        let files = self.journals.filter { $0.value.wrappedKey != nil }
+            .sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }
+            .map { pseudonym, journal in
+                NewJournalFiles(
+                    pseudonym: pseudonym, directory: self.layout.directory(of: pseudonym), journal: journal.path,
+                    key: self.layout.keyFile(of: pseudonym) + ".tmp", contents: JournalFormat.header + journal.buffered,
+                    wrappedKey: journal.wrappedKey!
+                )
+            }
+        var written: [(files: NewJournalFiles, journal: Int32, key: Int32)] = []
+        func discardWritten() {
+            for file in written {
                 Glibc.close(file.journal)
                 Glibc.close(file.key)
-                unlink(self.layout.keyFile(of: file.pseudonym) + ".tmp")
+                unlink(file.files.key)
             }
-        }
-        let sorted = new.sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }
-        let files = sorted.map { pseudonym, journal in
-            NewJournalFiles(
-                directory: self.layout.directory(of: pseudonym), journal: journal.path, key: self.layout.keyFile(of: pseudonym) + ".tmp",
-                contents: JournalFormat.header + journal.buffered, wrappedKey: journal.wrappedKey!
-            )
         }
         // Side by side: ext4 looks for a free inode for each of the three (skipping those freed in
         // the last minutes), which took up to 2 ms a journal, while every append waits here.
         let results = FileIO.concurrently(files.count, width: 4) { index throws(VaultError) in try files[index].make() }
         var failure: VaultError?
-        for ((pseudonym, _), result) in zip(sorted, results) {
+        for (file, result) in zip(files, results) {
             switch result {
-            case .success(let descriptors): written.append((pseudonym, descriptors.journal, descriptors.key))
+            case .success(let descriptors): written.append((file, descriptors.journal, descriptors.key))
             case .failure(let error): failure = failure ?? error
             }
         }
         if let failure {
-            discard(written)
+            discardWritten()
             throw failure
         }
         if !written.isEmpty {
             do throws(VaultError) {
-                try FileIO.syncAll(written.flatMap { [($0.journal, self.layout.journal(of: $0.pseudonym)), ($0.key, self.layout.keyFile(of: $0.pseudonym) + ".tmp")] })
+                try FileIO.syncAll(written.flatMap { [($0.journal, $0.files.journal), ($0.key, $0.files.key)] })
             } catch {
-                discard(written)
+                discardWritten()
                 self.stop(after: error, during: "syncing a new journal")
                 throw error
             }
@@ -665,23 +672,22 @@ final class JournalStore: @unchecked Sendable {
         var made: [Pseudonym] = []
         for file in written {
             Glibc.close(file.key)
-            let keyFile = self.layout.keyFile(of: file.pseudonym)
+            let pseudonym = file.files.pseudonym
             do throws(VaultError) {
-                try FileIO.rename(keyFile + ".tmp", to: keyFile)
+                try FileIO.rename(file.files.key, to: self.layout.keyFile(of: pseudonym))
             } catch {
                 Glibc.close(file.journal)
-                unlink(keyFile + ".tmp")
+                unlink(file.files.key)
                 renameFailure = renameFailure ?? error
                 continue
             }
-            let buffered = self.journals[file.pseudonym]!.buffered.count
-            self.journals[file.pseudonym]!.descriptor = file.journal
-            self.journals[file.pseudonym]!.length = JournalFormat.header.count + buffered
-            self.journals[file.pseudonym]!.buffered = []
-            self.journals[file.pseudonym]!.wrappedKey = nil
-            self.directoriesToSync.insert(self.layout.directory(of: file.pseudonym))
-            self.directoriesToSync.insert(self.layout.parent(file.pseudonym.namespace))
-            made.append(file.pseudonym)
+            self.journals[pseudonym]!.descriptor = file.journal
+            self.journals[pseudonym]!.length = file.files.contents.count
+            self.journals[pseudonym]!.buffered = []
+            self.journals[pseudonym]!.wrappedKey = nil
+            self.directoriesToSync.insert(file.files.directory)
+            self.directoriesToSync.insert(self.layout.parent(pseudonym.namespace))
+            made.append(pseudonym)
         }
         if !made.isEmpty { self.inLogOnly.withLock { $0.subtract(made) } }
         if !self.directoriesToSync.isEmpty {
@@ -894,6 +900,7 @@ extension JournalStore.OpenJournal {
 /// The files of one new journal, made at a checkpoint from any thread: its directory, the journal
 /// written whole, and its wrapped key in a temporary file beside it (neither synced).
 private struct NewJournalFiles: Sendable {
+    let pseudonym: Pseudonym
     let directory: String
     let journal: String
     let key: String
