@@ -38,6 +38,8 @@ public final class Vault: Sendable {
     /// many writers. Bounded; an erased coachee's entry goes with them (hence both directions).
     private let pseudonyms = Mutex<(byCoachee: [CoacheeID: Pseudonym], byPseudonym: [Pseudonym: CoacheeID])>(([:], [:]))
     private static let pseudonymCacheLimit = 65_536
+    /// The same for system journals (an outbox's is named with every reply and every mark).
+    private let systemPseudonyms = Mutex<[SystemJournalID: Pseudonym]>([:])
     /// Told the pseudonym of every coachee erased (see ``onErasure(_:)``).
     private let erasureObservers = Mutex<[@Sendable (Pseudonym) async -> Void]>([])
     private let logger: Logger
@@ -148,7 +150,13 @@ public final class Vault: Sendable {
 
     /// The name the vault gives a system journal on disk and in logs.
     public func pseudonym(of system: SystemJournalID) -> Pseudonym {
-        Pseudonym(system, namingKey: self.namingKey)
+        if let known = self.systemPseudonyms.withLock({ $0[system] }) { return known }
+        let pseudonym = Pseudonym(system, namingKey: self.namingKey)
+        self.systemPseudonyms.withLock { cache in
+            if cache.count >= Self.pseudonymCacheLimit { cache.removeAll(keepingCapacity: true) }
+            cache[system] = pseudonym
+        }
+        return pseudonym
     }
 
     /// The name of `coachee`'s companion document: a ``VaultDocument`` in the system namespace

@@ -157,6 +157,48 @@ import Testing
         }
     }
 
+    /// Posts each entry whole, as JSON, so a test sees every field the journal gave back.
+    struct Whole: HTTPChatTransport {
+        let name = "test"
+        let url: String
+
+        func request(for entry: OutboxEntry) -> HTTPClientRequest {
+            HTTPClientRequest(method: .post, url: self.url, body: [UInt8]((try? JSONEncoder().encode(entry)) ?? Data()))
+        }
+    }
+
+    /// Text a chat may carry: quotes, backslashes, line breaks, a control character, emoji, a
+    /// line separator, markup; read back from the journal by a second outbox, field for field.
+    @Test func anEntryIsReadBackFromTheJournalAsItWasWritten() async throws {
+        let receiver = try await LoopbackHTTPServer.start()
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-outbox-\(UUID().uuidString)/vault").path
+        let vault = try Vault(configuration: VaultConfiguration(directory: root), masterKey: .generate(), logger: Logger(label: "test"))
+        let client = CurlHTTPClient(configuration: .init(), logger: Logger(label: "test"))
+        var configuration = Outbox.Configuration()
+        configuration.baseDelay = .seconds(30)
+        configuration.maxDelay = .seconds(30)
+        let entries = [
+            OutboxEntry(key: "a1b2c3/m\"1\"#0", room: "!hold:school.example", text: "Ze zei: \"stop\" \\ en\nging\tweg\u{1} 👩‍🏫\u{2028}</script>", isPrivate: true, replyTo: "m\"1\""),
+            OutboxEntry(key: "join-1", room: "!hold", text: "", isPrivate: false, action: .join),
+            OutboxEntry(key: "é/ñ", room: "!hold é", text: "Één ∑ 𝄞", isPrivate: false),
+        ]
+        let outbox = Outbox(vault: vault, client: client, transport: Holding(url: receiver.url("")), isTeamRoom: { _ in false }, configuration: configuration, logger: Logger(label: "test"))
+        try await outbox.enqueue(entries)
+        let reread = Outbox(vault: vault, client: client, transport: Whole(url: receiver.url("/inbox")), isTeamRoom: { _ in false }, logger: Logger(label: "test"))
+        try await reread.load()
+        try await Self.waitUntil("the three delivered by the second outbox") { receiver.received.count == 3 }
+        let delivered = try receiver.received.map { try JSONDecoder().decode(OutboxEntry.self, from: Data($0.body)) }
+        for entry in entries {
+            let read = try #require(delivered.first { $0.key == entry.key })
+            #expect(read.room == entry.room && read.text == entry.text && read.isPrivate == entry.isPrivate, "\(entry.key)")
+            #expect(read.replyTo == entry.replyTo && read.action == entry.action, "\(entry.key)")
+            #expect(read.queuedAt != nil)
+        }
+        await client.shutdown()
+        try await vault.close()
+        try await receiver.stop()
+    }
+
     @Test func formatOnesOutboxIsMovedIntoTheSystemNamespaceAndDelivered() async throws {
         try await Self.withOutbox { outbox, vault, receiver in
             // Data format 1 kept the outbox as a coachee named `spiegel:outbox:<transport>`.

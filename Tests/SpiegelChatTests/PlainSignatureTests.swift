@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import SpiegelChat
 import Testing
 
@@ -12,6 +13,23 @@ import Testing
         let signed = PlainSignature(secret: Self.secret).sign(Self.body, at: Self.sentAt)
         #expect(signed.timestamp == "1800000000")
         #expect(signed.signature == "v1=76c0983183650c249f7d534a0233c2f506b5966c5b70fc5fde870ae83b010ecc")
+    }
+
+    /// A reply goes out as JSON any bridge reads, its text exact whatever it holds, signed over
+    /// the bytes sent.
+    @Test func aReplyIsPostedAsSignedJSONWithItsTextExact() throws {
+        let signature = PlainSignature(secret: Self.secret)
+        let transport = PlainTransport(url: "http://bridge.example/in", signature: signature, now: { Self.sentAt })
+        for (text, replyTo) in [("Ze zei: \"stop\" \\ en\nging\tweg\u{1}\u{1f} 👩‍🏫\u{2028}</script>", "m\"1\""), ("", nil), ("Één ∑ 𝄞 / \u{7f}", "é")] as [(String, String?)] {
+            let request = transport.request(for: OutboxEntry(key: "a1b2c3/\(replyTo ?? "-")#0", room: "!dm:school.example", text: text, replyTo: replyTo))
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(request.body)) as? [String: String])
+            #expect(object == ["key": "a1b2c3/\(replyTo ?? "-")#0", "room": "!dm:school.example", "text": text].merging(replyTo.map { ["reply_to": $0] } ?? [:]) { a, _ in a })
+            let verified = signature.verify(
+                timestamp: request.headerFields[HTTPField.Name(PlainSignature.timestampHeader)!],
+                signature: request.headerFields[HTTPField.Name(PlainSignature.signatureHeader)!], body: request.body, now: Self.sentAt
+            )
+            #expect((try? verified.get()) != nil)
+        }
     }
 
     @Test func whatIsSignedVerifiesWithinTheWindow() {

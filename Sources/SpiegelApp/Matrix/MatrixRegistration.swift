@@ -1,4 +1,5 @@
 import Foundation
+import SpiegelVault
 import Yams
 
 /// An application-service registration: the file the homeserver reads (`app_service_config_files`
@@ -89,7 +90,7 @@ public struct MatrixRegistration: Sendable, Equatable {
 
     private static func randomToken() -> String {
         var generator = SystemRandomNumberGenerator()
-        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        return Hex.string((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 
     private static func quoted(_ text: String) -> String {

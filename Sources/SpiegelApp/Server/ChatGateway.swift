@@ -118,7 +118,7 @@ final class ChatGateway: ChatInbound {
     /// A short, stable tag of a sender for outbox keys (which a Matrix homeserver sees as
     /// transaction ids): not the user id itself.
     static func scope(of user: String) -> String {
-        SHA256.hash(data: Data(user.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
+        Hex.string(SHA256.hash(data: Array(user.utf8)).prefix(6))
     }
 
     // MARK: - Outbound

@@ -177,25 +177,27 @@ private let curlBodyReceived: curl_write_callback = { data, size, count, userDat
 private let curlHeaderReceived: curl_write_callback = { data, size, count, userData in
     let transfer = Unmanaged<CurlTransfer>.fromOpaque(userData!).takeUnretainedValue()
     let length = size * count
-    let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
-    if line.hasPrefix("HTTP/") {
+    // Read as bytes: a header line is ASCII where it matters (the name, the colon, the blanks).
+    let line = UnsafeRawBufferPointer(start: data, count: length).bindMemory(to: UInt8.self)
+    if line.starts(with: "HTTP/".utf8) {
         transfer.responseFields = HTTPFields()
-    } else if let colon = line.firstIndex(of: ":"),
-        let name = HTTPField.Name(String(line[..<colon]).trimmingHTTPWhitespace())
+    } else if let colon = line.firstIndex(of: UInt8(ascii: ":")),
+        let name = HTTPField.Name(String(decoding: line[..<colon].trimmingHTTPWhitespace(), as: UTF8.self))
     {
-        let value = String(line[line.index(after: colon)...]).trimmingHTTPWhitespace()
+        let value = String(decoding: line[(colon + 1)...].trimmingHTTPWhitespace(), as: UTF8.self)
         transfer.responseFields.append(HTTPField(name: name, value: value))
     }
     return length
 }
 
-extension String {
-    fileprivate func trimmingHTTPWhitespace() -> String {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" }
+extension Slice<UnsafeBufferPointer<UInt8>> {
+    /// Without the spaces, tabs and line ends around it.
+    fileprivate func trimmingHTTPWhitespace() -> Slice<UnsafeBufferPointer<UInt8>> {
+        let isSpace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\n") }
         guard let first = self.firstIndex(where: { !isSpace($0) }), let last = self.lastIndex(where: { !isSpace($0) }) else {
-            return ""
+            return self[self.startIndex..<self.startIndex]
         }
-        return String(self[first...last])
+        return self[first...last]
     }
 }
 

@@ -31,6 +31,20 @@ public struct OutboxEntry: Codable, Sendable, Equatable {
         case join, leave
     }
 
+    /// The entry as its journal record: the JSON of its `Codable` form, which ``Outbox/load()``
+    /// decodes (written by hand: this is on every reply's path).
+    var journalled: [UInt8] {
+        var record = JSONObjectWriter(capacity: self.text.utf8.count + 160)
+        record.add("key", self.key)
+        record.add("room", self.room)
+        record.add("text", self.text)
+        record.add("isPrivate", self.isPrivate)
+        record.add("replyTo", self.replyTo)
+        record.add("queuedAt", self.queuedAt?.timeIntervalSinceReferenceDate)
+        record.add("action", self.action?.rawValue)
+        return record.json
+    }
+
     public init(key: String, room: String, text: String, isPrivate: Bool = true, replyTo: String? = nil, action: Action? = nil) {
         self.key = key
         self.room = room
@@ -139,7 +153,7 @@ public final class Outbox: Service, Sendable {
         }
         if !legacy.isEmpty {
             // Moved into the system namespace: what is pending first, then the old journal erased.
-            let pending = try queued.filter { !done.contains($0.key) }.map { NewRecord(.outboxQueued, [UInt8](try JSONEncoder().encode($0))) }
+            let pending = queued.filter { !done.contains($0.key) }.map { NewRecord(.outboxQueued, $0.journalled) }
             try await self.vault.append(pending, to: self.journal)
             try await self.vault.forget(self.legacyOwner, logLevel: .debug)
         }
@@ -193,7 +207,7 @@ public final class Outbox: Service, Sendable {
             return entry
         }
         guard !fresh.isEmpty else { return Prepared(write: nil, entries: []) }
-        let records = try fresh.map { NewRecord(.outboxQueued, [UInt8](try JSONEncoder().encode($0))) }
+        let records = fresh.map { NewRecord(.outboxQueued, $0.journalled) }
         try await self.beginWrite()
         return Prepared(write: self.vault.write(records, to: self.journal), entries: fresh)
     }

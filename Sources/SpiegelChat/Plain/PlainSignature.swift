@@ -1,4 +1,5 @@
 import Crypto
+import SpiegelVault
 public import Foundation
 
 /// The signature of the plain webhook protocol, both ways (`docs/plain-protocol.md`):
@@ -23,26 +24,28 @@ public struct PlainSignature: Sendable {
         case stale
     }
 
-    private let key: SymmetricKey
+    /// The HMAC with the secret already taken in, copied for each message (the key's pads are
+    /// hashed once, not once a message).
+    private let keyed: HMAC<SHA256>
     /// How far a timestamp may be from now.
     public let window: Duration
 
     /// - Parameter secret: the shared secret, at least 16 bytes.
     public init(secret: [UInt8], window: Duration = .seconds(300)) {
-        self.key = SymmetricKey(data: secret)
+        self.keyed = HMAC<SHA256>(key: SymmetricKey(data: secret))
         self.window = window
     }
 
     /// The two header values for `body` sent at `date`.
     public func sign(_ body: [UInt8], at date: Date) -> (timestamp: String, signature: String) {
         let timestamp = String(Int64(date.timeIntervalSince1970.rounded(.down)))
-        return (timestamp, "v1=" + Self.hex(self.mac(timestamp: timestamp, body: body)))
+        return (timestamp, "v1=" + Hex.string(self.mac(timestamp: timestamp, body: body)))
     }
 
     /// Checks the headers of a request with `body` received at `now`.
     public func verify(timestamp: String?, signature: String?, body: [UInt8], now: Date) -> Result<Void, Rejection> {
         guard let timestamp, let signature, timestamp.utf8.count <= 12, let seconds = Int64(timestamp),
-              signature.hasPrefix("v1="), let given = Self.bytes(hex: signature.dropFirst(3)), given.count == 32
+              signature.hasPrefix("v1="), let given = Hex.bytes(signature.dropFirst(3)), given.count == 32
         else { return .failure(.malformed) }
         // Constant time: every byte is compared whatever the first difference.
         let expected = self.mac(timestamp: timestamp, body: body)
@@ -55,42 +58,9 @@ public struct PlainSignature: Sendable {
     }
 
     private func mac(timestamp: String, body: [UInt8]) -> [UInt8] {
-        var hmac = HMAC<SHA256>(key: self.key)
+        var hmac = self.keyed
         hmac.update(data: Array("v1:\(timestamp):".utf8))
         hmac.update(data: body)
         return Array(hmac.finalize())
-    }
-
-    private static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var result = [UInt8]()
-        result.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            result.append(digits[Int(byte >> 4)])
-            result.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: result, as: UTF8.self)
-    }
-
-    private static func bytes(hex: Substring) -> [UInt8]? {
-        let utf8 = Array(hex.utf8)
-        guard utf8.count % 2 == 0 else { return nil }
-        func value(_ c: UInt8) -> UInt8? {
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-            default: nil
-            }
-        }
-        var result: [UInt8] = []
-        result.reserveCapacity(utf8.count / 2)
-        var index = 0
-        while index < utf8.count {
-            guard let high = value(utf8[index]), let low = value(utf8[index + 1]) else { return nil }
-            result.append(high << 4 | low)
-            index += 2
-        }
-        return result
     }
 }

@@ -22,30 +22,24 @@ public struct PlainTransport: HTTPChatTransport {
         self.now = now
     }
 
-    /// What Spiegel posts: `{"key", "room", "text", "reply_to"?}`.
-    struct OutboundMessage: Encodable {
-        var key: String
-        var room: String
-        var text: String
-        var replyTo: String?
-
-        enum CodingKeys: String, CodingKey {
-            case key, room, text
-            case replyTo = "reply_to"
-        }
-    }
-
     /// The signed POST that delivers an outbox entry to the bridge.
     public func request(for entry: OutboxEntry) -> HTTPClientRequest {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let message = OutboundMessage(key: entry.key, room: entry.room, text: entry.text, replyTo: entry.replyTo)
-        let body = [UInt8]((try? encoder.encode(message)) ?? Data())
+        let body = Self.body(of: entry)
         let signed = self.signature.sign(body, at: self.now())
         var headers: HTTPFields = [.contentType: "application/json"]
         headers[HTTPField.Name(PlainSignature.timestampHeader)!] = signed.timestamp
         headers[HTTPField.Name(PlainSignature.signatureHeader)!] = signed.signature
         return HTTPClientRequest(method: .post, url: self.url, headerFields: headers, body: body, timeout: .seconds(15))
+    }
+
+    /// What Spiegel posts: `{"key", "reply_to"?, "room", "text"}`.
+    static func body(of entry: OutboxEntry) -> [UInt8] {
+        var message = JSONObjectWriter(capacity: entry.text.utf8.count + 128)
+        message.add("key", entry.key)
+        message.add("reply_to", entry.replyTo)
+        message.add("room", entry.room)
+        message.add("text", entry.text)
+        return message.json
     }
 }
 

@@ -64,21 +64,13 @@ public struct Pseudonym: Hashable, Sendable, CustomStringConvertible {
 
     /// The directory name: 64 hex digits.
     public var hex: String {
-        self.bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        Hex.string(self.bytes)
     }
 
     /// Reads a directory name back.
     init?(hex: String, namespace: Namespace = .coachee) {
         self.namespace = namespace
-        guard hex.count == 64 else { return nil }
-        var bytes: [UInt8] = []
-        var index = hex.startIndex
-        while index < hex.endIndex {
-            let next = hex.index(index, offsetBy: 2)
-            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
-            bytes.append(byte)
-            index = next
-        }
+        guard hex.utf8.count == 64, let bytes = Hex.bytes(hex) else { return nil }
         self.bytes = bytes
     }
 
