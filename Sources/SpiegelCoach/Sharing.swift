@@ -124,7 +124,11 @@ enum SharingCommand: Equatable {
     init?(_ text: String) {
         let trimmed = text.trimmingWhitespace()
         let lower = trimmed.lowercased()
-        let words = lower.split { !$0.isLetter && !$0.isNumber && $0 != "@" && $0 != ":" && $0 != "." && $0 != "_" && $0 != "-" }.map(String.init)
+        // Every message comes here: its words are split only when the first could begin a command
+        // said in words (a long answer's first word seldom can).
+        let first = Self.firstWord(of: lower)
+        let mayBeWords = first.map { Int($0) != nil || Self.firstWordsOfCommands.contains(String($0)) } ?? false
+        let words = mayBeWords ? Self.words(of: lower) : []
         let phrase = words.joined(separator: " ")
         func user(after prefixes: [String]) -> String? {
             for prefix in prefixes where lower.hasPrefix(prefix) {
@@ -168,9 +172,46 @@ enum SharingCommand: Equatable {
         }
     }
 
+    /// What does not belong to a word: anything but letters, digits and `@ : . _ -` (a user id
+    /// stays one word).
+    private static func separatesWords(_ character: Character) -> Bool {
+        !character.isLetter && !character.isNumber && character != "@" && character != ":" && character != "." && character != "_" && character != "-"
+    }
+
+    /// The words of `text`, each without the full stops after it ("Alles." is "alles"; a user id
+    /// keeps the dots inside it).
+    private static func words(of text: String) -> [String] {
+        text.split(whereSeparator: Self.separatesWords).map(Self.withoutFinalDots).filter { !$0.isEmpty }.map(String.init)
+    }
+
+    /// The first of ``words(of:)``, found without splitting the rest.
+    private static func firstWord(of text: String) -> Substring? {
+        var rest = text[...]
+        while let start = rest.firstIndex(where: { !Self.separatesWords($0) }) {
+            let end = rest[start...].firstIndex(where: Self.separatesWords) ?? rest.endIndex
+            let word = Self.withoutFinalDots(rest[start..<end])
+            if !word.isEmpty { return word }
+            rest = rest[end...]
+        }
+        return nil
+    }
+
+    private static func withoutFinalDots(_ word: Substring) -> Substring {
+        var word = word
+        while word.last == "." { word.removeLast() }
+        return word
+    }
+
+    /// The first words of the commands said in words (a number, or "en 2" and "and 3", start a
+    /// choice of numbers too).
+    private static let firstWordsOfCommands: Set<String> = [
+        "geen", "stop", "no", "end", "overzicht", "overview", "wat", "what", "trek", "withdraw", "alles", "all", "everything",
+        "niets", "nothing", "none", "niks", "nee", "neen", "liever", "en", "and",
+    ]
+
     /// "pas 2 aan: …" or "edit 2: …".
     private static func edit(_ text: String) -> SharingCommand? {
-        guard let colon = text.firstIndex(of: ":") else { return nil }
+        guard let colon = text.utf8.firstIndex(of: UInt8(ascii: ":")) else { return nil }
         let head = text[..<colon].lowercased().split(separator: " ").map(String.init)
         let body = text[text.index(after: colon)...].trimmingWhitespace()
         guard !body.isEmpty else { return nil }

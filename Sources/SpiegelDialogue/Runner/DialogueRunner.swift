@@ -571,8 +571,12 @@ public struct DialogueRunner: Sendable {
     /// it quotes is not fit to quote (too long, a question, "weet ik niet", or recognised as such).
     private func render(_ text: LocalizedText, _ state: DialogueState) -> String {
         let fallbacks = state.position.flatMap { self.library.graphs[$0.graph]?.languages } ?? ["nl", "en"]
-        let values = state.values
         var chosen = text.text(in: state.language, fallbacks: fallbacks)
+        // Most texts have no placeholder: nothing to look up, quote or fill.
+        guard chosen.utf8.contains(UInt8(ascii: "{")) else {
+            return state.language == "en" ? Interpolation.englishArticles(chosen) : chosen
+        }
+        let values = state.values
         if let neutral = text.neutralText(in: state.language, fallbacks: fallbacks),
            Interpolation.quotations(in: chosen).contains(where: { quotation in
                state.unquotable.contains(quotation.name)

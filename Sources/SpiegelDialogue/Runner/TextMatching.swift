@@ -149,7 +149,7 @@ enum Interpolation {
     /// first words up to a comma, full stop or dash, for a mirror: "Boos… ik trilde" gives "Boos",
     /// capitalised at the start of the text.
     static func fill(_ text: String, values: [String: String]) -> String {
-        guard text.contains("{") else { return text }
+        guard text.utf8.contains(UInt8(ascii: "{")) else { return text }
         var result = ""
         var rest = text[...]
         while let open = rest.firstIndex(of: "{") {
