@@ -58,30 +58,39 @@ struct WebhookBenchmark: AsyncParsableCommand {
         print("Plain webhook end to end: signed messages, \(lines.count) a teacher, one at a time per teacher, fsync on, in \(root)")
         print("Machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, Linux \(MatrixBenchmark.kernelRelease())")
         print("")
-        print("| route | teachers at once | messages | replied | messages/s | share of the ceiling | p50 | p99 | p99.9 | p99 of first messages | p99 of the rest | processor per message |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        var ceilingPoints: [ScalingPlot.Point] = []
+        print("| route | teachers at once | messages | replied | messages/s | share of the ceiling | share of the ceiling with a reply | p50 | p99 | p99.9 | p99 of first messages | p99 of the rest | processor per message |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        var ceilingPoints: [ScalingPlot.Point] = [], replyingPoints: [ScalingPlot.Point] = []
         var spiegelPoints: [ScalingPlot.Point] = []
         for teachers in loads {
-            var ceiling: Double?
+            var ceiling: Double?, ceilingWithReply: Double?
             if !self.withoutCeiling {
-                let result = try await self.ceiling(teachers: teachers, lines: lines, base: root + "/ceiling-\(teachers)")
+                let result = try await self.ceiling(teachers: teachers, lines: lines, base: root + "/ceiling-\(teachers)", replying: false)
                 ceiling = result.rate
-                Self.printRow("ceiling: verify, one fsynced record", teachers, result, share: nil)
+                Self.printRow(Self.ceilingRoute, teachers, result)
                 ceilingPoints.append(.init(load: teachers, rate: result.rate, p99Milliseconds: Double(result.latencies.valueAtPercentile(99)) / 1e6))
+                let replying = try await self.ceiling(teachers: teachers, lines: lines, base: root + "/ceiling-reply-\(teachers)", replying: true)
+                ceilingWithReply = replying.rate
+                Self.printRow(Self.replyingCeilingRoute, teachers, replying)
+                replyingPoints.append(.init(load: teachers, rate: replying.rate, p99Milliseconds: Double(replying.latencies.valueAtPercentile(99)) / 1e6))
             }
             let (result, answered) = try await self.spiegel(teachers: teachers, lines: lines, base: root + "/spiegel-\(teachers)")
-            Self.printRow("Spiegel, to the first reply", teachers, result, share: ceiling.map { result.rate / $0 })
-            Self.printRow("Spiegel, to the 200", teachers, answered, share: nil)
+            Self.printRow("Spiegel, to the first reply", teachers, result, share: ceiling.map { result.rate / $0 }, shareWithReply: ceilingWithReply.map { result.rate / $0 })
+            Self.printRow("Spiegel, to the 200", teachers, answered)
             spiegelPoints.append(.init(load: teachers, rate: result.rate, p99Milliseconds: Double(result.latencies.valueAtPercentile(99)) / 1e6))
         }
         print("")
-        print("Latency: from the start of a message's POST to its first reply at the sink (Spiegel), or to the 200 (the ceiling, and Spiegel's")
-        print("second row: the message journalled and its replies queued; the difference is the outbox's delivery).")
+        print("Latency: from the start of a message's POST to its first reply at the sink (Spiegel and the ceiling with a reply), or to the 200")
+        print("(the ceiling, and Spiegel's second row: the message journalled and its replies queued; the difference is the outbox's delivery).")
+        print("The ceiling with a reply does the I/O Spiegel does for a one-reply turn (the reply POSTed through the same HTTP client to the same")
+        print("sink, after the 200), without the coaching, the outbox's journal and its order per room: Spiegel's share of it is what those cost.")
         print("A teacher's first message makes the teacher's journal: its key goes into the vault's log with the records, its files come at a checkpoint.")
         if let plot = self.plot {
             var series = [(name: "Spiegel, to the first reply", points: spiegelPoints)]
-            if !ceilingPoints.isEmpty { series.append((name: "ceiling: verify, one fsynced record", points: ceilingPoints)) }
+            if !ceilingPoints.isEmpty {
+                series.append((name: Self.ceilingRoute, points: ceilingPoints))
+                series.append((name: Self.replyingCeilingRoute, points: replyingPoints))
+            }
             let chart = ScalingPlot(title: "Plain webhook: messages/s and p99 against teachers at once", loadLabel: "teachers at once (each one message at a time)", series: series)
             try chart.svg().write(toFile: plot, atomically: true, encoding: .utf8)
             print("Plot: \(plot)")
@@ -105,9 +114,12 @@ struct WebhookBenchmark: AsyncParsableCommand {
     /// Whether a message id (`t<teacher>-<line>`) is the teacher's first message.
     static func isFirst(_ id: Substring) -> Bool { id.hasSuffix("-0") }
 
-    static func printRow(_ route: String, _ teachers: Int, _ result: Result, share: Double?) {
+    static let ceilingRoute = "ceiling: verify, one fsynced record"
+    static let replyingCeilingRoute = "ceiling with a reply: the same, then one signed reply posted"
+
+    static func printRow(_ route: String, _ teachers: Int, _ result: Result, share: Double? = nil, shareWithReply: Double? = nil) {
         let milliseconds: (UInt64) -> String = { String(format: "%.2f ms", Double($0) / 1e6) }
-        let shareText = share.map { String(format: "%.0f %%", 100 * $0) } ?? ""
+        let shareText = [share, shareWithReply].map { $0.map { String(format: "%.0f %%", 100 * $0) } ?? "" }.joined(separator: " | ")
         let latencies = ([50, 99, 99.9].map { milliseconds(result.latencies.valueAtPercentile($0)) }
             + [milliseconds(result.firstLatencies.valueAtPercentile(99)), milliseconds(result.restLatencies.valueAtPercentile(99))]).joined(separator: " | ")
         let processor = String(format: "%.0f µs", result.processorPerMessage * 1e6)
@@ -145,52 +157,67 @@ struct WebhookBenchmark: AsyncParsableCommand {
             let processorStart = ProcessorTime.now()
             let sent = try await Self.drive(url: "http://127.0.0.1:\(port)/hooks/plain", teachers: teachers, lines: lines, rounds: self.rounds(teachers, lines))
             // Wait for every message's first reply at the sink.
-            let expected = sent.starts.count
-            // Counted as they come (each body parsed once), so the wait takes no processor time
-            // from the replies still on their way.
-            var firsts = 0, looked = 0
-            for _ in 0..<6000 {
-                let received = sink.received
-                firsts += received[looked...].filter { Self.key(of: $0)?.hasSuffix("#0") == true }.count
-                looked = received.count
-                if firsts >= expected { break }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            let processorTime = ProcessorTime.now() - processorStart
-            let received = sink.received
-            let end = received.map(\.receivedAt).max() ?? clock.now
-            var latencies = Histogram<UInt64>(highestTrackableValue: 600_000_000_000)
-            var firstLatencies = latencies, restLatencies = latencies
-            var matched = 0
-            for request in received {
-                guard let key = Self.key(of: request), key.hasSuffix("#0"), let started = sent.starts[String(key.dropLast(2))] else { continue }
-                let elapsed = Self.nanoseconds(request.receivedAt - started)
-                latencies.record(elapsed)
-                if Self.isFirst(key.dropLast(2)) { firstLatencies.record(elapsed) } else { restLatencies.record(elapsed) }
-                matched += 1
-            }
+            let replies = try await Self.measureReplies(at: sink, to: sent, since: start, processorStart: processorStart)
             await group.triggerGracefulShutdown()
             while try await tasks.next() != nil {}
-            let rate = Double(matched) / Self.seconds(end - start)
-            return (
-                Result(messages: expected, replied: matched, rate: rate, latencies: latencies, firstLatencies: firstLatencies, restLatencies: restLatencies,
-                       processorPerMessage: processorTime / Double(max(1, expected))),
-                Result(messages: expected, replied: matched, rate: rate, latencies: sent.answered, firstLatencies: sent.answeredFirst, restLatencies: sent.answeredRest,
-                       processorPerMessage: processorTime / Double(max(1, expected)))
-            )
+            var answered = replies
+            (answered.latencies, answered.firstLatencies, answered.restLatencies) = (sent.answered, sent.answeredFirst, sent.answeredRest)
+            return (replies, answered)
         }
         try await sink.stop()
         return result
     }
 
+    /// Waits for every message's first reply at `sink` (key `…/<message id>#0`), and measures
+    /// each from the start of its message's POST; the rate counts to the last reply's arrival.
+    static func measureReplies(
+        at sink: LoopbackHTTPServer, to sent: Sent, since start: ContinuousClock.Instant, processorStart: Double
+    ) async throws -> Result {
+        let expected = sent.starts.count
+        // Counted as they come (each body parsed once), so the wait takes no processor time
+        // from the replies still on their way.
+        var firsts = 0, looked = 0
+        for _ in 0..<6000 {
+            let received = sink.received
+            firsts += received[looked...].filter { Self.key(of: $0)?.hasSuffix("#0") == true }.count
+            looked = received.count
+            if firsts >= expected { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let processorTime = ProcessorTime.now() - processorStart
+        let received = sink.received
+        let end = received.map(\.receivedAt).max() ?? start
+        var latencies = Histogram<UInt64>(highestTrackableValue: 600_000_000_000)
+        var firstLatencies = latencies, restLatencies = latencies
+        var matched = 0
+        for request in received {
+            guard let key = Self.key(of: request), key.hasSuffix("#0"), let started = sent.starts[String(key.dropLast(2))] else { continue }
+            let elapsed = Self.nanoseconds(request.receivedAt - started)
+            latencies.record(elapsed)
+            if Self.isFirst(key.dropLast(2)) { firstLatencies.record(elapsed) } else { restLatencies.record(elapsed) }
+            matched += 1
+        }
+        return Result(
+            messages: expected, replied: matched, rate: Double(matched) / Self.seconds(end - start), latencies: latencies,
+            firstLatencies: firstLatencies, restLatencies: restLatencies, processorPerMessage: processorTime / Double(max(1, expected))
+        )
+    }
+
     /// The ceiling: Hummingbird, the signature checked, one record appended (fsynced, group
-    /// commit) to the teacher's journal in a vault, 200.
-    private func ceiling(teachers: Int, lines: [String], base: String) async throws -> Result {
+    /// commit) to the teacher's journal in a vault, 200. `replying`: then one reply, signed and
+    /// POSTed by Spiegel's HTTP client to a loopback sink (measured to its arrival there).
+    private func ceiling(teachers: Int, lines: [String], base: String, replying: Bool) async throws -> Result {
         var logger = Logger(label: "bench.ceiling")
         logger.logLevel = .warning
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         let vault = try Vault(configuration: VaultConfiguration(directory: base + "/vault"), masterKey: MasterKey.generate(), logger: logger)
         let signature = PlainSignature(secret: Array(Self.secret.utf8))
+        // The reply's way out, as Spiegel's: its HTTP client and the plain transport's signed JSON.
+        let sink = replying ? try await LoopbackHTTPServer.start() : nil
+        var clientConfiguration = CurlHTTPClient.Configuration()
+        clientConfiguration.maxConnectionsPerHost = 64
+        let client = CurlHTTPClient(configuration: clientConfiguration, logger: logger)
+        let transport = sink.map { PlainTransport(url: $0.url("/inbox"), signature: signature, now: { Date() }) }
         let router = Router()
         router.post("/hooks/plain") { request, _ -> Response in
             let body = Array(try await request.body.collect(upTo: 1 << 20).readableBytesView)
@@ -200,6 +227,10 @@ struct WebhookBenchmark: AsyncParsableCommand {
             ) else { return Response(status: .unauthorized) }
             let message = try JSONDecoder().decode(PlainInboundMessage.self, from: Data(body))
             try await vault.append([NewRecord(.messageIn, Array(message.text.utf8))], for: CoacheeID(message.user))
+            if let transport {
+                let reply = OutboxEntry(key: "ceiling/\(message.id)#0", room: message.room, text: "Wat zou een goede uitkomst van dit gesprek zijn?", replyTo: message.id)
+                Task { _ = try? await client.execute(transport.request(for: reply)) }
+            }
             return Response(status: .ok)
         }
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
@@ -217,14 +248,31 @@ struct WebhookBenchmark: AsyncParsableCommand {
             let processorStart = ProcessorTime.now()
             let sent = try await Self.drive(url: "http://127.0.0.1:\(port)/hooks/plain", teachers: teachers, lines: lines, rounds: self.rounds(teachers, lines))
             let elapsed = clock.now - start
-            let processorTime = ProcessorTime.now() - processorStart
+            var result = Result(
+                messages: sent.starts.count, replied: sent.starts.count, rate: Double(sent.starts.count) / Self.seconds(elapsed), latencies: sent.answered,
+                firstLatencies: sent.answeredFirst, restLatencies: sent.answeredRest,
+                processorPerMessage: (ProcessorTime.now() - processorStart) / Double(max(1, sent.starts.count))
+            )
+            if let sink {
+                result = try await Self.measureReplies(at: sink, to: sent, since: start, processorStart: processorStart)
+            }
             await group.triggerGracefulShutdown()
             while try await tasks.next() != nil {}
-            return Result(messages: sent.starts.count, replied: sent.starts.count, rate: Double(sent.starts.count) / Self.seconds(elapsed), latencies: sent.answered,
-                          firstLatencies: sent.answeredFirst, restLatencies: sent.answeredRest, processorPerMessage: processorTime / Double(max(1, sent.starts.count)))
+            return result
         }
+        await client.shutdown()
+        try await sink?.stop()
         try await vault.close()
         return result
+    }
+
+    /// What the load generator sent: when each message started, by id, and how long each POST
+    /// took to its answer (all, teachers' first messages, the rest).
+    struct Sent {
+        var starts: [String: ContinuousClock.Instant]
+        var answered: Histogram<UInt64>
+        var answeredFirst: Histogram<UInt64>
+        var answeredRest: Histogram<UInt64>
     }
 
     /// How many teachers take each place in turn, for at least `minimumMessages` in a row.
@@ -235,9 +283,7 @@ struct WebhookBenchmark: AsyncParsableCommand {
     /// The load generator: `teachers` at once, each sending its lines one at a time (the next once
     /// the previous was answered 200). Returns when each message started, by id, and how long
     /// each POST took (all, teachers' first messages, the rest).
-    static func drive(url: String, teachers: Int, lines: [String], rounds: Int) async throws
-        -> (starts: [String: ContinuousClock.Instant], answered: Histogram<UInt64>, answeredFirst: Histogram<UInt64>, answeredRest: Histogram<UInt64>)
-    {
+    static func drive(url: String, teachers: Int, lines: [String], rounds: Int) async throws -> Sent {
         var clientConfiguration = CurlHTTPClient.Configuration()
         clientConfiguration.maxConnectionsPerHost = 256
         var logger = Logger(label: "bench.load")
@@ -280,7 +326,7 @@ struct WebhookBenchmark: AsyncParsableCommand {
                     if Self.isFirst(id[...]) { answeredFirst.record(Self.nanoseconds(took)) } else { answeredRest.record(Self.nanoseconds(took)) }
                 }
             }
-            return (starts, answered, answeredFirst, answeredRest)
+            return Sent(starts: starts, answered: answered, answeredFirst: answeredFirst, answeredRest: answeredRest)
         }
     }
 
@@ -290,9 +336,19 @@ struct WebhookBenchmark: AsyncParsableCommand {
 
     /// The reply's key without its sender tag: `<message id>#<n>` (the outbox keys are
     /// `<tag>/<message id>#<n>`).
+    /// Read by scanning for `"key":"`, so that counting the replies takes little of the processor
+    /// time being measured; a key with an escape in it is read by a JSON parser.
     static func key(of request: LoopbackHTTPServer.ReceivedRequest) -> String? {
-        guard let key = (try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: String])?["key"] else { return nil }
-        return key.split(separator: "/", maxSplits: 1).last.map(String.init)
+        let marker = Array(#""key":""#.utf8)
+        let body = request.body
+        var key: String?
+        if let start = body.indices.first(where: { body[$0...].starts(with: marker) }).map({ $0 + marker.count }),
+           let end = body[start...].firstIndex(of: UInt8(ascii: "\"")), !body[start..<end].contains(UInt8(ascii: "\\")) {
+            key = String(decoding: body[start..<end], as: UTF8.self)
+        } else {
+            key = (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: String])?["key"]
+        }
+        return key?.split(separator: "/", maxSplits: 1).last.map(String.init)
     }
 
     static func nanoseconds(_ duration: Duration) -> UInt64 {
