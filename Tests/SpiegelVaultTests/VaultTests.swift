@@ -50,6 +50,45 @@ import Testing
         try await reopened.close()
     }
 
+    /// Thousands of coachees writing between two checkpoints (a term's first week, a vault
+    /// restored from a backup) hold no file open, and the checkpoint after them opens a bounded
+    /// number at a time: running out of descriptors would stop every write (and libdispatch with
+    /// them).
+    @Test func thousandsOfCoacheesBetweenCheckpointsHoldFewFilesOpen() async throws {
+        let fixture = VaultFixture()
+        let coachees = (0..<1_000).map { CoacheeID("@leraar\($0):school.example") }
+        // The most descriptors under the vault seen at a sync (every tenth), and now.
+        let most = Mutex(0), syncs = Atomic<Int>(0)
+        @Sendable func openUnderVault() -> Int {
+            let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+            return descriptors.count { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)"))?.hasPrefix(fixture.root) == true }
+        }
+        FileFaults.arm(under: fixture.root) { call, _ in
+            if call == .sync, syncs.add(1, ordering: .relaxed).newValue % 10 == 0 {
+                let count = openUnderVault()
+                most.withLock { $0 = max($0, count) }
+            }
+            return nil
+        }
+        defer { FileFaults.disarm(under: fixture.root) }
+        for round in ["eerste", "tweede"] {
+            let vault = try fixture.open(checkpointBytes: 1 << 30)
+            try await vault.append(coachees.map { vault.write([VaultFixture.text("\(round) les")], for: $0) })
+            // The second round opened every journal's files to read its state: none stays open.
+            #expect(openUnderVault() <= 3, "\(round): \(openUnderVault()) files open under the vault")
+            // The checkpoint makes (first round) or writes (second) a thousand journals.
+            try await vault.close()
+        }
+        #expect(syncs.load(ordering: .relaxed) >= 2_000)
+        let bound = 2 * 128 + 8
+        #expect(most.withLock { $0 } <= bound, "at most \(bound) files open at once, saw \(most.withLock { $0 })")
+        let reopened = try fixture.open()
+        for coachee in coachees.prefix(3) + coachees.suffix(3) {
+            #expect(try await reopened.records(for: coachee).map { String(decoding: $0.payload, as: UTF8.self) } == ["eerste les", "tweede les"])
+        }
+        try await reopened.close()
+    }
+
     @Test func theListingShowsPseudonymsOnlyAndModesKeepOthersOut() async throws {
         let fixture = VaultFixture()
         let vault = try fixture.open()

@@ -43,13 +43,13 @@ final class JournalStore: @unchecked Sendable {
         func journal(of pseudonym: Pseudonym) -> String { self.directory(of: pseudonym) + "/journal" }
     }
 
-    /// A coachee's journal as the store has it open.
+    /// A coachee's journal as the store has it open: in memory, not as a file (a file is opened
+    /// only for a step and closed after it, so thousands of coachees between two checkpoints hold
+    /// no descriptors).
     ///
     /// Acknowledged frames wait in `buffered` (they are safe in the synced log) until the journal
     /// is read or checkpointed: one write per coachee then, instead of one per record.
     struct OpenJournal {
-        /// -1 while the files are not made (`wrappedKey` is set).
-        var descriptor: Int32
         let dataKey: SymmetricKey
         var path: String
         /// Records acknowledged: in the file or in `buffered`.
@@ -121,6 +121,8 @@ final class JournalStore: @unchecked Sendable {
     let health = HealthMonitor()
     private let logger: Logger
     private let checkpointBytes: Int
+    /// How many journals a checkpoint has open at once (two files each while it makes new ones).
+    static let filesAtOnce = 128
     private let queue = DispatchQueue(label: "spiegel.vault")
     /// Where the log's `fdatasync` runs, so the flusher can seal the next batch meanwhile.
     private let syncQueue = DispatchQueue(label: "spiegel.vault.sync")
@@ -458,8 +460,7 @@ final class JournalStore: @unchecked Sendable {
         let dataKey = SymmetricKey(size: .bits256)
         let wrapped = try WrappedKey.wrap(dataKey, under: self.keys[0], purpose: self.purpose(of: pseudonym))
         return OpenJournal(
-            descriptor: -1, dataKey: dataKey, path: self.layout.journal(of: pseudonym), count: 0,
-            length: JournalFormat.header.count, wrappedKey: wrapped
+            dataKey: dataKey, path: self.layout.journal(of: pseudonym), count: 0, length: JournalFormat.header.count, wrappedKey: wrapped
         )
     }
 
@@ -492,17 +493,25 @@ final class JournalStore: @unchecked Sendable {
     /// that fails is cut off the file before the error is thrown (or before the next write, when
     /// the cut fails too); what was buffered stays buffered.
     private func writeBuffered(_ pseudonym: Pseudonym) throws(VaultError) {
+        guard let journal = self.journals[pseudonym], journal.wrappedKey == nil, journal.mustCutBack || !journal.buffered.isEmpty else { return }
+        let descriptor = try FileIO.open(journal.path, flags: O_RDWR | O_APPEND)
+        defer { Glibc.close(descriptor) }
+        try self.writeBuffered(pseudonym, to: descriptor)
+    }
+
+    /// The same, to the journal's file open at `descriptor`.
+    private func writeBuffered(_ pseudonym: Pseudonym, to descriptor: Int32) throws(VaultError) {
         guard let journal = self.journals[pseudonym], journal.wrappedKey == nil else { return }
         if journal.mustCutBack {
-            try FileIO.truncate(journal.descriptor, to: journal.length, path: journal.path)
+            try FileIO.truncate(descriptor, to: journal.length, path: journal.path)
             self.journals[pseudonym]?.mustCutBack = false
         }
         guard !journal.buffered.isEmpty else { return }
         do throws(VaultError) {
-            try FileIO.write(journal.descriptor, journal.buffered, path: journal.path)
+            try FileIO.write(descriptor, journal.buffered, path: journal.path)
         } catch {
             do throws(VaultError) {
-                try FileIO.truncate(journal.descriptor, to: journal.length, path: journal.path)
+                try FileIO.truncate(descriptor, to: journal.length, path: journal.path)
             } catch {
                 self.journals[pseudonym]?.mustCutBack = true
             }
@@ -514,22 +523,33 @@ final class JournalStore: @unchecked Sendable {
     }
 
     /// Writes and syncs every journal changed since the last checkpoint, then empties the log and
-    /// closes the journals but those in `open`. A failed write leaves the log as it was (it still
+    /// forgets the journals but those in `open`. A failed write leaves the log as it was (it still
     /// holds every record); a failed sync stops the store.
+    ///
+    /// Files are opened ``filesAtOnce`` journals at a time and closed before the next ones, so a
+    /// checkpoint after thousands of coachees wrote needs no more descriptors than after a few.
     func checkpoint(keepingOpen open: Set<Pseudonym> = []) throws(VaultError) {
         if let stopped = self.stopped { throw stopped }
         try self.makeFilesOfNewJournals()
-        for pseudonym in Array(self.journals.keys) {
-            try self.writeBuffered(pseudonym)
+        let changed = self.journals.filter { $0.value.wrappedKey == nil && ($0.value.isDirty || $0.value.mustCutBack || !$0.value.buffered.isEmpty) }
+            .keys.sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
+        for start in stride(from: 0, to: changed.count, by: Self.filesAtOnce) {
+            let group = changed[start..<min(changed.count, start + Self.filesAtOnce)]
+            var opened: [(pseudonym: Pseudonym, descriptor: Int32, path: String)] = []
+            defer { for file in opened { Glibc.close(file.descriptor) } }
+            for pseudonym in group {
+                let path = self.layout.journal(of: pseudonym)
+                opened.append((pseudonym, try FileIO.open(path, flags: O_RDWR | O_APPEND), path))
+                try self.writeBuffered(pseudonym, to: opened[opened.count - 1].descriptor)
+            }
+            do throws(VaultError) {
+                try FileIO.syncAll(opened.map { ($0.descriptor, $0.path) })
+            } catch {
+                self.stop(after: error, during: "syncing a journal")
+                throw error
+            }
+            for file in opened { self.journals[file.pseudonym]?.isDirty = false }
         }
-        let dirty = self.journals.filter(\.value.isDirty)
-        do throws(VaultError) {
-            try FileIO.syncAll(dirty.values.map { ($0.descriptor, $0.path) })
-        } catch {
-            self.stop(after: error, during: "syncing a journal")
-            throw error
-        }
-        for pseudonym in dirty.keys { self.journals[pseudonym]?.isDirty = false }
         try FileIO.truncate(self.walDescriptor, to: 0, path: self.layout.writeAheadLog)
         self.walOffset = 0
         self.walMustCutBack = false
@@ -540,9 +560,8 @@ final class JournalStore: @unchecked Sendable {
             self.stop(after: error, during: "syncing the emptied write-ahead log")
             throw error
         }
-        // Every journal is written and synced: close them, so thousands of coachees over months
-        // do not hold thousands of files open. The next record opens its journal again.
-        for (pseudonym, journal) in self.journals where !open.contains(pseudonym) { Glibc.close(journal.descriptor) }
+        // Every journal is written and synced: forget them, so thousands of coachees over months
+        // are not kept in memory. The next record reads its journal's state again.
         self.journals = open.isEmpty ? [:] : self.journals.filter { open.contains($0.key) }
     }
 
@@ -582,14 +601,10 @@ final class JournalStore: @unchecked Sendable {
         let dataKey = try WrappedKey.unwrap(wrapped, with: self.keys, purpose: self.purpose(of: pseudonym), what: "the data key of coachee \(pseudonym)")
         let path = self.layout.journal(of: pseudonym)
         let descriptor = try FileIO.open(path, flags: O_RDWR | O_APPEND, create: 0o600)
-        do {
-            let (count, length) = try self.repair(descriptor, path: path, pseudonym: pseudonym, dataKey: dataKey)
-            self.journals[pseudonym] = OpenJournal(descriptor: descriptor, dataKey: dataKey, path: path, count: count, length: length)
-            return Loaded(dataKey: dataKey, count: count)
-        } catch {
-            Glibc.close(descriptor)
-            throw error
-        }
+        defer { Glibc.close(descriptor) }
+        let (count, length) = try self.repair(descriptor, path: path, pseudonym: pseudonym, dataKey: dataKey)
+        self.journals[pseudonym] = OpenJournal(dataKey: dataKey, path: path, count: count, length: length)
+        return Loaded(dataKey: dataKey, count: count)
     }
 
     /// A journal to read: its file holds every acknowledged record (what waited is written), or,
@@ -637,6 +652,31 @@ final class JournalStore: @unchecked Sendable {
                     wrappedKey: journal.wrappedKey!
                 )
             }
+        var renameFailure: VaultError?
+        for start in stride(from: 0, to: files.count, by: Self.filesAtOnce) {
+            let group = Array(files[start..<min(files.count, start + Self.filesAtOnce)])
+            if let failure = try self.makeFiles(of: group) { renameFailure = renameFailure ?? failure }
+        }
+        if !self.directoriesToSync.isEmpty {
+            let paths = self.directoriesToSync.sorted()
+            for start in stride(from: 0, to: paths.count, by: Self.filesAtOnce) {
+                let directories = try FileIO.openDirectories(Array(paths[start..<min(paths.count, start + Self.filesAtOnce)]))
+                defer { for directory in directories { Glibc.close(directory.descriptor) } }
+                do throws(VaultError) {
+                    try FileIO.syncAll(directories, full: true)
+                } catch {
+                    self.stop(after: error, during: "syncing a new journal's directory")
+                    throw error
+                }
+            }
+            self.directoriesToSync = []
+        }
+        if let renameFailure { throw renameFailure }
+    }
+
+    /// Makes the files of `group` (side by side), syncs them, closes them and renames their keys
+    /// in; their directories wait in `directoriesToSync`. Returns the first rename that failed.
+    private func makeFiles(of group: [NewJournalFiles]) throws(VaultError) -> VaultError? {
         var written: [(files: NewJournalFiles, journal: Int32, key: Int32)] = []
         func discardWritten() {
             for file in written {
@@ -647,9 +687,9 @@ final class JournalStore: @unchecked Sendable {
         }
         // Side by side: ext4 looks for a free inode for each of the three (skipping those freed in
         // the last minutes), which took up to 2 ms a journal, while every append waits here.
-        let results = FileIO.concurrently(files.count, width: 4) { index throws(VaultError) in try files[index].make() }
+        let results = FileIO.concurrently(group.count, width: 4) { index throws(VaultError) in try group[index].make() }
         var failure: VaultError?
-        for (file, result) in zip(files, results) {
+        for (file, result) in zip(group, results) {
             switch result {
             case .success(let descriptors): written.append((file, descriptors.journal, descriptors.key))
             case .failure(let error): failure = failure ?? error
@@ -659,29 +699,26 @@ final class JournalStore: @unchecked Sendable {
             discardWritten()
             throw failure
         }
-        if !written.isEmpty {
-            do throws(VaultError) {
-                try FileIO.syncAll(written.flatMap { [($0.journal, $0.files.journal), ($0.key, $0.files.key)] })
-            } catch {
-                discardWritten()
-                self.stop(after: error, during: "syncing a new journal")
-                throw error
-            }
+        do throws(VaultError) {
+            try FileIO.syncAll(written.flatMap { [($0.journal, $0.files.journal), ($0.key, $0.files.key)] })
+        } catch {
+            discardWritten()
+            self.stop(after: error, during: "syncing a new journal")
+            throw error
         }
         var renameFailure: VaultError?
         var made: [Pseudonym] = []
         for file in written {
             Glibc.close(file.key)
+            Glibc.close(file.journal)
             let pseudonym = file.files.pseudonym
             do throws(VaultError) {
                 try FileIO.rename(file.files.key, to: self.layout.keyFile(of: pseudonym))
             } catch {
-                Glibc.close(file.journal)
                 unlink(file.files.key)
                 renameFailure = renameFailure ?? error
                 continue
             }
-            self.journals[pseudonym]!.descriptor = file.journal
             self.journals[pseudonym]!.length = file.files.contents.count
             self.journals[pseudonym]!.buffered = []
             self.journals[pseudonym]!.wrappedKey = nil
@@ -690,18 +727,7 @@ final class JournalStore: @unchecked Sendable {
             made.append(pseudonym)
         }
         if !made.isEmpty { self.inLogOnly.withLock { $0.subtract(made) } }
-        if !self.directoriesToSync.isEmpty {
-            let directories = try FileIO.openDirectories(self.directoriesToSync.sorted())
-            defer { for directory in directories { Glibc.close(directory.descriptor) } }
-            do throws(VaultError) {
-                try FileIO.syncAll(directories, full: true)
-            } catch {
-                self.stop(after: error, during: "syncing a new journal's directory")
-                throw error
-            }
-            self.directoriesToSync = []
-        }
-        if let renameFailure { throw renameFailure }
+        return renameFailure
     }
 
     /// Cuts off a torn last record (cut short, or zero-filled by a crash); returns the count of
@@ -742,7 +768,7 @@ final class JournalStore: @unchecked Sendable {
     /// A journal made since the log was last emptied has its key there too: that copy is
     /// overwritten in place, synced, before the files go.
     func erase(_ pseudonym: Pseudonym) throws(VaultError) {
-        if let journal = self.journals.removeValue(forKey: pseudonym), journal.descriptor >= 0 { Glibc.close(journal.descriptor) }
+        self.journals[pseudonym] = nil
         self.inLogOnly.withLock { _ = $0.remove(pseudonym) }
         if let offset = self.keysInLog.removeValue(forKey: pseudonym) {
             try self.shredKeyInLog(at: offset)
@@ -794,7 +820,6 @@ final class JournalStore: @unchecked Sendable {
     /// Syncs everything and closes every file; the store takes no more work.
     func close() throws(VaultError) {
         defer {
-            for journal in self.journals.values where journal.descriptor >= 0 { Glibc.close(journal.descriptor) }
             self.journals = [:]
             Glibc.close(self.walDescriptor)
             self.stopped = VaultError(.closed, "the vault is closed")
@@ -874,8 +899,7 @@ final class JournalStore: @unchecked Sendable {
             return
         }
         self.journals[pseudonym] = OpenJournal(
-            descriptor: -1, dataKey: dataKey, path: self.layout.journal(of: pseudonym), count: 0,
-            length: JournalFormat.header.count, wrappedKey: entry.wrappedKey
+            dataKey: dataKey, path: self.layout.journal(of: pseudonym), count: 0, length: JournalFormat.header.count, wrappedKey: entry.wrappedKey
         )
         self.keysInLog[pseudonym] = offset + WriteAheadLog.wrappedKeyOffset
         self.inLogOnly.withLock { _ = $0.insert(pseudonym) }
