@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import struct Histogram.Histogram
 import Logging
+import Metrics
 import ServiceLifecycle
 import SpiegelApp
 import SpiegelChat
@@ -47,8 +48,12 @@ struct WebhookBenchmark: AsyncParsableCommand {
     var plot: String?
 
     static let secret = "benchmark-secret-of-the-bridge"
+    /// The registry `/metrics` would read, as in `spiegel serve`.
+    static let registry = PrometheusCollectorRegistry()
 
     func run() async throws {
+        // Spiegel's metrics go where `spiegel serve` sends them, so each message pays for them.
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: Self.registry))
         let loads = self.teachers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !loads.isEmpty, loads.allSatisfy({ $0 > 0 }), self.messages > 0 else { throw ValidationError("--teachers and --messages must be positive") }
         let script = try String(contentsOfFile: self.prompts + "/conversations/reflectie-volledig.txt", encoding: .utf8)
@@ -144,7 +149,7 @@ struct WebhookBenchmark: AsyncParsableCommand {
         configuration.tryout.enabled = false
         var logger = Logger(label: "bench")
         logger.logLevel = .warning
-        let server = SpiegelServer(configuration: configuration, registry: .init(), logger: logger)
+        let server = SpiegelServer(configuration: configuration, registry: Self.registry, logger: logger)
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let services = try server.makeServices { portContinuation.yield($0.port) }.all
         let group = ServiceGroup(services: services, logger: logger)
