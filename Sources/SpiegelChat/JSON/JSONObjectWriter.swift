@@ -1,3 +1,5 @@
+import SpiegelVault
+
 /// Writes one flat JSON object, field by field, in the order given: the outbound reply and the
 /// outbox's journal record are written with every reply, and Foundation's `JSONEncoder` cost more
 /// than the rest of building them. What it writes is plain JSON that any decoder reads
@@ -51,9 +53,7 @@ struct JSONObjectWriter {
             case UInt8(ascii: "\n"): self.bytes += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
             case UInt8(ascii: "\r"): self.bytes += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
             case UInt8(ascii: "\t"): self.bytes += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-            case 0..<0x20:
-                let digits = Array("0123456789abcdef".utf8)
-                self.bytes += Array("\\u00".utf8) + [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]]
+            case 0..<0x20: self.bytes += Array(("\\u00" + Hex.string([byte])).utf8)
             default: self.bytes.append(byte)
             }
         }

@@ -263,7 +263,7 @@ final class JournalStore: @unchecked Sendable {
                     current = SealedBatch()
                     continue
                 }
-                self.apply(current, keepingOpen: SealedBatch())
+                self.apply(current, keeping: SealedBatch())
                 current = SealedBatch()
                 continue
             }
@@ -295,7 +295,7 @@ final class JournalStore: @unchecked Sendable {
                 current = SealedBatch()
                 continue
             }
-            self.apply(current, keepingOpen: next)
+            self.apply(current, keeping: next)
             current = next
         }
     }
@@ -422,8 +422,8 @@ final class JournalStore: @unchecked Sendable {
     }
 
     /// Takes a synced batch into its journals (in memory; on disk at the next checkpoint) and
-    /// tells its writers. The journals of `next`, sealed meanwhile, stay open through a checkpoint.
-    private func apply(_ batch: SealedBatch, keepingOpen next: SealedBatch) {
+    /// tells its writers. The journals of `next`, sealed meanwhile, stay in memory through a checkpoint.
+    private func apply(_ batch: SealedBatch, keeping next: SealedBatch) {
         for (pseudonym, created) in batch.created {
             self.journals[pseudonym] = created.journal
             self.keysInLog[pseudonym] = self.walOffset + created.keyOffset
@@ -434,7 +434,7 @@ final class JournalStore: @unchecked Sendable {
         // The health first, so a writer that is told its records are safe sees it up to date.
         if self.walOffset >= self.checkpointBytes {
             do throws(VaultError) {
-                try self.checkpoint(keepingOpen: Set(next.counts.keys))
+                try self.checkpoint(keeping: Set(next.counts.keys))
                 self.noteHealthy()
             } catch {
                 // The log still holds every record: nothing is lost, the next flush tries again.
@@ -523,12 +523,12 @@ final class JournalStore: @unchecked Sendable {
     }
 
     /// Writes and syncs every journal changed since the last checkpoint, then empties the log and
-    /// forgets the journals but those in `open`. A failed write leaves the log as it was (it still
+    /// forgets the journals but those `kept`. A failed write leaves the log as it was (it still
     /// holds every record); a failed sync stops the store.
     ///
     /// Files are opened ``filesAtOnce`` journals at a time and closed before the next ones, so a
     /// checkpoint after thousands of coachees wrote needs no more descriptors than after a few.
-    func checkpoint(keepingOpen open: Set<Pseudonym> = []) throws(VaultError) {
+    func checkpoint(keeping kept: Set<Pseudonym> = []) throws(VaultError) {
         if let stopped = self.stopped { throw stopped }
         try self.makeFilesOfNewJournals()
         let changed = self.journals.filter { $0.value.wrappedKey == nil && ($0.value.isDirty || $0.value.mustCutBack || !$0.value.buffered.isEmpty) }
@@ -562,7 +562,7 @@ final class JournalStore: @unchecked Sendable {
         }
         // Every journal is written and synced: forget them, so thousands of coachees over months
         // are not kept in memory. The next record reads its journal's state again.
-        self.journals = open.isEmpty ? [:] : self.journals.filter { open.contains($0.key) }
+        self.journals = kept.isEmpty ? [:] : self.journals.filter { kept.contains($0.key) }
     }
 
     // MARK: - Health
@@ -636,9 +636,10 @@ final class JournalStore: @unchecked Sendable {
         Array("spiegel data key v1".utf8) + pseudonym.bytes
     }
 
-    /// Makes the files of the journals whose key is in the log only, before the log is emptied:
-    /// each journal written whole and its wrapped key beside it (a temporary file), all synced side
-    /// by side; the keys renamed in; then the directories synced, with those a failed step left.
+    /// Makes the files of the journals whose key is in the log only, before the log is emptied,
+    /// ``filesAtOnce`` journals at a time: each journal written whole and its wrapped key beside it
+    /// (a temporary file), the group synced side by side and closed, its keys renamed in; then the
+    /// directories synced, with those a failed step left.
     ///
     /// A crash at any point leaves a directory without a key (finished off at the next open) or a
     /// journal made whole, and the log still holds the key and the records either way.
