@@ -19,15 +19,25 @@ import Testing
     }
 
     static func withOutbox(_ body: (Outbox, Vault, LoopbackHTTPServer) async throws -> Void) async throws {
+        try await Self.withParts(retryingAfter: .milliseconds(20), atMost: .milliseconds(100)) { receiver, vault, client, configuration in
+            let outbox = Outbox(vault: vault, client: client, transport: Inbox(url: receiver.url("/inbox")), isTeamRoom: { $0 == "!team" }, configuration: configuration, logger: Logger(label: "test"))
+            try await body(outbox, vault, receiver)
+        }
+    }
+
+    /// A receiver, a vault, a client, and an outbox configuration whose retries wait from
+    /// `delay` up to `maxDelay`.
+    static func withParts(
+        retryingAfter delay: Duration, atMost maxDelay: Duration, _ body: (LoopbackHTTPServer, Vault, CurlHTTPClient, Outbox.Configuration) async throws -> Void
+    ) async throws {
         let receiver = try await LoopbackHTTPServer.start()
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-outbox-\(UUID().uuidString)/vault").path
         let vault = try Vault(configuration: VaultConfiguration(directory: root), masterKey: .generate(), logger: Logger(label: "test"))
         let client = CurlHTTPClient(configuration: .init(), logger: Logger(label: "test"))
         var configuration = Outbox.Configuration()
-        configuration.baseDelay = .milliseconds(20)
-        configuration.maxDelay = .milliseconds(100)
-        let outbox = Outbox(vault: vault, client: client, transport: Inbox(url: receiver.url("/inbox")), isTeamRoom: { $0 == "!team" }, configuration: configuration, logger: Logger(label: "test"))
-        try await body(outbox, vault, receiver)
+        configuration.baseDelay = delay
+        configuration.maxDelay = maxDelay
+        try await body(receiver, vault, client, configuration)
         await client.shutdown()
         try await vault.close()
         try await receiver.stop()
@@ -38,6 +48,12 @@ import Testing
     /// delivery may wait its turn for the CPU.
     static func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
         try await Poll.until(what, timeout: .seconds(60)) { condition() }
+    }
+
+    /// The parts for tests whose held entries must stay put: retries 30 s apart, longer than the
+    /// test.
+    static func withSlowRetries(_ body: (LoopbackHTTPServer, Vault, CurlHTTPClient, Outbox.Configuration) async throws -> Void) async throws {
+        try await Self.withParts(retryingAfter: .seconds(30), atMost: .seconds(30), body)
     }
 
     @Test func deliveredInOrderThenTheJournalIsErased() async throws {
@@ -113,35 +129,27 @@ import Testing
     }
 
     @Test func writesSideBySideNeverLoseAWaitingEntryToTheJournalsErasure() async throws {
-        let receiver = try await LoopbackHTTPServer.start()
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-outbox-\(UUID().uuidString)/vault").path
-        let vault = try Vault(configuration: VaultConfiguration(directory: root), masterKey: .generate(), logger: Logger(label: "test"))
-        let client = CurlHTTPClient(configuration: .init(), logger: Logger(label: "test"))
-        var configuration = Outbox.Configuration()
-        configuration.baseDelay = .seconds(30)
-        configuration.maxDelay = .seconds(30)
-        let outbox = Outbox(vault: vault, client: client, transport: Holding(url: receiver.url("")), isTeamRoom: { _ in false }, configuration: configuration, logger: Logger(label: "test"))
-        // 40 rooms write at once, 10 entries each, one after the other; every fourth room is held.
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for room in 0..<40 {
-                group.addTask {
-                    let name = room % 4 == 0 ? "!hold\(room)" : "!dm\(room)"
-                    for index in 0..<10 {
-                        try await outbox.enqueue([OutboxEntry(key: "r\(room)-\(index)", room: name, text: "bericht \(index)")])
+        try await Self.withSlowRetries { receiver, vault, client, configuration in
+            let outbox = Outbox(vault: vault, client: client, transport: Holding(url: receiver.url("")), isTeamRoom: { _ in false }, configuration: configuration, logger: Logger(label: "test"))
+            // 40 rooms write at once, 10 entries each, one after the other; every fourth room is held.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for room in 0..<40 {
+                    group.addTask {
+                        let name = room % 4 == 0 ? "!hold\(room)" : "!dm\(room)"
+                        for index in 0..<10 {
+                            try await outbox.enqueue([OutboxEntry(key: "r\(room)-\(index)", room: name, text: "bericht \(index)")])
+                        }
                     }
                 }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
+            try await Self.waitUntil("the free rooms delivered") { outbox.counts.delivered == 300 }
+            #expect(Set(receiver.received.map(\.path)).count == 300, "each free entry delivered once")
+            // What waits is in the journal: a second outbox on the same vault finds all 100 held.
+            let reread = Outbox(vault: vault, client: client, transport: Holding(url: receiver.url("")), isTeamRoom: { _ in false }, configuration: configuration, logger: Logger(label: "test"))
+            try await reread.load()
+            #expect(reread.depth == 100)
         }
-        try await Self.waitUntil("the free rooms delivered") { outbox.counts.delivered == 300 }
-        #expect(Set(receiver.received.map(\.path)).count == 300, "each free entry delivered once")
-        // What waits is in the journal: a second outbox on the same vault finds all 100 held.
-        let reread = Outbox(vault: vault, client: client, transport: Holding(url: receiver.url("")), isTeamRoom: { _ in false }, configuration: configuration, logger: Logger(label: "test"))
-        try await reread.load()
-        #expect(reread.depth == 100)
-        await client.shutdown()
-        try await vault.close()
-        try await receiver.stop()
     }
 
     @Test func whatWasEnqueuedBeforeTheLoadIsQueuedOnce() async throws {
@@ -170,33 +178,25 @@ import Testing
     /// Text a chat may carry: quotes, backslashes, line breaks, a control character, emoji, a
     /// line separator, markup; read back from the journal by a second outbox, field for field.
     @Test func anEntryIsReadBackFromTheJournalAsItWasWritten() async throws {
-        let receiver = try await LoopbackHTTPServer.start()
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("spiegel-outbox-\(UUID().uuidString)/vault").path
-        let vault = try Vault(configuration: VaultConfiguration(directory: root), masterKey: .generate(), logger: Logger(label: "test"))
-        let client = CurlHTTPClient(configuration: .init(), logger: Logger(label: "test"))
-        var configuration = Outbox.Configuration()
-        configuration.baseDelay = .seconds(30)
-        configuration.maxDelay = .seconds(30)
-        let entries = [
-            OutboxEntry(key: "a1b2c3/m\"1\"#0", room: "!hold:school.example", text: "Ze zei: \"stop\" \\ en\nging\tweg\u{1} 👩‍🏫\u{2028}</script>", isPrivate: true, replyTo: "m\"1\""),
-            OutboxEntry(key: "join-1", room: "!hold", text: "", isPrivate: false, action: .join),
-            OutboxEntry(key: "é/ñ", room: "!hold é", text: "Één ∑ 𝄞", isPrivate: false),
-        ]
-        let outbox = Outbox(vault: vault, client: client, transport: Holding(url: receiver.url("")), isTeamRoom: { _ in false }, configuration: configuration, logger: Logger(label: "test"))
-        try await outbox.enqueue(entries)
-        let reread = Outbox(vault: vault, client: client, transport: Whole(url: receiver.url("/inbox")), isTeamRoom: { _ in false }, logger: Logger(label: "test"))
-        try await reread.load()
-        try await Self.waitUntil("the three delivered by the second outbox") { receiver.received.count == 3 }
-        let delivered = try receiver.received.map { try JSONDecoder().decode(OutboxEntry.self, from: Data($0.body)) }
-        for entry in entries {
-            let read = try #require(delivered.first { $0.key == entry.key })
-            #expect(read.room == entry.room && read.text == entry.text && read.isPrivate == entry.isPrivate, "\(entry.key)")
-            #expect(read.replyTo == entry.replyTo && read.action == entry.action, "\(entry.key)")
-            #expect(read.queuedAt != nil)
+        try await Self.withSlowRetries { receiver, vault, client, configuration in
+            let entries = [
+                OutboxEntry(key: "a1b2c3/m\"1\"#0", room: "!hold:school.example", text: "Ze zei: \"stop\" \\ en\nging\tweg\u{1} 👩‍🏫\u{2028}</script>", isPrivate: true, replyTo: "m\"1\""),
+                OutboxEntry(key: "join-1", room: "!hold", text: "", isPrivate: false, action: .join),
+                OutboxEntry(key: "é/ñ", room: "!hold é", text: "Één ∑ 𝄞", isPrivate: false),
+            ]
+            let outbox = Outbox(vault: vault, client: client, transport: Holding(url: receiver.url("")), isTeamRoom: { _ in false }, configuration: configuration, logger: Logger(label: "test"))
+            try await outbox.enqueue(entries)
+            let reread = Outbox(vault: vault, client: client, transport: Whole(url: receiver.url("/inbox")), isTeamRoom: { _ in false }, logger: Logger(label: "test"))
+            try await reread.load()
+            try await Self.waitUntil("the three delivered by the second outbox") { receiver.received.count == 3 }
+            let delivered = try receiver.received.map { try JSONDecoder().decode(OutboxEntry.self, from: Data($0.body)) }
+            for entry in entries {
+                let read = try #require(delivered.first { $0.key == entry.key })
+                #expect(read.room == entry.room && read.text == entry.text && read.isPrivate == entry.isPrivate, "\(entry.key)")
+                #expect(read.replyTo == entry.replyTo && read.action == entry.action, "\(entry.key)")
+                #expect(read.queuedAt != nil)
+            }
         }
-        await client.shutdown()
-        try await vault.close()
-        try await receiver.stop()
     }
 
     @Test func formatOnesOutboxIsMovedIntoTheSystemNamespaceAndDelivered() async throws {
