@@ -219,10 +219,14 @@ struct WebhookBenchmark: AsyncParsableCommand {
         let signature = PlainSignature(secret: Array(Self.secret.utf8))
         // The reply's way out, as Spiegel's: its HTTP client and the plain transport's signed JSON.
         let sink = replying ? try await LoopbackHTTPServer.start() : nil
-        var clientConfiguration = CurlHTTPClient.Configuration()
-        clientConfiguration.maxConnectionsPerHost = 64
-        let client = CurlHTTPClient(configuration: clientConfiguration, logger: logger)
-        let transport = sink.map { PlainTransport(url: $0.url("/inbox"), signature: signature, now: { Date() }) }
+        let replies = sink.map { sink in
+            var clientConfiguration = CurlHTTPClient.Configuration()
+            clientConfiguration.maxConnectionsPerHost = 64
+            return (
+                client: CurlHTTPClient(configuration: clientConfiguration, logger: logger),
+                transport: PlainTransport(url: sink.url("/inbox"), signature: signature, now: { Date() })
+            )
+        }
         let router = Router()
         router.post("/hooks/plain") { request, _ -> Response in
             let body = Array(try await request.body.collect(upTo: 1 << 20).readableBytesView)
@@ -232,9 +236,9 @@ struct WebhookBenchmark: AsyncParsableCommand {
             ) else { return Response(status: .unauthorized) }
             let message = try JSONDecoder().decode(PlainInboundMessage.self, from: Data(body))
             try await vault.append([NewRecord(.messageIn, Array(message.text.utf8))], for: CoacheeID(message.user))
-            if let transport {
+            if let replies {
                 let reply = OutboxEntry(key: "ceiling/\(message.id)#0", room: message.room, text: "Wat zou een goede uitkomst van dit gesprek zijn?", replyTo: message.id)
-                Task { _ = try? await client.execute(transport.request(for: reply)) }
+                Task { _ = try? await replies.client.execute(replies.transport.request(for: reply)) }
             }
             return Response(status: .ok)
         }
@@ -265,7 +269,7 @@ struct WebhookBenchmark: AsyncParsableCommand {
             while try await tasks.next() != nil {}
             return result
         }
-        await client.shutdown()
+        await replies?.client.shutdown()
         try await sink?.stop()
         try await vault.close()
         return result
