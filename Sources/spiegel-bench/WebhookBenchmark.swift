@@ -87,7 +87,7 @@ struct WebhookBenchmark: AsyncParsableCommand {
         print("")
         print("Latency: from the start of a message's POST to its first reply at the sink (Spiegel and the ceiling with a reply), or to the 200")
         print("(the ceiling, and Spiegel's second row: the message journalled and its replies queued; the difference is the outbox's delivery).")
-        print("The ceiling with a reply does the I/O Spiegel does for a one-reply turn (the reply POSTed through the same HTTP client to the same")
+        print("The ceiling with a reply does the I/O Spiegel does for a turn (one message, the reply POSTed through the same HTTP client to the same")
         print("sink, after the 200), without the coaching, the outbox's journal and its order per room: Spiegel's share of it is what those cost.")
         print("A teacher's first message makes the teacher's journal: its key goes into the vault's log with the records, its files come at a checkpoint.")
         if let plot = self.plot {

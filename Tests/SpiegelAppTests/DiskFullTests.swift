@@ -96,7 +96,7 @@ import Testing
         let first = try SpiegelProcessTests.Run(["serve"], environment: environment, wrapper: disk.wrapper)
         let port = try await first.listeningPort()
         #expect(try await post(port, id: "m1", text: "hallo") == 200)
-        try await Poll.until("the first replies") { replies().count >= 3 }
+        try await Poll.until("the first reply") { replies().count >= 1 }
         let before = replies().count
         // Once everything is delivered the outbox erases its journal, and the checkpoint after
         // that empties the log, freeing its pages. On a loaded machine that came after the disk

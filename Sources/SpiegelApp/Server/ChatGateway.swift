@@ -49,8 +49,8 @@ final class ChatGateway: ChatInbound {
         var message = message
         // One person, one id: "José" typed as é or as e + ◌́ is the same teacher, one journal; the
         // text too, so a user id in it ("mijn coach is @josé") names the same person.
-        message.user = message.user.precomposedStringWithCanonicalMapping
-        message.text = message.text.precomposedStringWithCanonicalMapping
+        message.user = Self.canonical(message.user)
+        message.text = Self.canonical(message.text)
         // The chat's message id is unique per sender at most: the outbox keys carry the sender too.
         let scope = Self.scope(of: message.user)
         let replyRoom = message.replyRoom ?? message.room
@@ -113,6 +113,15 @@ final class ChatGateway: ChatInbound {
         try await self.deliver(reply.deliveries)
         Counter(label: "spiegel_messages_in_total", dimensions: [("transport", transport), ("outcome", reply.outcome.rawValue)]).increment()
         return reply.outcome == .duplicate ? .duplicate : .accepted
+    }
+
+    /// `text` in Unicode's composed form (NFC). Text of scalars below U+0300 (ASCII, Latin-1, the
+    /// Latin Extended letters: most of what teachers write) is NFC already, and is returned as it
+    /// is without asking Foundation: in UTF-8 every byte of such text is below 0xCC.
+    static func canonical(_ text: String) -> String {
+        var text = text
+        let composed = text.withUTF8 { bytes in bytes.allSatisfy { $0 < 0xCC } }
+        return composed ? text : text.precomposedStringWithCanonicalMapping
     }
 
     /// A short, stable tag of a sender for outbox keys (which a Matrix homeserver sees as

@@ -9,6 +9,8 @@ public struct MattermostTransport: HTTPChatTransport {
     /// The transport's name at the gateway, in metrics and in the outbox's journal.
     public static let name = "mattermost"
     public var name: String { Self.name }
+    /// A turn is one post: one notification on a phone, and lists rendered as lists.
+    public let combinesReplies = true
     public let url: String
     /// Rooms with an incoming webhook of their own.
     public let roomURLs: [String: String]

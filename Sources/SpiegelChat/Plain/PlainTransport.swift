@@ -8,6 +8,9 @@ public struct PlainTransport: HTTPChatTransport {
     /// The transport's name at the gateway, in metrics and in the outbox's journal.
     public static let name = "plain"
     public var name: String { Self.name }
+    /// A turn is one message: one notification on a phone, and lists kept together (a bridge to
+    /// Mattermost or Slack shows them as lists).
+    public let combinesReplies = true
     /// The largest body a message may have.
     public static let maxBodySize = 64 * 1024
 
