@@ -4,14 +4,23 @@ public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 
     /// `bytes` as lower-case hex digits.
-    public static func string(_ bytes: some Sequence<UInt8>) -> String {
-        var result: [UInt8] = []
-        result.reserveCapacity(bytes.underestimatedCount * 2)
-        for byte in bytes {
-            result.append(Self.digits[Int(byte >> 4)])
-            result.append(Self.digits[Int(byte & 0x0F)])
+    public static func string(_ bytes: UnsafeRawBufferPointer) -> String {
+        String(unsafeUninitializedCapacity: bytes.count * 2) { digits in
+            for (index, byte) in bytes.enumerated() {
+                digits[2 * index] = Self.digits[Int(byte >> 4)]
+                digits[2 * index + 1] = Self.digits[Int(byte & 0x0F)]
+            }
+            return bytes.count * 2
         }
-        return String(decoding: result, as: UTF8.self)
+    }
+
+    /// `bytes` as lower-case hex digits. A digest or a MAC is faster read through its
+    /// `withUnsafeBytes` (their own iterators copy).
+    public static func string(_ bytes: some Sequence<UInt8>) -> String {
+        if let string = bytes.withContiguousStorageIfAvailable({ Self.string(UnsafeRawBufferPointer($0)) }) {
+            return string
+        }
+        return Array(bytes).withUnsafeBytes { Self.string($0) }
     }
 
     /// The bytes of an even number of hex digits (either case), or `nil` for anything else.

@@ -127,7 +127,7 @@ final class ChatGateway: ChatInbound {
     /// A short, stable tag of a sender for outbox keys (which a Matrix homeserver sees as
     /// transaction ids): not the user id itself.
     static func scope(of user: String) -> String {
-        Hex.string(SHA256.hash(data: Array(user.utf8)).prefix(6))
+        SHA256.hash(data: Array(user.utf8)).withUnsafeBytes { Hex.string(UnsafeRawBufferPointer(rebasing: $0.prefix(6))) }
     }
 
     // MARK: - Outbound

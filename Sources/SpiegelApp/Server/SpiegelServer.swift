@@ -267,7 +267,7 @@ public struct SpiegelServer: Sendable {
         onListening: @escaping @Sendable (String, Int) async -> Void
     ) -> some ApplicationProtocol {
         let router = Router()
-        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: RouteMetricsMiddleware())
         OperationsRoutes(dataDirectory: dataDirectory, vault: vault, registry: self.registry).add(to: router)
         for add in routes { add(router) }
         let logger = self.logger

@@ -61,6 +61,7 @@ public struct PlainSignature: Sendable {
         var hmac = self.keyed
         hmac.update(data: Array("v1:\(timestamp):".utf8))
         hmac.update(data: body)
-        return Array(hmac.finalize())
+        // Read through its bytes: the MAC's own iterator copies.
+        return hmac.finalize().withUnsafeBytes { Array($0) }
     }
 }

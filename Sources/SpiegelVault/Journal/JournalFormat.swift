@@ -50,7 +50,13 @@ enum JournalFormat {
     }
 
     static func associatedData(pseudonym: Pseudonym, sequence: UInt64, type: UInt8) -> [UInt8] {
-        Array("SPJ1".utf8) + pseudonym.bytes + self.bytes(of: sequence) + [type]
+        var data: [UInt8] = []
+        data.reserveCapacity(4 + pseudonym.bytes.count + 8 + 1)
+        data += "SPJ1".utf8
+        data += pseudonym.bytes
+        self.append(sequence, to: &data)
+        data.append(type)
+        return data
     }
 
     /// The frame of `record`, sealed under `key`.
@@ -58,8 +64,9 @@ enum JournalFormat {
         _ record: NewRecord, sequence: UInt64, pseudonym: Pseudonym, key: SymmetricKey, nonce: ChaChaPoly.Nonce = ChaChaPoly.Nonce()
     ) throws(VaultError) -> [UInt8] {
         let milliseconds = UInt64(max(0, (record.time.timeIntervalSince1970 * 1000).rounded()))
-        var plaintext = self.bytes(of: milliseconds)
+        var plaintext: [UInt8] = []
         plaintext.reserveCapacity(8 + record.payload.count)
+        self.append(milliseconds, to: &plaintext)
         plaintext += record.payload
         let box: ChaChaPoly.SealedBox
         do {
@@ -68,8 +75,9 @@ enum JournalFormat {
             throw VaultError(.authenticationFailure, "cannot seal a record")
         }
         let combined = box.combined
-        var frame = self.bytes(of: UInt32(1 + combined.count))
+        var frame: [UInt8] = []
         frame.reserveCapacity(5 + combined.count)
+        self.append(UInt32(1 + combined.count), to: &frame)
         frame.append(record.type.rawValue)
         frame += combined
         return frame
@@ -99,6 +107,11 @@ enum JournalFormat {
 
     static func bytes<Integer: FixedWidthInteger>(of value: Integer) -> [UInt8] {
         withUnsafeBytes(of: value.littleEndian) { Array($0) }
+    }
+
+    /// Appends `value`'s bytes, little-endian, to `bytes` (no array of its own on the way).
+    static func append<Integer: FixedWidthInteger>(_ value: Integer, to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
     }
 
     static func readUInt32(_ bytes: [UInt8], at offset: Int) -> UInt32 {

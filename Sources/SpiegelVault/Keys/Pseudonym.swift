@@ -52,13 +52,13 @@ public struct Pseudonym: Hashable, Sendable, CustomStringConvertible {
     }
 
     init(_ coachee: CoacheeID, namingKey: SymmetricKey) {
-        self.bytes = Array(HMAC<SHA256>.authenticationCode(for: Array(coachee.rawValue.utf8), using: namingKey))
+        self.bytes = HMAC<SHA256>.authenticationCode(for: Array(coachee.rawValue.utf8), using: namingKey).withUnsafeBytes { Array($0) }
         self.namespace = .coachee
     }
 
     init(_ system: SystemJournalID, namingKey: SymmetricKey) {
         // A prefix no chat user id has, so the two namespaces never share a name.
-        self.bytes = Array(HMAC<SHA256>.authenticationCode(for: Array(("\u{0}system\u{0}" + system.name).utf8), using: namingKey))
+        self.bytes = HMAC<SHA256>.authenticationCode(for: Array(("\u{0}system\u{0}" + system.name).utf8), using: namingKey).withUnsafeBytes { Array($0) }
         self.namespace = .system
     }
 

@@ -30,7 +30,7 @@ extension MatrixEncryption {
         var madeInboundOlm = false
         for event in updates.toDevice {
             guard event["type"]?.string == "m.room.encrypted", let sender = event["sender"]?.string, let content = event["content"] else { continue }
-            let digest = Hex.string(SHA256.hash(data: content.canonical))
+            let digest = SHA256.hash(data: content.canonical).withUnsafeBytes { Hex.string($0) }
             guard !self.seenToDevice.contains(digest) else { continue }
             self.seenToDevice.append(digest)
             if self.seenToDevice.count > 512 { self.seenToDevice.removeFirst(self.seenToDevice.count - 512) }
