@@ -21,9 +21,22 @@ public final class AsyncLock: Sendable {
     /// - Throws: `CancellationError` when the task is cancelled before it gets the lock (it then
     ///   does not hold it).
     public func lock() async throws {
-        let ticket = self.state.withLock { state -> UInt64 in
+        // A free lock is taken without suspending (the common case: no one else holds it).
+        enum Free { case taken, cancelled, held(ticket: UInt64) }
+        let free = self.state.withLock { state -> Free in
+            if Task.isCancelled { return .cancelled }
+            if !state.isLocked {
+                state.isLocked = true
+                return .taken
+            }
             defer { state.nextTicket += 1 }
-            return state.nextTicket
+            return .held(ticket: state.nextTicket)
+        }
+        let ticket: UInt64
+        switch free {
+        case .taken: return
+        case .cancelled: throw CancellationError()
+        case .held(let held): ticket = held
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in

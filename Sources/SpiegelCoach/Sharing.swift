@@ -124,10 +124,11 @@ enum SharingCommand: Equatable {
     init?(_ text: String) {
         let trimmed = text.trimmingWhitespace()
         let lower = trimmed.lowercased()
-        // Every message comes here: its words are split only when the first could begin a command
-        // said in words (a long answer's first word seldom can).
-        let first = Self.firstWord(of: lower)
-        let mayBeWords = first.map { Int($0) != nil || Self.firstWordsOfCommands.contains(String($0)) } ?? false
+        // Every message comes here: most are answers whose first word begins no command, let go
+        // at once; the words are split only when the first could begin a command said in words.
+        guard let first = Self.firstWord(of: lower) else { return nil }
+        let mayBeWords = Int(first) != nil || Self.firstWordsOfCommands.contains(String(first))
+        guard mayBeWords || Self.firstWordsOfOtherCommands.contains(where: { first.hasPrefix($0) }) else { return nil }
         let words = mayBeWords ? Self.words(of: lower) : []
         let phrase = words.joined(separator: " ")
         func user(after prefixes: [String]) -> String? {
@@ -208,6 +209,10 @@ enum SharingCommand: Equatable {
         "geen", "stop", "no", "end", "overzicht", "overview", "wat", "what", "trek", "withdraw", "alles", "all", "everything",
         "niets", "nothing", "none", "niks", "nee", "neen", "liever", "en", "and",
     ]
+
+    /// How the other commands begin: a user id after these ("mijn coach is @…", "aanvaard @…"),
+    /// or an edit ("pas 2 aan: …", "edit 2: …").
+    private static let firstWordsOfOtherCommands = ["mijn", "my", "aanvaard", "accept", "weiger", "decline", "nodig", "invite", "pas", "edit"]
 
     /// "pas 2 aan: …" or "edit 2: …".
     private static func edit(_ text: String) -> SharingCommand? {

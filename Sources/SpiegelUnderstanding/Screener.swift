@@ -83,7 +83,7 @@ public struct Screener: Sendable {
         // A number alone answers a scale or a choice; it says nothing more.
         let words = UtteranceNormalizer.words(text)
         if words.allSatisfy({ $0.allSatisfy(\.isNumber) }) { return .nothing }
-        let vector = self.extractor.features(of: text)
+        let vector = self.extractor.features(of: text, words: words)
         guard !vector.hashes.isEmpty else { return .nothing }
         let probabilities = self.model.probabilities(vector)
         var scores: [UtteranceLabel: Double] = [:]

@@ -84,8 +84,7 @@ public final class Outbox: Service, Sendable {
     private struct State {
         var queues: [String: [OutboxEntry]] = [:]
         /// Keys enqueued or delivered lately, to take a repeated enqueue once.
-        var known: Set<String> = []
-        var knownOrder: [String] = []
+        var known = RecentKeys(limit: 100_000)
         var workers: [String: Task<Void, Never>] = [:]
         var isStopping = false
         var delivered = 0
@@ -161,7 +160,7 @@ public final class Outbox: Service, Sendable {
             // An entry enqueued before this load (a message that came in while the server started)
             // is in the queues already: known keys are skipped.
             for entry in queued where !state.known.contains(entry.key) {
-                self.remember(entry.key, in: &state)
+                state.known.insert(entry.key)
                 if !done.contains(entry.key) { state.queues[entry.room, default: []].append(entry) }
             }
             return Array(state.queues.keys)
@@ -220,7 +219,7 @@ public final class Outbox: Service, Sendable {
             guard written else { return [] }
             var rooms: [String] = []
             for entry in prepared.entries where !state.known.contains(entry.key) {
-                self.remember(entry.key, in: &state)
+                state.known.insert(entry.key)
                 state.queues[entry.room, default: []].append(entry)
                 rooms.append(entry.room)
             }
@@ -273,14 +272,6 @@ public final class Outbox: Service, Sendable {
         // The marks of what was sent are written before the outbox stops, so a restart does
         // not send it again.
         await self.state.withLock { $0.markWriter }?.value
-    }
-
-    private func remember(_ key: String, in state: inout State) {
-        guard state.known.insert(key).inserted else { return }
-        state.knownOrder.append(key)
-        if state.knownOrder.count > 100_000 {
-            state.known.remove(state.knownOrder.removeFirst())
-        }
     }
 
     private func startWorker(for room: String) {

@@ -20,7 +20,12 @@ public struct FeatureExtractor: Sendable {
 
     /// The features of `text`: distinct hashes with their values.
     public func features(of text: String) -> SparseVector {
-        let words = UtteranceNormalizer.words(text).map { Array($0.utf8) }
+        self.features(of: text, words: UtteranceNormalizer.words(text))
+    }
+
+    /// The features of `text`, whose ``UtteranceNormalizer/words(_:)`` are `words`.
+    func features(of text: String, words: [String]) -> SparseVector {
+        let words = words.map { Array($0.utf8) }
         var wordHashes: [UInt64] = []
         var characterHashes: [UInt64] = []
         wordHashes.reserveCapacity(words.count * 4 + 2)

@@ -175,15 +175,16 @@ final class JournalStore: @unchecked Sendable {
 
     private func enqueue(_ appends: [PendingAppend]) {
         guard !appends.isEmpty else { return }
-        let mustWake = self.pending.withLock { pending in
+        let (mustStart, mustWake) = self.pending.withLock { pending in
             pending.appends += appends
-            if !pending.isFlushing {
-                pending.isFlushing = true
-                self.queue.async { self.flush() }
-            }
+            let mustStart = !pending.isFlushing
+            pending.isFlushing = true
             defer { pending.isFlusherWaiting = false }
-            return pending.isFlusherWaiting
+            return (mustStart, pending.isFlusherWaiting)
         }
+        // Outside the lock: waking a thread takes a while, and the flusher and every other
+        // writer wait for the lock meanwhile.
+        if mustStart { self.queue.async { self.flush() } }
         if mustWake { self.wake.signal() }
     }
 
