@@ -304,19 +304,33 @@ public final class CoachingService: Sendable {
 
 /// The graphs and settings in effect; replaced whole by a reload, read at every use.
 final class CoachContent: Sendable {
-    private let state: Mutex<(library: DialogueLibrary, runner: DialogueRunner, configuration: CoachConfiguration)>
+    /// One version of the content. A class, so that reading the current one takes a reference,
+    /// not a copy of every graph, phrase list and setting (it is read many times a message).
+    final class Edition: Sendable {
+        let library: DialogueLibrary
+        let runner: DialogueRunner
+        let configuration: CoachConfiguration
 
-    init(library: DialogueLibrary, configuration: CoachConfiguration) {
-        self.state = Mutex((library, DialogueRunner(library: library), configuration))
+        init(library: DialogueLibrary, configuration: CoachConfiguration) {
+            self.library = library
+            self.runner = DialogueRunner(library: library)
+            self.configuration = configuration
+        }
     }
 
-    var current: (library: DialogueLibrary, runner: DialogueRunner, configuration: CoachConfiguration) {
+    private let state: Mutex<Edition>
+
+    init(library: DialogueLibrary, configuration: CoachConfiguration) {
+        self.state = Mutex(Edition(library: library, configuration: configuration))
+    }
+
+    var current: Edition {
         self.state.withLock { $0 }
     }
 
     func replace(library: DialogueLibrary, configuration: CoachConfiguration) {
-        let runner = DialogueRunner(library: library)
-        self.state.withLock { $0 = (library, runner, configuration) }
+        let edition = Edition(library: library, configuration: configuration)
+        self.state.withLock { $0 = edition }
     }
 }
 

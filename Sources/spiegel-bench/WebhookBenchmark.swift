@@ -143,7 +143,9 @@ struct WebhookBenchmark: AsyncParsableCommand {
         configuration.plain.secret = Self.secret
         configuration.plain.outboundURL = sink.url("/inbox")
         configuration.coach.rateLimitBurst = 10_000
-        configuration.coach.maxActiveSessions = teachers
+        // Sessions in memory as shipped (2,000): limiting them to the teachers at once evicted
+        // teachers between their messages once others took the places of those who were done.
+        configuration.coach.maxActiveSessions = max(CoachConfiguration().maxActiveSessions, teachers)
         configuration.httpClient.maxConnectionsPerHost = 64
         configuration.logLevel = .warning
         configuration.tryout.enabled = false
