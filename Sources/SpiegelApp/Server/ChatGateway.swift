@@ -28,6 +28,7 @@ final class ChatGateway: ChatInbound {
     let teamDesk: TeamDesk?
     private let outboxes: [String: Outbox]
     private let logger: Logger
+    private let inCounters = Mutex<[String: Counter]>([:])
 
     init(coaching: CoachingService, rooms: RoomPolicy, teamDesk: TeamDesk?, outboxes: [Outbox], logger: Logger) {
         self.coaching = coaching
@@ -98,7 +99,7 @@ final class ChatGateway: ChatInbound {
             try await outbox.enqueue(reply.texts.enumerated().map { index, text in
                 OutboxEntry(key: "\(scope)/\(message.id)#wait\(index)", room: replyRoom, text: text, isPrivate: true)
             })
-            Counter(label: "spiegel_messages_in_total", dimensions: [("transport", transport), ("outcome", reply.outcome.rawValue)]).increment()
+            self.countIn(transport, reply.outcome)
             throw RateLimited(retryAfter: reply.retryAfter ?? .seconds(2))
         }
         if let queued = queuedWithTurn.withLock({ $0 }) {
@@ -111,8 +112,21 @@ final class ChatGateway: ChatInbound {
             try await outbox.enqueue(entries(messages(reply.texts), from: 0))
         }
         try await self.deliver(reply.deliveries)
-        Counter(label: "spiegel_messages_in_total", dimensions: [("transport", transport), ("outcome", reply.outcome.rawValue)]).increment()
+        self.countIn(transport, reply.outcome)
         return reply.outcome == .duplicate ? .duplicate : .accepted
+    }
+
+    /// Counts a message in, by transport and outcome (each counter made once: the metrics
+    /// backend's lookup takes its lock and builds the labels every time).
+    private func countIn(_ transport: String, _ outcome: Reply.Outcome) {
+        let key = transport + "/" + outcome.rawValue
+        let counter = self.inCounters.withLock { counters in
+            if let made = counters[key] { return made }
+            let made = Counter(label: "spiegel_messages_in_total", dimensions: [("transport", transport), ("outcome", outcome.rawValue)])
+            counters[key] = made
+            return made
+        }
+        counter.increment()
     }
 
     /// `text` in Unicode's composed form (NFC). Text of scalars below U+0300 (ASCII, Latin-1, the
