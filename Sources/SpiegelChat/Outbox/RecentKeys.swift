@@ -1,6 +1,6 @@
 /// The last `limit` distinct keys seen, for taking a repeated key once: the oldest is forgotten
-/// as a new one comes, in constant time (the order is compacted now and then, not shifted for
-/// every key).
+/// as a new one comes, at a constant cost on average (the order is compacted now and then, not
+/// shifted for every key).
 struct RecentKeys {
     let limit: Int
     private var known: Set<String> = []
