@@ -280,6 +280,36 @@ import Testing
         try await recovered.close()
     }
 
+    @Test func aSystemJournalErasedAsCompactionLeavesTheLogForTheNextCheckpointAndIsListedOnce() async throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.open()
+        let outbox = SystemJournalID("outbox.test")
+        try await vault.append([VaultFixture.text("een")], for: self.alice)
+        // An outbox that empties three times: its journal erased each time, made again after.
+        for round in 0..<3 {
+            try await vault.append([NewRecord(.outboxQueued, Array("antwoord \(round)".utf8))], to: outbox)
+            try await vault.erase(outbox)
+            #expect(!vault.contains(outbox))
+        }
+        try await vault.append([NewRecord(.outboxQueued, Array("antwoord 3".utf8))], to: outbox)
+        // No checkpoint came of it: the log still holds everything, the coachee's journal has no files.
+        #expect(try fixture.bytes(fixture.root + "/wal").count > 0)
+        #expect(!FileManager.default.fileExists(atPath: fixture.directory(of: vault.pseudonym(of: self.alice))))
+        #expect(try VaultBackup.erasedList(of: fixture.root).count == 1, "listed once, not once per erasure")
+        #expect(try await vault.records(of: outbox).map(\.payload) == [Array("antwoord 3".utf8)])
+        // As after a crash now: the replay skips the erased journals' records (their keys are
+        // zeros in the log) and brings back the journal made last.
+        let copy = try Self.copy(fixture.root)
+        try await vault.close()
+
+        let recovered = try Vault(configuration: VaultConfiguration(directory: copy), masterKey: fixture.key, logger: fixture.logger)
+        #expect(try await recovered.records(of: outbox).map(\.payload) == [Array("antwoord 3".utf8)])
+        #expect(try await recovered.records(for: self.alice).map { String(decoding: $0.payload, as: UTF8.self) } == ["een"])
+        try await recovered.erase(outbox)
+        #expect(try VaultBackup.erasedList(of: copy).count == 1)
+        try await recovered.close()
+    }
+
     @Test func aNewJournalWhoseFilesFailAtTheCheckpointLeavesNoKeyBehindAndTheRetryMakesThemAll() async throws {
         let fixture = VaultFixture()
         let vault = try fixture.open()

@@ -144,6 +144,8 @@ final class JournalStore: @unchecked Sendable {
     /// Directories of new journals whose key was renamed in but not yet synced: synced before the
     /// log (still holding the key) is emptied.
     private var directoriesToSync: Set<String> = []
+    /// The names on the erased list, once read.
+    private var listedAsErased: Set<String>?
     /// Set when the store takes no more writes: closed, or a sync failed.
     private var stopped: VaultError?
 
@@ -764,8 +766,9 @@ final class JournalStore: @unchecked Sendable {
         return (UInt64(frames.count), length)
     }
 
-    /// Erases a coachee: the wrapped data key first (after that, every copy of the journal, in a
-    /// backup or in the log, is unreadable), then the journal and the directory, then the log.
+    /// Erases a journal: the wrapped data key first (after that, every copy of the journal, in a
+    /// backup or in the log, is unreadable), then the journal and the directory, then, for a
+    /// coachee, the log.
     ///
     /// A journal made since the log was last emptied has its key there too: that copy is
     /// overwritten in place, synced, before the files go.
@@ -784,9 +787,12 @@ final class JournalStore: @unchecked Sendable {
             if rmdir(directory) != 0 && errno != ENOENT { throw VaultError(.io, "cannot remove \(directory)") }
             try FileIO.syncDirectory(self.layout.parent(pseudonym.namespace))
         }
-        try Self.noteErased(pseudonym, in: self.layout)
-        // The log's copies are unreadable already (the key is gone); emptying it can wait for the
-        // next checkpoint when the disk refuses now.
+        try self.noteErasedOnce(pseudonym)
+        // The log's copies are unreadable already (the key is gone). A system journal is erased
+        // as compaction, an outbox each time it empties: its copies wait for the next checkpoint,
+        // or each delivered reply would cost one (every journal synced, new ones' files made).
+        // A coachee's leave the log at once, or when the disk refuses now, at the next checkpoint.
+        guard pseudonym.namespace == .coachee else { return }
         do throws(VaultError) {
             try self.checkpoint()
         } catch {
@@ -809,6 +815,17 @@ final class JournalStore: @unchecked Sendable {
             self.stop(after: error, during: "syncing the write-ahead log")
             throw error
         }
+    }
+
+    /// Lists `pseudonym` as erased unless it is listed already (an outbox's journal, erased
+    /// whenever it empties, is listed once).
+    private func noteErasedOnce(_ pseudonym: Pseudonym) throws(VaultError) {
+        var listed: Set<String>
+        if let known = self.listedAsErased { listed = known } else { listed = Set(try VaultBackup.erasedList(of: self.layout.root)) }
+        defer { self.listedAsErased = listed }
+        guard !listed.contains(pseudonym.erasedListName) else { return }
+        try Self.noteErased(pseudonym, in: self.layout)
+        listed.insert(pseudonym.erasedListName)
     }
 
     /// Adds `pseudonym` to the erased list, synced: a backup restored later is cleared of it.
