@@ -791,7 +791,7 @@ final class JournalStore: @unchecked Sendable {
         // The log's copies are unreadable already (the key is gone). A system journal is erased
         // as compaction, an outbox each time it empties: its copies wait for the next checkpoint,
         // or each delivered reply would cost one (every journal synced, new ones' files made).
-        // A coachee's leave the log at once, or when the disk refuses now, at the next checkpoint.
+        // A coachee's copies leave the log at once (at the next checkpoint if the disk refuses now).
         guard pseudonym.namespace == .coachee else { return }
         do throws(VaultError) {
             try self.checkpoint()
@@ -820,12 +820,10 @@ final class JournalStore: @unchecked Sendable {
     /// Lists `pseudonym` as erased unless it is listed already (an outbox's journal, erased
     /// whenever it empties, is listed once).
     private func noteErasedOnce(_ pseudonym: Pseudonym) throws(VaultError) {
-        var listed: Set<String>
-        if let known = self.listedAsErased { listed = known } else { listed = Set(try VaultBackup.erasedList(of: self.layout.root)) }
-        defer { self.listedAsErased = listed }
-        guard !listed.contains(pseudonym.erasedListName) else { return }
+        if self.listedAsErased == nil { self.listedAsErased = Set(try VaultBackup.erasedList(of: self.layout.root)) }
+        guard self.listedAsErased?.contains(pseudonym.erasedListName) == false else { return }
         try Self.noteErased(pseudonym, in: self.layout)
-        listed.insert(pseudonym.erasedListName)
+        self.listedAsErased?.insert(pseudonym.erasedListName)
     }
 
     /// Adds `pseudonym` to the erased list, synced: a backup restored later is cleared of it.
