@@ -233,8 +233,8 @@ struct WebhookBenchmark: AsyncParsableCommand {
         router.post("/hooks/plain") { request, _ -> Response in
             let body = Array(try await request.body.collect(upTo: 1 << 20).readableBytesView)
             guard case .success = signature.verify(
-                timestamp: request.headers[HTTPField.Name(PlainSignature.timestampHeader)!],
-                signature: request.headers[HTTPField.Name(PlainSignature.signatureHeader)!], body: body, now: Date()
+                timestamp: request.headers[PlainSignature.timestampField],
+                signature: request.headers[PlainSignature.signatureField], body: body, now: Date()
             ) else { return Response(status: .unauthorized) }
             let message = try JSONDecoder().decode(PlainInboundMessage.self, from: Data(body))
             try await vault.append([NewRecord(.messageIn, Array(message.text.utf8))], for: CoacheeID(message.user))
@@ -316,8 +316,8 @@ struct WebhookBenchmark: AsyncParsableCommand {
                             ] as [String: Any]))
                             let signed = signature.sign(body, at: Date())
                             var headers: HTTPFields = [.contentType: "application/json"]
-                            headers[HTTPField.Name(PlainSignature.timestampHeader)!] = signed.timestamp
-                            headers[HTTPField.Name(PlainSignature.signatureHeader)!] = signed.signature
+                            headers[PlainSignature.timestampField] = signed.timestamp
+                            headers[PlainSignature.signatureField] = signed.signature
                             let before = clock.now
                             let response = try await client.execute(HTTPClientRequest(method: .post, url: url, headerFields: headers, body: body, timeout: .seconds(120)))
                             guard response.status == .ok else { throw ValidationError("HTTP \(response.status.code)") }

@@ -35,8 +35,8 @@ struct PlainWebhookRoutes<Context: RequestContext> {
             return self.refuse(.contentTooLarge, "too_large", "the body is over \(PlainTransport.maxBodySize) bytes")
         }
         let verified = self.signature.verify(
-            timestamp: request.headers[HTTPField.Name(PlainSignature.timestampHeader)!],
-            signature: request.headers[HTTPField.Name(PlainSignature.signatureHeader)!],
+            timestamp: request.headers[PlainSignature.timestampField],
+            signature: request.headers[PlainSignature.signatureField],
             body: body, now: self.now()
         )
         switch verified {

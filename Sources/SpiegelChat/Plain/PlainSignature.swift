@@ -1,4 +1,5 @@
 import Crypto
+public import HTTPTypes
 import SpiegelVault
 public import Foundation
 
@@ -13,6 +14,9 @@ public struct PlainSignature: Sendable {
     public static let timestampHeader = "X-Spiegel-Timestamp"
     /// The header with `v1=` and the hex HMAC.
     public static let signatureHeader = "X-Spiegel-Signature"
+    /// The two headers as names, made once rather than for every request.
+    public static let timestampField = HTTPField.Name(timestampHeader)!
+    public static let signatureField = HTTPField.Name(signatureHeader)!
 
     /// Why a request's signature was not accepted.
     public enum Rejection: String, Sendable, Error, Equatable {

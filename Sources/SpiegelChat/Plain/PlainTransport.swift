@@ -30,8 +30,8 @@ public struct PlainTransport: HTTPChatTransport {
         let body = Self.body(of: entry)
         let signed = self.signature.sign(body, at: self.now())
         var headers: HTTPFields = [.contentType: "application/json"]
-        headers[HTTPField.Name(PlainSignature.timestampHeader)!] = signed.timestamp
-        headers[HTTPField.Name(PlainSignature.signatureHeader)!] = signed.signature
+        headers[PlainSignature.timestampField] = signed.timestamp
+        headers[PlainSignature.signatureField] = signed.signature
         return HTTPClientRequest(method: .post, url: self.url, headerFields: headers, body: body, timeout: .seconds(15))
     }
 
