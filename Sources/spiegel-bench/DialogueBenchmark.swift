@@ -99,9 +99,8 @@ struct DialogueBenchmark: ParsableCommand {
         print("Load and lint \(directory): \(library?.graphs.count ?? 0) graphs, \(nodes) nodes, \(findings) findings, median of \(self.rounds)")
         print("| load | lint | together |")
         print("|---:|---:|---:|")
-        let median: ([Double]) -> Double = { $0.sorted()[$0.count / 2] }
         let together = zip(loads, lints).map { $0 + $1 }
-        print(String(format: "| %.2f ms | %.2f ms | %.2f ms |", median(loads), median(lints), median(together)))
+        print(String(format: "| %.2f ms | %.2f ms | %.2f ms |", loads.median, lints.median, together.median))
     }
 
     private static func milliseconds(_ duration: Duration) -> Double {

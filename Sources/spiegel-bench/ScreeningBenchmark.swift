@@ -44,7 +44,7 @@ struct ScreeningBenchmark: ParsableCommand {
         }
         let size = screener.model.size
         print("Screening: \(examples.count) examples, \(size.features) features, \(UtteranceLabel.all.count) labels; weights and index \(size.bytes / 1024) KiB")
-        print(String(format: "Training: median %.0f ms of %d runs", trainings.sorted()[trainings.count / 2], self.rounds))
+        print(String(format: "Training: median %.0f ms of %d runs", trainings.median, self.rounds))
         print(String(format: "Screen one message, all labels: p50 %.1f µs, p99 %.1f µs, max %.1f µs (%d messages, %d with a label)",
                      Double(histogram.valueAtPercentile(50)) / 1000, Double(histogram.valueAtPercentile(99)) / 1000,
                      Double(histogram.max) / 1000, self.messages, labelled))

@@ -47,6 +47,9 @@ struct WebhookBenchmark: AsyncParsableCommand {
     @Option(help: "Also write an SVG plot of messages/s and p99 against teachers at once to this file.")
     var plot: String?
 
+    @Option(help: "How often to run every row, interleaved (the ceilings, then Spiegel, then all again): the shares of each pass and their median follow the table. The plot takes the first pass.")
+    var repeats = 1
+
     static let secret = "benchmark-secret-of-the-bridge"
     /// The registry `/metrics` would read, as in `spiegel serve`.
     static let registry = PrometheusCollectorRegistry()
@@ -55,7 +58,9 @@ struct WebhookBenchmark: AsyncParsableCommand {
         // Spiegel's metrics go where `spiegel serve` sends them, so each message pays for them.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: Self.registry))
         let loads = self.teachers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !loads.isEmpty, loads.allSatisfy({ $0 > 0 }), self.messages > 0 else { throw ValidationError("--teachers and --messages must be positive") }
+        guard !loads.isEmpty, loads.allSatisfy({ $0 > 0 }), self.messages > 0, self.repeats > 0 else {
+            throw ValidationError("--teachers, --messages and --repeats must be positive")
+        }
         let script = try String(contentsOfFile: self.prompts + "/conversations/reflectie-volledig.txt", encoding: .utf8)
         let lines = Array((["hallo"] + script.split(separator: "\n").filter { $0.hasPrefix("> ") }.map { String($0.dropFirst(2)) }).prefix(self.messages))
         let root = (self.directory ?? FileManager.default.temporaryDirectory.path) + "/spiegel-bench-webhook-\(getpid())"
@@ -67,22 +72,35 @@ struct WebhookBenchmark: AsyncParsableCommand {
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         var ceilingPoints: [ScalingPlot.Point] = [], replyingPoints: [ScalingPlot.Point] = []
         var spiegelPoints: [ScalingPlot.Point] = []
-        for teachers in loads {
-            var ceiling: Double?, ceilingWithReply: Double?
-            if !self.withoutCeiling {
-                let result = try await self.ceiling(teachers: teachers, lines: lines, base: root + "/ceiling-\(teachers)", replying: false)
-                ceiling = result.rate
-                Self.printRow(Self.ceilingRoute, teachers, result)
-                ceilingPoints.append(.init(load: teachers, rate: result.rate, p99Milliseconds: Double(result.latencies.valueAtPercentile(99)) / 1e6))
-                let replying = try await self.ceiling(teachers: teachers, lines: lines, base: root + "/ceiling-reply-\(teachers)", replying: true)
-                ceilingWithReply = replying.rate
-                Self.printRow(Self.replyingCeilingRoute, teachers, replying)
-                replyingPoints.append(.init(load: teachers, rate: replying.rate, p99Milliseconds: Double(replying.latencies.valueAtPercentile(99)) / 1e6))
+        // Each load's shares of the ceiling and of the ceiling with a reply, pass by pass.
+        var shares: [Int: [(Double, Double)]] = [:]
+        // The rows' data stays until the end: a file freed during the run would make the next
+        // rows' new files slower (ext4 without a journal skips inodes freed in the last minutes).
+        for pass in 0..<self.repeats {
+            for teachers in loads {
+                var ceiling: Double?, ceilingWithReply: Double?
+                if !self.withoutCeiling {
+                    let result = try await self.ceiling(teachers: teachers, lines: lines, base: root + "/ceiling-\(teachers)-\(pass)", replying: false)
+                    ceiling = result.rate
+                    Self.printRow(Self.ceilingRoute, teachers, result)
+                    let replying = try await self.ceiling(teachers: teachers, lines: lines, base: root + "/ceiling-reply-\(teachers)-\(pass)", replying: true)
+                    ceilingWithReply = replying.rate
+                    Self.printRow(Self.replyingCeilingRoute, teachers, replying)
+                    if pass == 0 {
+                        ceilingPoints.append(.init(load: teachers, rate: result.rate, p99Milliseconds: Double(result.latencies.valueAtPercentile(99)) / 1e6))
+                        replyingPoints.append(.init(load: teachers, rate: replying.rate, p99Milliseconds: Double(replying.latencies.valueAtPercentile(99)) / 1e6))
+                    }
+                }
+                let (result, answered) = try await self.spiegel(teachers: teachers, lines: lines, base: root + "/spiegel-\(teachers)-\(pass)")
+                Self.printRow("Spiegel, to the first reply", teachers, result, share: ceiling.map { result.rate / $0 }, shareWithReply: ceilingWithReply.map { result.rate / $0 })
+                Self.printRow("Spiegel, to the 200", teachers, answered)
+                if pass == 0 {
+                    spiegelPoints.append(.init(load: teachers, rate: result.rate, p99Milliseconds: Double(result.latencies.valueAtPercentile(99)) / 1e6))
+                }
+                if let ceiling, let ceilingWithReply {
+                    shares[teachers, default: []].append((result.rate / ceiling, result.rate / ceilingWithReply))
+                }
             }
-            let (result, answered) = try await self.spiegel(teachers: teachers, lines: lines, base: root + "/spiegel-\(teachers)")
-            Self.printRow("Spiegel, to the first reply", teachers, result, share: ceiling.map { result.rate / $0 }, shareWithReply: ceilingWithReply.map { result.rate / $0 })
-            Self.printRow("Spiegel, to the 200", teachers, answered)
-            spiegelPoints.append(.init(load: teachers, rate: result.rate, p99Milliseconds: Double(result.latencies.valueAtPercentile(99)) / 1e6))
         }
         print("")
         print("Latency: from the start of a message's POST to its first reply at the sink (Spiegel and the ceiling with a reply), or to the 200")
@@ -90,6 +108,17 @@ struct WebhookBenchmark: AsyncParsableCommand {
         print("The ceiling with a reply does the I/O Spiegel does for a turn (one message, the reply POSTed through the same HTTP client to the same")
         print("sink, after the 200), without the coaching, the outbox's journal and its order per room: Spiegel's share of it is what those cost.")
         print("A teacher's first message makes the teacher's journal: its key goes into the vault's log with the records, its files come at a checkpoint.")
+        if self.repeats > 1 && !shares.isEmpty {
+            print("")
+            print("| teachers at once | share of the ceiling, pass by pass | median | share of the ceiling with a reply, pass by pass | median |")
+            print("|---:|---|---:|---|---:|")
+            let percent: (Double) -> String = { String(format: "%.0f %%", 100 * $0) }
+            for teachers in loads {
+                guard let passes = shares[teachers] else { continue }
+                let bare = passes.map(\.0), replying = passes.map(\.1)
+                print("| \(teachers) | \(bare.map(percent).joined(separator: ", ")) | \(percent(bare.median)) | \(replying.map(percent).joined(separator: ", ")) | \(percent(replying.median)) |")
+            }
+        }
         if let plot = self.plot {
             var series = [(name: "Spiegel, to the first reply", points: spiegelPoints)]
             if !ceilingPoints.isEmpty {
