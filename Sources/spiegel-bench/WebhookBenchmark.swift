@@ -73,7 +73,7 @@ struct WebhookBenchmark: AsyncParsableCommand {
         var ceilingPoints: [ScalingPlot.Point] = [], replyingPoints: [ScalingPlot.Point] = []
         var spiegelPoints: [ScalingPlot.Point] = []
         // Each load's shares of the ceiling and of the ceiling with a reply, pass by pass.
-        var shares: [Int: [(Double, Double)]] = [:]
+        var shares: [Int: [(bare: Double, replying: Double)]] = [:]
         // The rows' data stays until the end: a file freed during the run would make the next
         // rows' new files slower (ext4 without a journal skips inodes freed in the last minutes).
         for pass in 0..<self.repeats {
@@ -98,7 +98,7 @@ struct WebhookBenchmark: AsyncParsableCommand {
                     spiegelPoints.append(.init(load: teachers, rate: result.rate, p99Milliseconds: Double(result.latencies.valueAtPercentile(99)) / 1e6))
                 }
                 if let ceiling, let ceilingWithReply {
-                    shares[teachers, default: []].append((result.rate / ceiling, result.rate / ceilingWithReply))
+                    shares[teachers, default: []].append((bare: result.rate / ceiling, replying: result.rate / ceilingWithReply))
                 }
             }
         }
@@ -115,7 +115,7 @@ struct WebhookBenchmark: AsyncParsableCommand {
             let percent: (Double) -> String = { String(format: "%.0f %%", 100 * $0) }
             for teachers in loads {
                 guard let passes = shares[teachers] else { continue }
-                let bare = passes.map(\.0), replying = passes.map(\.1)
+                let bare = passes.map(\.bare), replying = passes.map(\.replying)
                 print("| \(teachers) | \(bare.map(percent).joined(separator: ", ")) | \(percent(bare.median)) | \(replying.map(percent).joined(separator: ", ")) | \(percent(replying.median)) |")
             }
         }
