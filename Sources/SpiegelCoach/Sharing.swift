@@ -122,13 +122,14 @@ enum SharingCommand: Equatable {
     case no
 
     init?(_ text: String) {
+        // Every message comes here: most are answers whose first word begins no command, let go
+        // at once (only that word lowercased); the words are split only when the first could
+        // begin a command said in words.
+        guard let first = Self.firstWord(of: text)?.lowercased() else { return nil }
+        let mayBeWords = Int(first) != nil || Self.firstWordsOfCommands.contains(first)
+        guard mayBeWords || Self.firstWordsOfOtherCommands.contains(where: { first.hasPrefix($0) }) else { return nil }
         let trimmed = text.trimmingWhitespace()
         let lower = trimmed.lowercased()
-        // Every message comes here: most are answers whose first word begins no command, let go
-        // at once; the words are split only when the first could begin a command said in words.
-        guard let first = Self.firstWord(of: lower) else { return nil }
-        let mayBeWords = Int(first) != nil || Self.firstWordsOfCommands.contains(String(first))
-        guard mayBeWords || Self.firstWordsOfOtherCommands.contains(where: { first.hasPrefix($0) }) else { return nil }
         let words = mayBeWords ? Self.words(of: lower) : []
         let phrase = words.joined(separator: " ")
         func user(after prefixes: [String]) -> String? {

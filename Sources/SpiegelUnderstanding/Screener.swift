@@ -86,7 +86,7 @@ public struct Screener: Sendable {
         let vector = self.extractor.features(of: text, words: words)
         guard !vector.hashes.isEmpty else { return .nothing }
         let probabilities = self.model.probabilities(vector)
-        var scores: [UtteranceLabel: Double] = [:]
+        var scores = [UtteranceLabel: Double](minimumCapacity: self.model.labels.count)
         var labels: Set<UtteranceLabel> = []
         for (label, probability) in zip(self.model.labels, probabilities) {
             scores[label] = Double(probability)
