@@ -111,16 +111,10 @@ public struct Reply: Sendable, Equatable {
 ///   one write before ``handle(_:)`` returns, so a crash never loses an acknowledged message and
 ///   never asks an answered question again.
 public final class CoachingService: Sendable {
-    private struct Entry {
-        let session: CoacheeSession
-        var lastUsed: ContinuousClock.Instant
-        var inFlight: Int
-    }
-
     /// Vault names of the service's own journals (the reminder book); no coachee may use them.
     static let reservedPrefix = "spiegel:"
 
-    private let sessions = Mutex<[CoacheeID: Entry]>([:])
+    private let sessions = Mutex(SessionTable<CoacheeID, CoacheeSession>())
     /// Signalled when a session goes idle: a slot may be free for a waiting cross effect.
     private let sessionIdle = AsyncCondition()
     private let context: SessionContext
@@ -265,39 +259,24 @@ public final class CoachingService: Sendable {
     @discardableResult
     public func evictIdle(olderThan idle: Duration) -> Int {
         let cutoff = ContinuousClock.now - idle
-        return self.sessions.withLock { sessions in
-            let stale = sessions.filter { $0.value.inFlight == 0 && $0.value.lastUsed < cutoff }.map(\.key)
-            for coachee in stale { sessions[coachee] = nil }
-            return stale.count
-        }
+        return self.sessions.withLock { $0.evictIdle(since: cutoff) }
     }
 
     private func acquire(_ coachee: CoacheeID) -> CoacheeSession? {
         self.sessions.withLock { sessions in
-            if var entry = sessions[coachee] {
-                entry.inFlight += 1
-                entry.lastUsed = .now
-                sessions[coachee] = entry
-                return entry.session
-            }
-            if sessions.count >= self.context.configuration.maxActiveSessions {
-                // Evict the least recently used idle session; with none idle, push back.
-                guard let victim = sessions.filter({ $0.value.inFlight == 0 }).min(by: { $0.value.lastUsed < $1.value.lastUsed })?.key else {
-                    return nil
-                }
-                sessions[victim] = nil
+            if let session = sessions.take(coachee) { return session }
+            // Full: the session idle longest makes room; with none idle, push back.
+            if sessions.count >= self.context.configuration.maxActiveSessions, sessions.evictOldestIdle() == nil {
+                return nil
             }
             let session = CoacheeSession(coachee: coachee, context: self.context)
-            sessions[coachee] = Entry(session: session, lastUsed: .now, inFlight: 1)
+            sessions.insertTaken(session, for: coachee)
             return session
         }
     }
 
     private func release(_ coachee: CoacheeID) {
-        let isIdle = self.sessions.withLock { sessions -> Bool in
-            sessions[coachee]?.inFlight -= 1
-            return sessions[coachee]?.inFlight == 0
-        }
+        let isIdle = self.sessions.withLock { $0.give(coachee) }
         if isIdle { self.sessionIdle.signal() }
     }
 }
