@@ -67,36 +67,52 @@ public struct SparseVector: Sendable {
     public let hashes: [UInt64]
     public let values: [Float]
 
+    /// Each group's distinct hashes get `weight / √distinct`; a hash in several groups gets the
+    /// sum, added in the groups' order.
     init(groups: [(hashes: [UInt64], weight: Float)]) {
-        var entries: [(hash: UInt64, value: Float)] = []
-        entries.reserveCapacity(groups.reduce(0) { $0 + $1.hashes.count })
-        for group in groups {
-            var hashes = group.hashes
-            hashes.sort()
-            var distinct = 0
-            for index in hashes.indices where index == 0 || hashes[index] != hashes[index - 1] {
-                hashes[distinct] = hashes[index]
-                distinct += 1
-            }
-            guard distinct > 0 else { continue }
-            let value = group.weight / Float(distinct).squareRoot()
-            for hash in hashes.prefix(distinct) { entries.append((hash, value)) }
-        }
-        entries.sort { $0.hash < $1.hash }
         var hashes: [UInt64] = []
         var values: [Float] = []
-        hashes.reserveCapacity(entries.count)
-        values.reserveCapacity(entries.count)
-        for entry in entries {
-            if hashes.last == entry.hash {
-                values[values.count - 1] += entry.value
-            } else {
-                hashes.append(entry.hash)
-                values.append(entry.value)
+        for group in groups {
+            var distinct = group.hashes
+            distinct.sort()
+            var count = 0
+            for index in distinct.indices where index == 0 || distinct[index] != distinct[index - 1] {
+                distinct[count] = distinct[index]
+                count += 1
             }
+            guard count > 0 else { continue }
+            (hashes, values) = Self.merge(hashes, values, distinct.prefix(count), group.weight / Float(count).squareRoot())
         }
         self.hashes = hashes
         self.values = values
+    }
+
+    /// The sorted features `hashes`/`values` with the sorted, distinct `added`, each of value
+    /// `value`: a hash in both keeps one place, its value the sum.
+    private static func merge(
+        _ hashes: [UInt64], _ values: [Float], _ added: ArraySlice<UInt64>, _ value: Float
+    ) -> ([UInt64], [Float]) {
+        var mergedHashes: [UInt64] = [], mergedValues: [Float] = []
+        mergedHashes.reserveCapacity(hashes.count + added.count)
+        mergedValues.reserveCapacity(hashes.count + added.count)
+        var old = 0, new = added.startIndex
+        while old < hashes.count || new < added.endIndex {
+            if new == added.endIndex || (old < hashes.count && hashes[old] < added[new]) {
+                mergedHashes.append(hashes[old])
+                mergedValues.append(values[old])
+                old += 1
+            } else if old == hashes.count || added[new] < hashes[old] {
+                mergedHashes.append(added[new])
+                mergedValues.append(value)
+                new += 1
+            } else {
+                mergedHashes.append(hashes[old])
+                mergedValues.append(values[old] + value)
+                old += 1
+                new += 1
+            }
+        }
+        return (mergedHashes, mergedValues)
     }
 }
 

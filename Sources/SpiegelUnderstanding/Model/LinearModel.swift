@@ -27,7 +27,7 @@ public struct LinearModel: Sendable {
     }
 
     public let labels: [UtteranceLabel]
-    private let rows: [UInt64: Int32]
+    private let rows: FeatureRows
     private let weights: [Float]
     private let bias: [Float]
 
@@ -88,7 +88,7 @@ public struct LinearModel: Sendable {
             }
         }
         self.labels = labels
-        self.rows = rows
+        self.rows = FeatureRows(rows)
         self.weights = weights
         self.bias = bias
     }
@@ -107,7 +107,58 @@ public struct LinearModel: Sendable {
 
     /// Features with weights, and the bytes the weights take.
     public var size: (features: Int, bytes: Int) {
-        (self.rows.count, self.weights.count * MemoryLayout<Float>.stride + self.rows.count * (MemoryLayout<UInt64>.stride + MemoryLayout<Int32>.stride))
+        (self.rows.count, self.weights.count * MemoryLayout<Float>.stride + self.rows.bytes)
+    }
+}
+
+/// The model's row of each feature seen in training, by the feature's hash: a table with open
+/// addressing, built once. The hashes are FNV-1a already, so a slot costs one multiplication, not
+/// the `Hasher` a `Dictionary` runs on every look-up (a message looks up a hundred features or more).
+struct FeatureRows: Sendable {
+    private let hashes: [UInt64]
+    /// The row in each slot; -1 for an empty one.
+    private let rows: [Int32]
+    /// 64 minus the table's size in bits: what is left of a product after this shift is a slot.
+    private let shift: UInt64
+    /// How many features have a row.
+    let count: Int
+
+    init(_ rows: [UInt64: Int32]) {
+        // At most half full: a look-up that misses (most of a message's features) stops soon.
+        var bits: UInt64 = 4
+        while (1 << bits) < 2 * rows.count { bits += 1 }
+        var hashes = [UInt64](repeating: 0, count: 1 << bits)
+        var slots = [Int32](repeating: -1, count: 1 << bits)
+        let mask = (1 << Int(bits)) - 1
+        for (hash, row) in rows {
+            var slot = Self.slot(of: hash, shift: 64 - bits)
+            while slots[slot] >= 0 { slot = (slot + 1) & mask }
+            hashes[slot] = hash
+            slots[slot] = row
+        }
+        self.hashes = hashes
+        self.rows = slots
+        self.shift = 64 - bits
+        self.count = rows.count
+    }
+
+    /// The row of the feature `hash`, or `nil` for a feature not seen in training.
+    subscript(hash: UInt64) -> Int32? {
+        let mask = self.rows.count - 1
+        var slot = Self.slot(of: hash, shift: self.shift)
+        while true {
+            let row = self.rows[slot]
+            if row < 0 { return nil }
+            if self.hashes[slot] == hash { return row }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    /// The bytes the table takes.
+    var bytes: Int { self.rows.count * (MemoryLayout<UInt64>.stride + MemoryLayout<Int32>.stride) }
+
+    @inline(__always) private static func slot(of hash: UInt64, shift: UInt64) -> Int {
+        Int(truncatingIfNeeded: (hash &* 0x9E37_79B9_7F4A_7C15) >> shift)
     }
 }
 
