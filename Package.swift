@@ -103,6 +103,7 @@ let package = Package(
                 "SpiegelSchedule",
                 "SpiegelUnderstanding",
                 "SpiegelVault",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

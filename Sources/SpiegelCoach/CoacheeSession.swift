@@ -42,8 +42,8 @@ actor CoacheeSession {
         var snapshot = try await self.load()
         let language = snapshot.state?.language ?? self.context.configuration.defaultLanguage
 
-        if let id = message.id, snapshot.recentMessageIDs.contains(id) {
-            return Reply(snapshot.recentReplies[id] ?? [], .duplicate)
+        if let id = message.id, snapshot.remembers(id) {
+            return Reply(snapshot.replies(to: id), .duplicate)
         }
         if message.text.count > self.context.configuration.maxMessageLength {
             return Reply([self.context.text("too_long", language, ["max": String(self.context.configuration.maxMessageLength)])], .refused)
@@ -90,13 +90,7 @@ actor CoacheeSession {
         }
         snapshot = turn.snapshot
         if let address = message.address { snapshot.address = address }
-        if let id = message.id {
-            snapshot.remember(id, at: now)
-            snapshot.recentReplies[id] = turn.outputs
-            for old in snapshot.recentReplies.keys where !snapshot.recentMessageIDs.suffix(10).contains(old) {
-                snapshot.recentReplies[old] = nil
-            }
-        }
+        if let id = message.id { snapshot.remember(id, replies: turn.outputs, at: now) }
         try await self.journal(snapshot, incoming: message.text, outgoing: turn.outputs, consent: turn.consent, now: now, companion: companion)
         self.scheduleReminder(snapshot, now: now)
         var reply = Reply(turn.outputs, .processed)

@@ -47,6 +47,24 @@ struct CompactWriter {
         self.write(value.timeIntervalSinceReferenceDate.bitPattern)
     }
 
+    /// Eight bytes, little-endian: for values whose bits are all used (a digest), where a varint
+    /// would take ten.
+    mutating func writeFixed(_ value: UInt64) {
+        withUnsafeBytes(of: value.littleEndian) { self.bytes.append(contentsOf: $0) }
+    }
+
+    /// Dates to the millisecond: the first whole, each next one as the difference from the one
+    /// before (a few bytes for dates close together, instead of ten each).
+    mutating func writeMilliseconds(_ dates: [Date]) {
+        self.write(UInt64(dates.count))
+        var previous = 0
+        for date in dates {
+            let milliseconds = Int((date.timeIntervalSince1970 * 1000).rounded())
+            self.write(milliseconds &- previous)
+            previous = milliseconds
+        }
+    }
+
     mutating func write(_ value: String?) {
         self.write(value != nil)
         if let value { self.write(value) }
@@ -139,6 +157,23 @@ struct CompactReader {
 
     mutating func readDate() throws(CompactDecodingError) -> Date {
         Date(timeIntervalSinceReferenceDate: Double(bitPattern: try self.readUInt64()))
+    }
+
+    mutating func readFixed() throws(CompactDecodingError) -> UInt64 {
+        guard self.bytes.count - self.offset >= 8 else { throw .truncated }
+        var value: UInt64 = 0
+        for index in (0..<8).reversed() { value = value << 8 | UInt64(self.bytes[self.offset + index]) }
+        self.offset += 8
+        return value
+    }
+
+    /// What ``CompactWriter/writeMilliseconds(_:)`` wrote.
+    mutating func readMilliseconds() throws(CompactDecodingError) -> [Date] {
+        var milliseconds = 0
+        return try self.readArray { reader throws(CompactDecodingError) in
+            milliseconds &+= try reader.readInt()
+            return Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+        }
     }
 
     mutating func readOptionalString() throws(CompactDecodingError) -> String? {

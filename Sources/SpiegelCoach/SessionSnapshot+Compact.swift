@@ -20,7 +20,9 @@ extension SessionSnapshot {
     /// The first byte of a compact snapshot; a JSON snapshot starts with `{`.
     static let compactMarker: UInt8 = 0xC5
     /// The layout of the fields below; raised when it changes (an older build then refuses).
-    static let compactVersion = 1
+    /// Version 2 keeps message ids as digests, their times as differences and the replies in
+    /// order; version 1 (until December 2026) is still read.
+    static let compactVersion = 2
 
     /// The bytes to journal.
     func journalled() -> [UInt8] {
@@ -39,7 +41,7 @@ extension SessionSnapshot {
         var reader = CompactReader(payload, from: 1)
         let version = try reader.readInt()
         guard version <= Self.compactVersion else { throw CompactDecodingError.newerVersion(version) }
-        let snapshot = try SessionSnapshot(from: &reader)
+        let snapshot = try SessionSnapshot(from: &reader, version: version)
         guard reader.isAtEnd else { throw CompactDecodingError.malformed("bytes after its end") }
         return snapshot
     }
@@ -51,11 +53,11 @@ extension SessionSnapshot {
             writer.write(session.endedAt)
             writer.write(session.summary)
         }
-        writer.write(self.recentMessageIDs)
-        writer.write(self.recentMessageTimes) { $0.write($1) }
-        writer.write(self.recentReplies.keys.sorted()) { writer, id in
-            writer.write(id)
-            writer.write(self.recentReplies[id]!)
+        writer.write(self.recentMessageDigests) { $0.writeFixed($1) }
+        writer.writeMilliseconds(self.recentMessageTimes)
+        writer.write(self.recentReplies) { writer, reply in
+            writer.write(reply.id)
+            writer.write(reply.texts)
         }
         writer.write(self.pendingConfirmation)
         writer.write(self.followUp) { writer, followUp in
@@ -109,17 +111,27 @@ extension SessionSnapshot {
         writer.write(self.invitedBy)
     }
 
-    private init(from reader: inout CompactReader) throws(CompactDecodingError) {
+    private init(from reader: inout CompactReader, version: Int) throws(CompactDecodingError) {
         self.init()
         self.state = try reader.readOptional { reader throws(CompactDecodingError) in try DialogueState(from: &reader) }
         self.history = CoacheeHistory(sessions: try reader.readArray { reader throws(CompactDecodingError) in
             CoacheeHistory.Session(graph: try reader.readString(), endedAt: try reader.readDate(), summary: try reader.readDictionary())
         })
-        self.recentMessageIDs = try reader.readStrings()
-        self.recentMessageTimes = try reader.readArray { reader throws(CompactDecodingError) in try reader.readDate() }
-        for _ in 0..<(try reader.readCount()) {
-            let id = try reader.readString()
-            self.recentReplies[id] = try reader.readStrings()
+        if version >= 2 {
+            self.recentMessageDigests = try reader.readArray { reader throws(CompactDecodingError) in try reader.readFixed() }
+            self.recentMessageTimes = try reader.readMilliseconds()
+            self.recentReplies = try reader.readArray { reader throws(CompactDecodingError) in
+                RecentReply(id: try reader.readString(), texts: try reader.readStrings())
+            }
+        } else {
+            let ids = try reader.readStrings()
+            self.recentMessageTimes = try reader.readArray { reader throws(CompactDecodingError) in try reader.readDate() }
+            var replies: [String: [String]] = [:]
+            for _ in 0..<(try reader.readCount()) {
+                let id = try reader.readString()
+                replies[id] = try reader.readStrings()
+            }
+            self.adoptLegacy(ids: ids, replies: replies)
         }
         self.pendingConfirmation = try reader.readOptionalString()
         self.followUp = try reader.readOptional { reader throws(CompactDecodingError) in

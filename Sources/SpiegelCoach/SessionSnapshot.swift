@@ -1,3 +1,4 @@
+import Crypto
 public import Foundation
 import SpiegelDialogue
 
@@ -11,15 +12,17 @@ struct SessionSnapshot: Codable, Sendable {
     var state: DialogueState?
     /// Finished conversations, oldest first.
     var history = CoacheeHistory()
-    /// The ids of the latest inbound messages, to process a redelivered message once: those of
-    /// the last ``dedupeWindow`` (at least the last ``dedupeMinimum``, at most ``dedupeMaximum``).
-    var recentMessageIDs: [String] = []
-    /// When each of `recentMessageIDs` came, in the same order (older snapshots have none: those
-    /// ids count as old).
+    /// The latest inbound messages' ids, as their ``messageDigest(_:)``, to process a redelivered
+    /// message once: those of the last ``dedupeWindow`` (at least the last ``dedupeMinimum``, at
+    /// most ``dedupeMaximum``). Eight bytes each in every snapshot, where a chat's ids take 40 to 60.
+    var recentMessageDigests: [UInt64] = []
+    /// When each of them came, in the same order, to the millisecond (older snapshots have none:
+    /// those ids count as old).
     var recentMessageTimes: [Date] = []
-    /// The replies to the last few of them, given again for a redelivered message (its sender may
-    /// not have received them: the transport was cut off after the journal write).
-    var recentReplies: [String: [String]] = [:]
+    /// The replies to the last ``repliesKept`` messages with an id, oldest first, given again for
+    /// a redelivered message (its sender may not have received them: the transport was cut off
+    /// after the journal write).
+    var recentReplies: [RecentReply] = []
     /// A question of the service waiting for an answer (`forget`).
     var pendingConfirmation: String?
     /// The follow-up the last conversation proposed.
@@ -52,22 +55,53 @@ struct SessionSnapshot: Codable, Sendable {
     static let dedupeMinimum = 100
     static let dedupeMaximum = 1000
 
-    /// Remembers `id`, and forgets the ids that fell out of the window.
-    mutating func remember(_ id: String, at now: Date) {
-        // Older snapshots: their ids get this moment, so they too are kept for the window.
-        if self.recentMessageTimes.count != self.recentMessageIDs.count {
-            self.recentMessageTimes = Array(repeating: now, count: self.recentMessageIDs.count)
+    /// How many messages' replies are kept for a redelivery.
+    static let repliesKept = 10
+
+    /// What a message id is remembered by: the first eight bytes of its SHA-256. Two ids of one
+    /// coachee within the window share one with a chance of about 1 in 10¹³ (a thousand ids).
+    static func messageDigest(_ id: String) -> UInt64 {
+        SHA256.hash(data: Array(id.utf8)).withUnsafeBytes { bytes in
+            bytes.prefix(8).reversed().reduce(0) { $0 << 8 | UInt64($1) }
         }
-        self.recentMessageIDs.append(id)
+    }
+
+    /// Whether a message with this id was processed within the window.
+    func remembers(_ id: String) -> Bool {
+        self.recentMessageDigests.contains(Self.messageDigest(id))
+    }
+
+    /// The replies given to the message with this id, if they are still kept.
+    func replies(to id: String) -> [String] {
+        self.recentReplies.last { $0.id == id }?.texts ?? []
+    }
+
+    /// Remembers `id` and the replies it got, and forgets the ids that fell out of the window and
+    /// the replies of all but the last ``repliesKept``.
+    mutating func remember(_ id: String, replies: [String], at now: Date) {
+        // Older snapshots: their ids get this moment, so they too are kept for the window.
+        if self.recentMessageTimes.count != self.recentMessageDigests.count {
+            self.recentMessageTimes = Array(repeating: now, count: self.recentMessageDigests.count)
+        }
+        self.recentMessageDigests.append(Self.messageDigest(id))
         self.recentMessageTimes.append(now)
-        var drop = max(0, self.recentMessageIDs.count - Self.dedupeMaximum)
-        while drop < self.recentMessageIDs.count - Self.dedupeMinimum,
+        var drop = max(0, self.recentMessageDigests.count - Self.dedupeMaximum)
+        while drop < self.recentMessageDigests.count - Self.dedupeMinimum,
             now.timeIntervalSince(self.recentMessageTimes[drop]) > Self.dedupeWindow
         {
             drop += 1
         }
-        self.recentMessageIDs.removeFirst(drop)
+        self.recentMessageDigests.removeFirst(drop)
         self.recentMessageTimes.removeFirst(drop)
+        self.recentReplies.append(RecentReply(id: id, texts: replies))
+        if self.recentReplies.count > Self.repliesKept { self.recentReplies.removeFirst(self.recentReplies.count - Self.repliesKept) }
+    }
+
+    /// Older builds' fields, read from their JSON snapshots: the ids themselves, and the replies
+    /// by id.
+    private enum LegacyCodingKeys: String, CodingKey {
+        case recentMessageIDs
+        case recentReplies
     }
 
     init(from decoder: any Decoder) throws {
@@ -78,9 +112,15 @@ struct SessionSnapshot: Codable, Sendable {
         }
         self.state = try container.decodeIfPresent(DialogueState.self, forKey: .state)
         self.history = try container.decodeIfPresent(CoacheeHistory.self, forKey: .history) ?? CoacheeHistory()
-        self.recentMessageIDs = try container.decodeIfPresent([String].self, forKey: .recentMessageIDs) ?? []
         self.recentMessageTimes = try container.decodeIfPresent([Date].self, forKey: .recentMessageTimes) ?? []
-        self.recentReplies = try container.decodeIfPresent([String: [String]].self, forKey: .recentReplies) ?? [:]
+        if let digests = try container.decodeIfPresent([UInt64].self, forKey: .recentMessageDigests) {
+            self.recentMessageDigests = digests
+            self.recentReplies = try container.decodeIfPresent([RecentReply].self, forKey: .recentReplies) ?? []
+        } else {
+            let legacy = try decoder.container(keyedBy: LegacyCodingKeys.self)
+            let ids = try legacy.decodeIfPresent([String].self, forKey: .recentMessageIDs) ?? []
+            self.adoptLegacy(ids: ids, replies: try legacy.decodeIfPresent([String: [String]].self, forKey: .recentReplies) ?? [:])
+        }
         self.pendingConfirmation = try container.decodeIfPresent(String.self, forKey: .pendingConfirmation)
         self.followUp = try container.decodeIfPresent(FollowUpProposal.self, forKey: .followUp)
         self.address = try container.decodeIfPresent(ReplyAddress.self, forKey: .address)
@@ -92,6 +132,21 @@ struct SessionSnapshot: Codable, Sendable {
         self.received = try container.decodeIfPresent([ReceivedSummary].self, forKey: .received) ?? []
         self.invitedBy = try container.decodeIfPresent([String].self, forKey: .invitedBy) ?? []
         self.followUpsOff = try container.decodeIfPresent(Bool.self, forKey: .followUpsOff) ?? false
+    }
+}
+
+/// The replies one message got, kept for its redelivery.
+struct RecentReply: Codable, Sendable, Equatable {
+    var id: String
+    var texts: [String]
+}
+
+extension SessionSnapshot {
+    /// Takes the message ids and the replies by id of an older build's snapshot: the ids as their
+    /// digests, the replies in the order of their ids.
+    mutating func adoptLegacy(ids: [String], replies: [String: [String]]) {
+        self.recentMessageDigests = ids.map(Self.messageDigest)
+        self.recentReplies = ids.compactMap { id in replies[id].map { RecentReply(id: id, texts: $0) } }.suffix(Self.repliesKept).map { $0 }
     }
 }
 

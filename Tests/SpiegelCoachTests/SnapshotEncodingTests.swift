@@ -22,9 +22,9 @@ import Testing
         var snapshot = SessionSnapshot()
         snapshot.state = state
         snapshot.history = CoacheeHistory(sessions: [.init(graph: "reflectie", endedAt: time, summary: ["doel": "Rust bij de start", "cijfer": "7"])])
-        snapshot.recentMessageIDs = ["$a", "$b"]
+        snapshot.recentMessageDigests = ["$a", "$b"].map(SessionSnapshot.messageDigest)
         snapshot.recentMessageTimes = [time, time.addingTimeInterval(1)]
-        snapshot.recentReplies = ["$b": ["Wat werkte al?", ""]]
+        snapshot.recentReplies = [RecentReply(id: "$b", texts: ["Wat werkte al?", ""])]
         snapshot.pendingConfirmation = "forget"
         snapshot.followUp = FollowUpProposal(graph: "opvolging", due: time.addingTimeInterval(86400), plan: "Eerst stilte", sign: nil)
         snapshot.followUpsOff = true
@@ -77,6 +77,73 @@ import Testing
         let snapshot = Self.filledSnapshot()
         let json = Array(try JSONEncoder().encode(snapshot))
         #expect(try Self.same(SessionSnapshot.read(journalled: json), snapshot))
+    }
+
+    /// ``filledSnapshot()`` as the compact encoding's version 1 wrote it (build dde4866, the last
+    /// before version 2): the message ids themselves, the replies by id.
+    static let versionOne: [UInt8] = {
+        let hex = [
+        "c50201026e6c02097265666c656374696505737461727409776565727374616e6408615f7569746c6567020663696a6665720136066d6f6d",
+        "656e743944652073746172743a207a65206b77616d656e2062696e6e656e20656e20696b20686164206e6f67206e69657473206b6c616172",
+        "20f09f988502066d6f6d656e740663696a6665720206616476696573066765766f656c020e636f756e742e6e65676174696566010a636f75",
+        "6e742e766173740402077365737369657301330b766f726967652e706c616e184565727374207374696c74652c2064616e207569746c6567",
+        "0201097265666c656374696505737461727400067061757365648080c080cca09fe44101097265666c65637469658080c080cca09fe44102",
+        "0663696a666572013704646f656c11527573742062696a20646520737461727402022461022462028080c080cca09fe4418080c084cca09f",
+        "e44101022462020e576174207765726b746520616c3f000106666f7267657401096f70766f6c67696e678080c080d8b59fe441010c456572",
+        "7374207374696c7465000101066d617472697815216b616d65723a7363686f6f6c2e6578616d706c65011540636f6163683a7363686f6f6c",
+        "2e6578616d706c65018080c080cca09fe441010273311540636f6163683a7363686f6f6c2e6578616d706c65097265666c65637469658080",
+        "c080cca09fe4410204646f656c11527573742062696a20646520737461727404706c616e065374696c746507636f6e6669726d0200020102",
+        "73301540636f6163683a7363686f6f6c2e6578616d706c658080c080cca09fe4410a446f656c3a207275737401011240616e3a7363686f6f",
+        "6c2e6578616d706c6501011240626f3a7363686f6f6c2e6578616d706c65010272311240626f3a7363686f6f6c2e6578616d706c658080c0",
+        "80cca09fe4410a446f656c3a206f7264650001011540636f6163683a7363686f6f6c2e6578616d706c65",
+        ].joined()
+        return stride(from: 0, to: hex.count, by: 2).map { offset in
+            let start = hex.index(hex.startIndex, offsetBy: offset)
+            return UInt8(hex[start..<hex.index(start, offsetBy: 2)], radix: 16)!
+        }
+    }()
+
+    @Test func aSnapshotOfVersionOneIsReadWithItsIdsAsDigests() throws {
+        #expect(Self.versionOne[0] == SessionSnapshot.compactMarker && Self.versionOne[1] == 2, "zigzag 1: version 1")
+        let read = try SessionSnapshot.read(journalled: Self.versionOne)
+        #expect(try Self.same(read, Self.filledSnapshot()))
+        #expect(read.remembers("$a") && read.remembers("$b") && !read.remembers("$c"))
+        #expect(read.replies(to: "$b") == ["Wat werkte al?", ""])
+        #expect(read.replies(to: "$a") == [])
+    }
+
+    @Test func anOlderJSONSnapshotsIdsAndRepliesCarryOver() throws {
+        let ids = (0..<30).map { "$event\($0):school.example" }
+        let older: [String: Any] = [
+            "version": 1,
+            "recentMessageIDs": ids,
+            "recentReplies": Dictionary(uniqueKeysWithValues: ids.suffix(10).map { ($0, ["antwoord op \($0)"]) }),
+        ]
+        let read = try SessionSnapshot.read(journalled: Array(try JSONSerialization.data(withJSONObject: older)))
+        #expect(ids.allSatisfy(read.remembers))
+        #expect(read.recentReplies.map(\.id) == Array(ids.suffix(10)), "in the order of their ids")
+        #expect(read.replies(to: ids[29]) == ["antwoord op \(ids[29])"])
+        // Written again, and read: as it was.
+        #expect(try Self.same(SessionSnapshot.read(journalled: read.journalled()), read))
+    }
+
+    /// A teacher who has written for months: the most ids the window keeps, each a Matrix event id
+    /// of 44 characters, with their times a minute apart and the last replies.
+    @Test func aLongTimeCoacheesIdsTakeEightBytesAndTheirTimesAFew() throws {
+        var snapshot = SessionSnapshot()
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        for index in 0..<SessionSnapshot.dedupeMaximum {
+            let id = "$" + String(repeating: "x", count: 39) + String(format: "%04d", index)
+            snapshot.remember(id, replies: ["Wat zou er anders zijn bij een 8?"], at: start.addingTimeInterval(Double(index) * 60))
+        }
+        #expect(snapshot.recentMessageDigests.count == SessionSnapshot.dedupeMaximum && snapshot.recentReplies.count == SessionSnapshot.repliesKept)
+        let bytes = snapshot.journalled()
+        // 1,000 digests of 8 bytes and 1,000 times of 3 (a minute in milliseconds), the replies,
+        // the rest: under 12 KB, where version 1 took 56 KB (45 bytes an id, 10 a time).
+        #expect(bytes.count < 12_000, "\(bytes.count) bytes")
+        let read = try SessionSnapshot.read(journalled: bytes)
+        #expect(read.recentMessageTimes == snapshot.recentMessageTimes)
+        #expect(read.remembers("$" + String(repeating: "x", count: 39) + "0999"))
     }
 
     @Test func damagedBytesAreAnErrorNeverACrash() throws {
