@@ -42,7 +42,9 @@ actor CoacheeSession {
         var snapshot = try await self.load()
         let language = snapshot.state?.language ?? self.context.configuration.defaultLanguage
 
-        if let id = message.id, snapshot.remembers(id) {
+        // An id is digested once a message: to look it up here, to remember it below.
+        let digest = message.id.map(SessionSnapshot.messageDigest)
+        if let id = message.id, let digest, snapshot.remembers(digest) {
             return Reply(snapshot.replies(to: id), .duplicate)
         }
         if message.text.count > self.context.configuration.maxMessageLength {
@@ -90,7 +92,7 @@ actor CoacheeSession {
         }
         snapshot = turn.snapshot
         if let address = message.address { snapshot.address = address }
-        if let id = message.id { snapshot.remember(id, replies: turn.outputs, at: now) }
+        if let id = message.id, let digest { snapshot.remember(id, digest: digest, replies: turn.outputs, at: now) }
         try await self.journal(snapshot, incoming: message.text, outgoing: turn.outputs, consent: turn.consent, now: now, companion: companion)
         self.scheduleReminder(snapshot, now: now)
         var reply = Reply(turn.outputs, .processed)

@@ -58,17 +58,17 @@ struct SessionSnapshot: Codable, Sendable {
     /// How many messages' replies are kept for a redelivery.
     static let repliesKept = 10
 
-    /// What a message id is remembered by: the first eight bytes of its SHA-256. Two ids of one
-    /// coachee within the window share one with a chance of about 1 in 10¹³ (a thousand ids).
+    /// What a message id is remembered by: the first eight bytes of its SHA-256. A new id matches
+    /// one of the thousand kept at most by chance about once in 10¹⁶ messages.
     static func messageDigest(_ id: String) -> UInt64 {
         SHA256.hash(data: Array(id.utf8)).withUnsafeBytes { bytes in
             bytes.prefix(8).reversed().reduce(0) { $0 << 8 | UInt64($1) }
         }
     }
 
-    /// Whether a message with this id was processed within the window.
-    func remembers(_ id: String) -> Bool {
-        self.recentMessageDigests.contains(Self.messageDigest(id))
+    /// Whether a message whose id has this digest was processed within the window.
+    func remembers(_ digest: UInt64) -> Bool {
+        self.recentMessageDigests.contains(digest)
     }
 
     /// The replies given to the message with this id, if they are still kept.
@@ -76,14 +76,14 @@ struct SessionSnapshot: Codable, Sendable {
         self.recentReplies.last { $0.id == id }?.texts ?? []
     }
 
-    /// Remembers `id` and the replies it got, and forgets the ids that fell out of the window and
-    /// the replies of all but the last ``repliesKept``.
-    mutating func remember(_ id: String, replies: [String], at now: Date) {
+    /// Remembers `id` (whose digest is `digest`) and the replies it got, and forgets the ids that
+    /// fell out of the window and the replies of all but the last ``repliesKept``.
+    mutating func remember(_ id: String, digest: UInt64, replies: [String], at now: Date) {
         // Older snapshots: their ids get this moment, so they too are kept for the window.
         if self.recentMessageTimes.count != self.recentMessageDigests.count {
             self.recentMessageTimes = Array(repeating: now, count: self.recentMessageDigests.count)
         }
-        self.recentMessageDigests.append(Self.messageDigest(id))
+        self.recentMessageDigests.append(digest)
         self.recentMessageTimes.append(now)
         var drop = max(0, self.recentMessageDigests.count - Self.dedupeMaximum)
         while drop < self.recentMessageDigests.count - Self.dedupeMinimum,
@@ -146,7 +146,7 @@ extension SessionSnapshot {
     /// digests, the replies in the order of their ids.
     mutating func adoptLegacy(ids: [String], replies: [String: [String]]) {
         self.recentMessageDigests = ids.map(Self.messageDigest)
-        self.recentReplies = ids.compactMap { id in replies[id].map { RecentReply(id: id, texts: $0) } }.suffix(Self.repliesKept).map { $0 }
+        self.recentReplies = Array(ids.compactMap { id in replies[id].map { RecentReply(id: id, texts: $0) } }.suffix(Self.repliesKept))
     }
 }
 

@@ -124,7 +124,7 @@ struct FeatureRows: Sendable {
     let count: Int
 
     init(_ rows: [UInt64: Int32]) {
-        // At most half full: a look-up that misses (most of a message's features) stops soon.
+        // At most half full: a look-up that misses stops soon.
         var bits: UInt64 = 4
         while (1 << bits) < 2 * rows.count { bits += 1 }
         var hashes = [UInt64](repeating: 0, count: 1 << bits)
