@@ -54,12 +54,14 @@ struct CompactWriter {
     }
 
     /// Dates to the millisecond: the first whole, each next one as the difference from the one
-    /// before (a few bytes for dates close together, instead of ten each).
+    /// before (a few bytes for dates close together, instead of ten each). A date beyond a
+    /// quarter of a million years either way is kept as that bound, never a crash.
     mutating func writeMilliseconds(_ dates: [Date]) {
         self.write(UInt64(dates.count))
         var previous = 0
         for date in dates {
-            let milliseconds = Int((date.timeIntervalSince1970 * 1000).rounded())
+            let exact = (date.timeIntervalSince1970 * 1000).rounded()
+            let milliseconds = exact.isNaN ? 0 : Int(min(max(exact, -8e15), 8e15))
             self.write(milliseconds &- previous)
             previous = milliseconds
         }

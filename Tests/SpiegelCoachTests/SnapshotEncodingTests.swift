@@ -146,6 +146,15 @@ import Testing
         #expect(read.remembers(SessionSnapshot.messageDigest("$" + String(repeating: "x", count: 39) + "0999")))
     }
 
+    @Test func aTimeOutOfEveryRangeIsKeptAtItsBoundNeverACrash() throws {
+        var snapshot = SessionSnapshot()
+        snapshot.recentMessageDigests = [1, 2, 3, 4]
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        snapshot.recentMessageTimes = [now, .distantFuture.addingTimeInterval(1e15), Date(timeIntervalSince1970: -.infinity), Date(timeIntervalSince1970: .nan)]
+        let read = try SessionSnapshot.read(journalled: snapshot.journalled())
+        #expect(read.recentMessageTimes.map(\.timeIntervalSince1970) == [1_800_000_000, 8e12, -8e12, 0])
+    }
+
     @Test func damagedBytesAreAnErrorNeverACrash() throws {
         let bytes = Self.filledSnapshot().journalled()
         for length in 1..<bytes.count {
